@@ -1,0 +1,38 @@
+"""scalinglaws: turn small training runs into trustworthy predictions about large ones.
+
+>>> import scalinglaws as sl
+>>> sorted(sl.laws.names())[:3]
+['bnsl', 'chinchilla', 'henighan']
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import laws
+from .errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
+from .fit import fit
+from .law import Law, Param, formula_law, function_law
+from .laws import get_law
+from .result import Diagnostics, Fit
+from .runs import Runs, load_runs
+
+__all__ = [
+    "DataError",
+    "Diagnostics",
+    "Fit",
+    "FitError",
+    "Law",
+    "LawError",
+    "Param",
+    "Runs",
+    "ScalingLawsError",
+    "ScalingLawsWarning",
+    "__version__",
+    "fit",
+    "formula_law",
+    "function_law",
+    "get_law",
+    "laws",
+    "load_runs",
+]

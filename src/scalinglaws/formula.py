@@ -1,0 +1,338 @@
+"""Formula strings: parsed safely, differentiated symbolically, evaluated with numpy.
+
+A formula such as ``"E + A / n_params**alpha"`` is read with :func:`ast.parse` and
+rebuilt node by node from a whitelist (numbers, names, ``+ - * / **``, a few math
+functions). Nothing is ever passed to :func:`eval` or :func:`exec`: a string that
+tries to call, import, index or reach an attribute is refused with a
+:class:`~scalinglaws.errors.LawError`.
+
+The parsed expression is a SymPy tree. Its derivatives with respect to the parameters
+are taken symbolically, common subexpressions are shared (:func:`sympy.cse`), and the
+result is evaluated by a small numpy interpreter of the SymPy tree, so a law's value
+and its Jacobian cost little more than its value alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import LawError
+
+MAX_FORMULA_LENGTH = 4000
+MAX_DEPTH = 60
+
+# Names a formula may call, mapped to SymPy constructors (filled lazily).
+_FUNCTIONS = ("exp", "log", "sqrt", "abs", "min", "max", "log1p", "tanh")
+_CONSTANTS = {"pi": math.pi, "e": math.e}
+
+
+def _sympy() -> Any:
+    import sympy
+
+    return sympy
+
+
+def _check_name(name: str, formula: str) -> None:
+    if name.startswith("_"):
+        raise LawError(
+            f"formula {formula!r}: the name {name!r} is not allowed "
+            "(names may not start with an underscore)"
+        )
+
+
+class _Builder(ast.NodeVisitor):
+    """Turns a whitelisted Python expression tree into a SymPy expression."""
+
+    def __init__(self, formula: str) -> None:
+        self.formula = formula
+        self.sp = _sympy()
+        self.depth = 0
+
+    def refuse(self, node: ast.AST, what: str | None = None) -> LawError:
+        kind = what or type(node).__name__
+        return LawError(
+            f"formula {self.formula!r} is not allowed: it contains {kind}. Formulas may use "
+            "numbers, names, + - * / **, parentheses and the functions "
+            + ", ".join(_FUNCTIONS)
+        )
+
+    def visit(self, node: ast.AST) -> Any:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise LawError(f"formula {self.formula!r} is nested too deeply")
+        try:
+            method = getattr(self, "visit_" + type(node).__name__, None)
+            if method is None:
+                raise self.refuse(node)
+            return method(node)
+        finally:
+            self.depth -= 1
+
+    def visit_Expression(self, node: ast.Expression) -> Any:
+        return self.visit(node.body)
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.refuse(node, f"the constant {value!r}")
+        if not math.isfinite(value):
+            raise self.refuse(node, "a non-finite constant")
+        return self.sp.Integer(value) if isinstance(value, int) else self.sp.Float(value)
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        _check_name(node.id, self.formula)
+        if node.id in _CONSTANTS:
+            return self.sp.Float(_CONSTANTS[node.id])
+        if node.id in _FUNCTIONS:
+            raise self.refuse(node, f"the function name {node.id!r} used as a value")
+        return self.sp.Symbol(node.id, real=True)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        raise self.refuse(node, f"the operator {type(node.op).__name__}")
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.Div):
+            return left / right
+        if isinstance(op, ast.Pow):
+            return left**right
+        raise self.refuse(node, f"the operator {type(op).__name__}")
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+            raise self.refuse(node, "a call to something other than " + ", ".join(_FUNCTIONS))
+        if node.keywords:
+            raise self.refuse(node, "keyword arguments")
+        args = [self.visit(a) for a in node.args]
+        name, sp = node.func.id, self.sp
+        unary = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "tanh": sp.tanh}
+        if name in unary:
+            if len(args) != 1:
+                raise LawError(f"formula {self.formula!r}: {name}() takes one argument")
+            return unary[name](args[0])
+        if name == "log1p":
+            if len(args) != 1:
+                raise LawError(f"formula {self.formula!r}: log1p() takes one argument")
+            return sp.log(1 + args[0])
+        if len(args) < 2:
+            raise LawError(f"formula {self.formula!r}: {name}() takes two or more arguments")
+        return (sp.Min if name == "min" else sp.Max)(*args)
+
+
+@functools.lru_cache(maxsize=256)
+def parse(formula: str) -> Any:
+    """Parse a formula string into a SymPy expression, refusing anything but arithmetic.
+
+    Examples
+    --------
+    >>> str(parse("E + A / n_params**alpha"))
+    'A/n_params**alpha + E'
+    """
+    if not isinstance(formula, str):
+        raise LawError(f"a formula must be a string, got {type(formula).__name__}")
+    if len(formula) > MAX_FORMULA_LENGTH:
+        raise LawError(f"formula is too long ({len(formula)} characters, at most {MAX_FORMULA_LENGTH})")
+    if not formula.strip():
+        raise LawError("formula is empty")
+    try:
+        tree = ast.parse(formula.strip(), mode="eval")
+    except SyntaxError as err:
+        raise LawError(f"formula {formula!r} is not a valid expression: {err.msg}") from None
+    return _Builder(formula).visit(tree)
+
+
+def free_names(formula: str) -> tuple[str, ...]:
+    """The names a formula uses, sorted."""
+    return tuple(sorted(str(s) for s in parse(formula).free_symbols))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _heaviside(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, 1.0, np.where(x < 0, 0.0, 0.5))
+
+
+class _Interpreter:
+    """Evaluates SymPy trees on numpy arrays; ``log`` of data variables is cached."""
+
+    def __init__(self, env: dict[Any, Any], logs: dict[Any, np.ndarray]) -> None:
+        self.env = env
+        self.logs = logs
+
+    def __call__(self, e: Any) -> Any:
+        sp = _sympy()
+        if e.is_Symbol:
+            return self.env[e]
+        if e.is_Number:
+            return float(e)
+        if e.is_Add:
+            args = e.args
+            out = self(args[0])
+            for a in args[1:]:
+                out = out + self(a)
+            return out
+        if e.is_Mul:
+            args = e.args
+            out = self(args[0])
+            for a in args[1:]:
+                out = out * self(a)
+            return out
+        if e.is_Pow:
+            base, expo = e.args
+            if expo.is_Integer:
+                k = int(expo)
+                b = self(base)
+                if k == -1:
+                    return 1.0 / b
+                if k == 2:
+                    return b * b
+                return b**k
+            if expo == sp.Rational(1, 2):
+                return np.sqrt(self(base))
+            if expo == sp.Rational(-1, 2):
+                return 1.0 / np.sqrt(self(base))
+            if base in self.logs:
+                return np.exp(self(expo) * self.logs[base])
+            return np.power(self(base), self(expo))
+        func = e.func
+        if func is sp.exp:
+            return np.exp(self(e.args[0]))
+        if func is sp.log:
+            arg = e.args[0]
+            if arg in self.logs:
+                return self.logs[arg]
+            return np.log(self(arg))
+        if func is sp.Abs:
+            return np.abs(self(e.args[0]))
+        if func is sp.tanh:
+            return np.tanh(self(e.args[0]))
+        if func is sp.Min:
+            vals = [self(a) for a in e.args]
+            return functools.reduce(np.minimum, vals)
+        if func is sp.Max:
+            vals = [self(a) for a in e.args]
+            return functools.reduce(np.maximum, vals)
+        if func is sp.Heaviside:
+            return _heaviside(self(e.args[0]))
+        if func is sp.sign:
+            return np.sign(self(e.args[0]))
+        if e is sp.S.NaN or e is sp.zoo or e is sp.oo or e is -sp.oo:
+            return float(e)
+        raise LawError(f"cannot evaluate the expression {e} (unsupported operation {func})")
+
+
+@dataclass(frozen=True)
+class CompiledFormula:
+    """A formula with its symbolic gradient, ready to evaluate on arrays.
+
+    ``evaluate(variables, params)`` returns the value; ``value_and_grad`` also returns
+    the derivative with respect to every parameter, in ``param_names`` order. Inputs
+    broadcast with numpy rules: variables of shape ``(n_runs,)`` and parameters of
+    shape ``(n_starts, 1)`` give outputs of shape ``(n_starts, n_runs)``.
+    """
+
+    formula: str
+    variable_names: tuple[str, ...]
+    param_names: tuple[str, ...]
+    _value: tuple[Any, ...]
+    _both: tuple[Any, ...]
+
+    def _run(self, program: tuple[Any, ...], variables: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        sp = _sympy()
+        env: dict[Any, Any] = {}
+        logs: dict[Any, np.ndarray] = {}
+        for name in self.variable_names:
+            sym = sp.Symbol(name, real=True)
+            value = np.asarray(variables[name], dtype=float)
+            env[sym] = value
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logs[sym] = np.log(value)
+        for name in self.param_names:
+            env[sp.Symbol(name, real=True)] = np.asarray(params[name], dtype=float)
+        replacements, outputs = program
+        interp = _Interpreter(env, logs)
+        with np.errstate(all="ignore"):
+            for sym, expr in replacements:
+                env[sym] = interp(expr)
+            return [interp(o) for o in outputs]
+
+    def evaluate(self, variables: Mapping[str, Any], params: Mapping[str, Any]) -> np.ndarray:
+        return np.asarray(self._run(self._value, variables, params)[0], dtype=float)
+
+    def value_and_grad(
+        self, variables: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[np.ndarray, list[Any]]:
+        out = self._run(self._both, variables, params)
+        return np.asarray(out[0], dtype=float), out[1:]
+
+
+@functools.lru_cache(maxsize=256)
+def compile_formula(
+    formula: str, variable_names: tuple[str, ...], param_names: tuple[str, ...]
+) -> CompiledFormula:
+    """Compile ``formula`` for the given variables and parameters.
+
+    Every name in the formula must be one of them; a missing or extra name is a
+    :class:`LawError` that lists both sets.
+    """
+    sp = _sympy()
+    expr = parse(formula)
+    used = {str(s) for s in expr.free_symbols}
+    declared = set(variable_names) | set(param_names)
+    unknown = used - declared
+    if unknown:
+        raise LawError(
+            f"formula {formula!r} uses {sorted(unknown)}, which are neither variables "
+            f"{list(variable_names)} nor parameters {list(param_names)}"
+        )
+    symbols = [sp.Symbol(p, real=True) for p in param_names]
+    grads = [sp.diff(expr, s) for s in symbols]
+    both = sp.cse([expr, *grads], optimizations="basic")
+    value = sp.cse([expr])
+    return CompiledFormula(
+        formula=formula,
+        variable_names=tuple(variable_names),
+        param_names=tuple(param_names),
+        _value=(tuple(value[0]), tuple(value[1])),
+        _both=(tuple(both[0]), tuple(both[1])),
+    )
+
+
+def formula_function(compiled: CompiledFormula) -> Callable[[Mapping[str, Any], Mapping[str, Any]], np.ndarray]:
+    """The plain ``f(variables, params)`` function of a compiled formula."""
+    return compiled.evaluate
+
+
+def split_names(formula: str, variables: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split a formula's names into (variables present, parameters), in order of appearance."""
+    parse(formula)  # refuses unsafe formulas before anything else is looked at
+    first: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(ast.parse(formula.strip(), mode="eval")):
+        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in _CONSTANTS:
+            pos = (node.lineno, node.col_offset)
+            if node.id not in first or pos < first[node.id]:
+                first[node.id] = pos
+    order = sorted(first, key=first.__getitem__)
+    var = tuple(n for n in order if n in variables)
+    par = tuple(n for n in order if n not in variables)
+    return var, par

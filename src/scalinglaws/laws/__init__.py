@@ -1,0 +1,101 @@
+"""The catalog of published laws, and :func:`get_law` to name one.
+
+Each entry is a small factory in a file of its family; adding a law is adding a
+function here and there, never touching the fitting engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from ..errors import LawError
+from ..law import VARIABLE_NAMES, Law, formula_law, function_law
+from . import bnsl as _bnsl
+from . import chinchilla as _ch
+from . import curves as _cu
+
+#: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
+CATALOG: dict[str, Callable[..., Law]] = {
+    "power": _cu.power,
+    "m1": _cu.m1,
+    "m2": _cu.m2,
+    "m3": _cu.m3,
+    "m4": _cu.m4,
+    "bnsl": _bnsl.bnsl,
+    "chinchilla": _ch.chinchilla,
+    "kaplan": _ch.kaplan,
+    "henighan": _ch.henighan,
+    "muennighoff": _ch.muennighoff,
+    "nmt": _ch.nmt,
+}
+
+
+def register(name: str, factory: Callable[..., Law]) -> None:
+    """Add a law factory to the catalog (for plug-in modules of this package)."""
+    CATALOG[name] = factory
+
+
+def names() -> list[str]:
+    """Names of the catalog's laws."""
+    return sorted(CATALOG)
+
+
+def get_law(law: str | Law | Callable[..., Any], **options: Any) -> Law:
+    """Resolve a law given by catalog name, formula string, Python function or Law.
+
+    Examples
+    --------
+    >>> get_law("chinchilla").param_names
+    ('E', 'A', 'B', 'alpha', 'beta')
+    >>> get_law("E + A * n_params**-alpha").variables
+    ('n_params',)
+    """
+    if isinstance(law, Law):
+        if options:
+            raise LawError("options apply to catalog laws only, not to a Law object")
+        return law
+    if isinstance(law, str):
+        key = law.strip()
+        if key in CATALOG:
+            try:
+                made = CATALOG[key](**options)
+            except TypeError as err:
+                raise LawError(f"law {key!r} does not take the options {sorted(options)}: {err}") from None
+            return replace(made, spec={"catalog": key, "options": dict(options)})
+        if key.lower() in CATALOG:
+            return get_law(key.lower(), **options)
+        if key.isidentifier():
+            import difflib
+
+            close = difflib.get_close_matches(key, list(CATALOG), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise LawError(f"unknown law {key!r}{hint} The catalog has: {', '.join(names())}")
+        return formula_law(key, **options)
+    if callable(law):
+        return function_law(law, **options)
+    raise LawError(f"a law is a catalog name, a formula string, a function or a Law; got {type(law).__name__}")
+
+
+def law_from_spec(spec: Mapping[str, Any]) -> Law:
+    """Rebuild a law from the ``spec`` stored with a fit (see :meth:`Fit.to_dict`)."""
+    if "catalog" in spec:
+        law = get_law(spec["catalog"], **spec.get("options", {}))
+    elif "formula" in spec:
+        law = formula_law(spec["formula"], name=spec.get("name"), variables=spec.get("variables") or None)
+        law = replace(law, variables=tuple(spec.get("variables") or law.variables))
+    else:
+        raise LawError(
+            f"the law {spec.get('function', '?')!r} was a Python function and cannot be rebuilt from JSON; "
+            "pass it again: Fit.from_dict(d, law=my_function)"
+        )
+    if spec.get("groups"):
+        g = spec["groups"]
+        law = law.grouped(g["column"], g["labels"], g["shared"])
+    if spec.get("fixed"):
+        law = law.with_fixed(spec["fixed"])
+    return law
+
+
+__all__ = ["CATALOG", "VARIABLE_NAMES", "get_law", "law_from_spec", "names", "register"]

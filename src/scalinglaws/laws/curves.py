@@ -1,0 +1,141 @@
+"""Laws of one scale variable ``x``: power law with a floor, and the M1–M4 estimators.
+
+M1–M4 are the four estimators compared by Alabdulmohsin, Neyshabur and Zhai (2022),
+"Revisiting Neural Scaling Laws in Language and Vision" (NeurIPS 2022); their signs
+follow the paper (``c < 0`` in M1, M2 and M4; ``c >= 0`` in M3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..law import Law, Param, formula_law, function_law
+
+_A_GRID = (1e-2, 1.0, 1e2, 1e4)
+
+
+def _floor_grid(variables: Mapping[str, Any], y: Any) -> dict[str, tuple[float, ...]]:
+    """Floors start below the smallest observed value: 0, half of it, 90 % of it."""
+    ymin = float(np.min(y))
+    floors = (0.0, 0.5 * ymin, 0.9 * ymin) if ymin > 0 else (0.0,)
+    return {"E": floors, "eps_inf": floors}
+
+
+def power() -> Law:
+    """A power law plus a constant: the saturating law of Hestness et al. (2017)."""
+    return formula_law(
+        "E + A * x**(-alpha)",
+        name="power",
+        params=[
+            Param("E", 0.0, math.inf, grid=(0.0,), doc="limit as x grows (irreducible loss)"),
+            Param("A", 0.0, math.inf, log=True, grid=_A_GRID, doc="scale"),
+            Param("alpha", 0.0, 10.0, grid=(0.1, 0.3, 0.7), doc="exponent"),
+        ],
+        source="Hestness et al. 2017, Deep Learning Scaling is Predictable, Empirically (arXiv 1712.00409); "
+        "M2 of Alabdulmohsin et al. 2022",
+        description="loss against one scale variable x (map any column to x)",
+        grid_fn=_floor_grid,
+    )
+
+
+def m1() -> Law:
+    """M1: a pure power law, err = beta * x**c."""
+    return formula_law(
+        "beta * x**c",
+        name="m1",
+        params=[
+            Param("beta", 0.0, math.inf, log=True, grid=_A_GRID, doc="scale"),
+            Param("c", -10.0, 0.0, grid=(-0.1, -0.3, -0.7), doc="exponent (negative)"),
+        ],
+        source="Alabdulmohsin, Neyshabur, Zhai 2022, Revisiting Neural Scaling Laws in Language and Vision, M1",
+        description="pure power law, no floor",
+    )
+
+
+def m2() -> Law:
+    """M2: power law plus limiting error, err = beta * x**c + eps_inf."""
+    return formula_law(
+        "beta * x**c + eps_inf",
+        name="m2",
+        params=[
+            Param("beta", 0.0, math.inf, log=True, grid=_A_GRID, doc="scale"),
+            Param("c", -10.0, 0.0, grid=(-0.1, -0.3, -0.7), doc="exponent (negative)"),
+            Param("eps_inf", 0.0, math.inf, grid=(0.0,), doc="limiting error"),
+        ],
+        source="Alabdulmohsin, Neyshabur, Zhai 2022, M2 (after Hestness et al. 2017)",
+        description="power law plus limiting error",
+        grid_fn=_floor_grid,
+    )
+
+
+def m3() -> Law:
+    """M3: err = beta * (1/x + gamma)**c with c >= 0; the floor is beta * gamma**c."""
+    return formula_law(
+        "beta * (1 / x + gamma)**c",
+        name="m3",
+        params=[
+            Param("beta", 0.0, math.inf, log=True, grid=_A_GRID, doc="scale"),
+            Param("gamma", 0.0, math.inf, grid=(0.0, 1e-6, 1e-3), doc="sets the floor beta*gamma**c"),
+            Param("c", 0.0, 10.0, grid=(0.1, 0.3, 0.7), doc="exponent"),
+        ],
+        source="Alabdulmohsin, Neyshabur, Zhai 2022, M3",
+        description="power law that saturates at beta * gamma**c",
+    )
+
+
+def m4_error(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -> Any:
+    """Solve (err - eps_inf) / (eps_0 - err)**alpha = beta * x**c for err, elementwise.
+
+    With ``u = (err - eps_inf) / (eps_0 - eps_inf)`` in (0, 1) the equation reads
+    ``log u - alpha*log(1 - u) = log(beta * x**c) + (alpha - 1) * log(eps_0 - eps_inf)``,
+    whose left side increases with u: bisection on u, 64 halvings, all points at once.
+    """
+    x, eps_inf, eps_0, alpha, beta, c = np.broadcast_arrays(
+        *(np.asarray(v, dtype=float) for v in (x, eps_inf, eps_0, alpha, beta, c))
+    )
+    span = eps_0 - eps_inf
+    with np.errstate(all="ignore"):
+        rhs = np.log(beta) + c * np.log(x) + (alpha - 1.0) * np.log(span)
+        lo = np.zeros_like(rhs)
+        hi = np.ones_like(rhs)
+        for _ in range(64):
+            mid = 0.5 * (lo + hi)
+            h = np.log(mid) - alpha * np.log1p(-mid)
+            up = h < rhs
+            lo = np.where(up, mid, lo)
+            hi = np.where(up, hi, mid)
+        u = 0.5 * (lo + hi)
+        out = eps_inf + u * span
+    return np.where(span > 0, out, np.nan)
+
+
+def m4() -> Law:
+    """M4: (err - eps_inf) / (eps_0 - err)**alpha = beta * x**c, solved for err."""
+
+    def m4_law(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -> Any:
+        return m4_error(x, eps_inf, eps_0, alpha, beta, c)
+
+    def grid(variables: Mapping[str, Any], y: Any) -> dict[str, tuple[float, ...]]:
+        ymax = float(np.max(y))
+        out = _floor_grid(variables, y)
+        out["eps_0"] = (max(1.0, ymax * 1.05), ymax * 1.5) if ymax > 0 else (1.0,)
+        return out
+
+    return function_law(
+        m4_law,
+        name="m4",
+        params=[
+            Param("eps_inf", 0.0, math.inf, grid=(0.0,), doc="limiting error"),
+            Param("eps_0", 0.0, math.inf, grid=(1.0,), doc="error of a random guess (start of the curve)"),
+            Param("alpha", 0.0, 10.0, grid=(0.0, 0.5, 1.0), doc="bend of the curve; 0 gives M2"),
+            Param("beta", 0.0, math.inf, log=True, grid=_A_GRID, doc="scale"),
+            Param("c", -10.0, 0.0, grid=(-0.2, -0.5), doc="exponent (negative)"),
+        ],
+        source="Alabdulmohsin, Neyshabur, Zhai 2022, Revisiting Neural Scaling Laws in Language and Vision, M4",
+        description="sigmoid-like learning curve between eps_0 and eps_inf",
+        grid_fn=grid,
+    )
