@@ -1,0 +1,90 @@
+"""The command line: commands, JSON round trip, one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from scalinglaws.cli import build_parser, main
+
+
+def run(args: list[str], capsys) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_laws_lists_the_catalog(capsys) -> None:
+    code, out, _ = run(["laws"], capsys)
+    assert code == 0
+    for name in ("chinchilla", "kaplan", "henighan", "power", "m4", "bnsl", "muennighoff"):
+        assert f"{name}:" in out
+    assert "Hoffmann et al. 2022" in out
+
+
+def test_fit_then_predict(tmp_path, capsys, shared_data) -> None:
+    out_file = tmp_path / "fit.json"
+    code, out, _ = run(
+        [
+            "fit", str(shared_data / "chinchilla_epoch" / "chinchilla_runs.csv"), "--law", "chinchilla",
+            "--column", "n_params=N_params", "--column", "n_tokens=D_tokens",
+            "--where", "excluded_by_epoch == 0", "--bootstrap", "50", "--seed", "0", "-o", str(out_file),
+        ],
+        capsys,
+    )
+    assert code == 0 and "alpha" in out and "converged: yes" in out
+    saved = json.loads(out_file.read_text())
+    assert saved["params"]["alpha"] == pytest.approx(0.3473, rel=0.005)
+    code, out, _ = run(["predict", str(out_file), "--at", "n_params=7e10", "--at", "n_tokens=1.4e12", "--json"], capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 1 and rows[0]["lower"] < rows[0]["prediction"] < rows[0]["upper"]
+
+
+def test_fit_json_on_bundled_data(capsys) -> None:
+    code, out, _ = run(["fit", "chinchilla_epoch", "--law", "chinchilla", "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["objective"] <= 0.00101828
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["fit", "/no/such/file.csv"], "no such file"),
+        (["fit", "chinchilla_epoch", "--law", "chinchila"], "did you mean 'chinchilla'"),
+        (["fit", "chinchilla_epoch", "--law", "__import__('os').getcwd()"], "not allowed"),
+        (["fit", "chinchilla_epoch", "--column", "n_params"], "NAME=VALUE"),
+        (["fit", "chinchilla_epoch", "--where", "nope == 1"], "nope"),
+        (["fit", "chinchilla_epoch", "--fix", "E=abc"], "not a number"),
+        (["predict", "/no/fit.json", "--at", "n_params=1"], "does not exist"),
+    ],
+)
+def test_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:
+    code, out, err = run(args, capsys)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+    assert "Traceback" not in err
+
+
+def test_corrupt_fit_file(tmp_path, capsys) -> None:
+    bad = tmp_path / "fit.json"
+    bad.write_text("{not json")
+    code, _, err = run(["predict", str(bad), "--at", "n_params=1e9"], capsys)
+    assert code == 2 and "not valid JSON" in err
+
+
+def test_every_command_has_help() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name, p in sub.choices.items():
+        assert p.format_help().strip(), name
+        assert p.description or p.format_usage()
+
+
+def test_console_script_entry_point() -> None:
+    proc = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "fit", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--bootstrap" in proc.stdout

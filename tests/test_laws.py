@@ -1,0 +1,124 @@
+"""One contract for every law in the catalog: shapes, broadcasting, exact Jacobians and
+recovery of known parameters from seeded synthetic data with noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.laws import CATALOG, get_law
+
+GRID_N = np.geomspace(1e8, 1e10, 6)
+GRID_D = np.geomspace(1e9, 1e11, 6)
+NN, DD = (a.ravel() for a in np.meshgrid(GRID_N, GRID_D))
+
+# law -> (true parameters, design of the variables, parameters that the design pins down)
+CASES: dict[str, tuple[dict[str, float], dict[str, np.ndarray], tuple[str, ...]]] = {
+    "power": ({"E": 1.5, "A": 300.0, "alpha": 0.3}, {"x": np.geomspace(1e6, 1e11, 30)}, ("E", "A", "alpha")),
+    "m1": ({"beta": 5.0, "c": -0.2}, {"x": np.geomspace(1e2, 1e6, 20)}, ("beta", "c")),
+    "m2": ({"beta": 5.0, "c": -0.3, "eps_inf": 0.2}, {"x": np.geomspace(1e2, 1e7, 25)}, ("beta", "c", "eps_inf")),
+    "m3": ({"beta": 2.0, "gamma": 1e-4, "c": 0.4}, {"x": np.geomspace(10, 1e7, 25)}, ("beta", "c")),
+    "m4": (
+        {"eps_inf": 0.1, "eps_0": 0.9, "alpha": 0.5, "beta": 2.0, "c": -0.4},
+        {"x": np.geomspace(1, 1e6, 30)},
+        (),
+    ),
+    "bnsl": (
+        {"a": 0.4, "b": 2.0, "c0": 0.05, "c1": 1.0, "d1": 1000.0, "f1": 0.3},
+        {"x": np.geomspace(10, 1e6, 40)},
+        (),
+    ),
+    "chinchilla": (
+        {"E": 1.8172, "A": 477.8, "B": 2143.0, "alpha": 0.3473, "beta": 0.3672},
+        {"n_params": NN, "n_tokens": DD},
+        ("E", "alpha", "beta"),
+    ),
+    "kaplan": (
+        {"N_c": 6.4e13, "D_c": 1.8e13, "alpha_N": 0.076, "alpha_D": 0.103},
+        {"n_params": NN, "n_tokens": DD},
+        ("alpha_N", "alpha_D"),
+    ),
+    "henighan": ({"L_inf": 1.7, "C_0": 1e23, "alpha": 0.15}, {"flops": np.geomspace(1e17, 1e23, 25)}, ("L_inf", "alpha")),
+    "muennighoff": (
+        {"E": 1.869, "A": 520.8, "alpha": 0.3527, "B": 1487.7, "R_N": 5.31, "R_D": 15.39},
+        {
+            "n_params": np.repeat(np.geomspace(1e8, 3e9, 5), 8),
+            "unique_tokens": np.tile(np.geomspace(1e9, 1e10, 2).repeat(4), 5),
+            "n_tokens": np.tile(np.geomspace(1e9, 1e10, 2).repeat(4), 5) * np.tile([1, 4, 16, 40], 10),
+        },
+        ("E", "alpha"),
+    ),
+    "nmt": (
+        {"L_inf": 1.5, "k": 5000.0, "p_e": 0.2, "p_d": 0.3},
+        {"n_params_encoder": NN / 10, "n_params_decoder": DD / 100},
+        ("p_e", "p_d"),
+    ),
+}
+
+
+def test_every_catalog_law_has_a_case() -> None:
+    assert set(CASES) == set(CATALOG)
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_declares_what_it_needs(name: str) -> None:
+    law = get_law(name)
+    assert law.source, "every catalog law cites its source"
+    assert law.variables and law.params
+    grid = law.start_grid(CASES[name][1], np.ones(3))
+    assert grid.shape[1] == len(law.params) and grid.shape[0] >= 1
+    for j, p in enumerate(law.params):
+        assert np.all((grid[:, j] >= p.lower) & (grid[:, j] <= p.upper)), p.name
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_shapes_and_broadcasting(name: str) -> None:
+    law = get_law(name)
+    truth, design, _ = CASES[name]
+    y = law(truth, **design)
+    n = len(next(iter(design.values())))
+    assert y.shape == (n,) and np.all(np.isfinite(y)) and np.all(y > 0)
+    # scalars give a scalar; a column of parameters against a row of runs gives a matrix
+    first = {k: v[0] for k, v in design.items()}
+    assert law(truth, **first).shape == ()
+    assert np.isclose(float(law(truth, **first)), y[0])
+    P = {k: np.array([[v], [v * 1.01]]) for k, v in truth.items()}
+    out = np.asarray(law.function(design, P))
+    assert np.broadcast_shapes(out.shape, (2, n)) == (2, n)
+    assert np.allclose(np.broadcast_to(out, (2, n))[0], y)
+
+
+@pytest.mark.parametrize("name", [n for n in sorted(CATALOG) if get_law(n).value_and_grad is not None])
+def test_symbolic_jacobian_matches_finite_differences(name: str) -> None:
+    law = get_law(name)
+    truth, design, _ = CASES[name]
+    P = {k: np.array([[v]]) for k, v in truth.items()}
+    f, grads = law.value_and_grad(design, P)
+    for k, (pname, value) in enumerate(truth.items()):
+        h = 1e-6 * abs(value) + 1e-9
+        up = dict(P, **{pname: np.array([[value + h]])})
+        down = dict(P, **{pname: np.array([[value - h]])})
+        fd = (np.asarray(law.function(design, up)) - np.asarray(law.function(design, down))) / (2 * h)
+        g = np.broadcast_to(grads[k], fd.shape)
+        assert np.allclose(g, fd, rtol=1e-4, atol=1e-8 * np.abs(f).max()), pname
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_recovers_known_parameters_from_noisy_data(name: str, seed: int) -> None:
+    law = get_law(name)
+    truth, design, identified = CASES[name]
+    rng = np.random.default_rng(seed)
+    clean = law(truth, **design)
+    noise = 0.003
+    y = clean * np.exp(rng.normal(0, noise, clean.shape))
+    frame = pd.DataFrame({**design, "loss": y})
+    fit = sl.fit(sl.load_runs(frame), name, loss="squared")
+    # the fit explains the data to the noise level ...
+    rel = np.abs(np.log(fit.predict(**design) / clean))
+    assert np.sqrt(np.mean(rel**2)) < 2 * noise
+    # ... and the parameters the design identifies come back
+    for p in identified:
+        assert fit.params[p] == pytest.approx(truth[p], rel=0.1, abs=0.02), p
