@@ -13,7 +13,9 @@ function (and its Jacobian, when the law has one; otherwise forward differences)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,32 +53,38 @@ class Objective:
     asymmetry: float = 1.0
 
     def rho(self, r: np.ndarray) -> np.ndarray:
-        a = np.abs(r)
         if self.kind == "huber":
+            a = np.abs(r)
             d = self.delta
-            out = np.where(a <= d, 0.5 * r * r, d * (a - 0.5 * d))
+            out = np.where(a <= d, 0.5 * r * r, d * a - 0.5 * d * d)
         else:
             out = 0.5 * r * r
         return out * self.side(r)
 
     def irls_weight(self, r: np.ndarray) -> np.ndarray:
+        """``psi(r) / r``: the weights of Huber's iteratively reweighted least squares."""
         if self.kind == "huber":
-            a = np.abs(r)
-            w = np.where(a <= self.delta, 1.0, self.delta / np.maximum(a, 1e-300))
+            with np.errstate(divide="ignore"):
+                w = np.minimum(1.0, self.delta / np.abs(r))
         else:
             w = np.ones_like(r)
         return w * self.side(r)
 
-    def curvature(self, r: np.ndarray) -> np.ndarray:
-        """Weights of the Gauss-Newton curvature: rho'' where it is positive, and a
-        small share of the IRLS weight on the linear part of Huber, which keeps the
-        system well posed far from the optimum and exact-Newton-like near it."""
-        if self.kind == "huber":
-            a = np.abs(r)
-            w = np.where(a <= self.delta, 1.0, CURVATURE_SHARE * self.delta / np.maximum(a, 1e-300))
-        else:
-            w = np.ones_like(r)
-        return w * self.side(r)
+    def weights(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """IRLS weights (for the gradient) and Gauss-Newton curvature weights.
+
+        The curvature is rho'' where it is positive and a small share of the IRLS
+        weight on Huber's linear part, which keeps the system well posed far from the
+        optimum and close to Newton's near it.
+        """
+        side = self.side(r)
+        if self.kind != "huber":
+            w = np.ones_like(r) * side
+            return w, w
+        with np.errstate(divide="ignore"):
+            w = np.minimum(1.0, self.delta / np.abs(r))
+        curv = np.where(w >= 1.0, 1.0, CURVATURE_SHARE * w)
+        return w * side, curv * side
 
     def side(self, r: np.ndarray) -> Any:
         if self.asymmetry == 1.0:
@@ -84,12 +92,10 @@ class Objective:
         return np.where(r < 0, self.asymmetry, 1.0)
 
     def total(self, r: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        with np.errstate(invalid="ignore"):
+        """Objective per start, ``inf`` where any residual is not finite."""
+        with np.errstate(invalid="ignore", over="ignore"):
             out = np.sum(weights * self.rho(r), axis=-1)
-        out = np.where(np.isfinite(out), out, np.inf)
-        # a non-finite residual anywhere makes the start infeasible
-        bad = ~np.all(np.isfinite(r), axis=-1)
-        return np.where(bad, np.inf, out)
+        return np.where(np.isfinite(out), out, np.inf)
 
 
 @dataclass(frozen=True)
@@ -136,13 +142,11 @@ class Problem:
         return {p.name: natural[:, i : i + 1] for i, p in enumerate(self.law.params)}
 
     def _transform(self, f: Any) -> np.ndarray:
-        if self.objective.space == "log":
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(f > 0, np.log(np.where(f > 0, f, 1.0)), np.nan)
-        return f
+        # non-positive predictions give NaN or -inf: the objective treats them as infeasible
+        return np.log(f) if self.objective.space == "log" else f
 
     def residuals(self, theta: np.ndarray, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-        """Residuals ``(n_starts, n_runs)`` and their Jacobian ``(n_starts, n_params, n_runs)``.
+        """Residuals ``(n_starts, n_runs)`` and a Jacobian ``(n_starts, n_params, n_runs)``.
 
         The Jacobian is of the *prediction* (log prediction in log space) with respect
         to the internal coordinates; the residual's is its negative.
@@ -155,14 +159,18 @@ class Problem:
             if jacobian and self.law.value_and_grad is not None:
                 f, grads = self.law.value_and_grad(self.variables, P)
                 f = np.broadcast_to(np.asarray(f, dtype=float), (S, n))
-                J = np.empty((S, self.n_params, n))
-                for k, g in enumerate(grads):
-                    J[:, k, :] = g
-                # chain rule to internal coordinates, then to the log of the prediction
-                J[:, self.log_mask, :] *= natural[:, self.log_mask, None]
-                if self.objective.space == "log":
-                    J /= f[:, None, :]
                 r = target - self._transform(f)
+                J = np.empty((S, self.n_params, n))
+                inv = 1.0 / f if self.objective.space == "log" else None
+                for k, g in enumerate(grads):
+                    # chain rule: internal coordinate log(p) scales by p; log space divides by f
+                    factor: Any = natural[:, k : k + 1] if self.log_mask[k] else None
+                    if inv is not None:
+                        factor = inv if factor is None else inv * factor
+                    if factor is None:
+                        J[:, k, :] = g
+                    else:
+                        np.multiply(g, factor, out=J[:, k, :])
             else:
                 f = np.broadcast_to(np.asarray(self.law.function(self.variables, P), dtype=float), (S, n))
                 g0 = self._transform(f)
@@ -179,8 +187,10 @@ class Problem:
                             (S, n),
                         )
                         J[:, k, :] = (self._transform(f2) - g0) / h[:, None]
-        if J is not None:
-            J = np.where(np.isfinite(J), J, 0.0)
+            if J is not None:
+                bad = ~np.isfinite(J)
+                if bad.any():
+                    J[bad] = 0.0
         return r, J
 
 
@@ -202,6 +212,7 @@ def levenberg_marquardt(
     max_iter: int = 200,
     ftol: float = 1e-12,
     callback: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
 ) -> Solution:
     """Minimise the objective from every row of ``theta0`` at once.
 
@@ -219,7 +230,64 @@ def levenberg_marquardt(
         ``ftol`` relative, or when no step helps any more (damping exhausted).
     callback : callable, optional
         Called as ``callback(iteration, n_active)`` after each iteration.
+    threads : int, optional
+        Starts are independent, so large batches are split into contiguous chunks
+        solved in parallel threads (numpy releases the GIL in array loops). Every
+        start follows the same path whatever the split, so results do not depend on
+        the thread count. Default: ``SCALINGLAWS_THREADS`` or the usable CPUs, at most 4.
     """
+    S = theta0.shape[0]
+    n_threads = _thread_count(threads, S * problem.y.shape[-1])
+    W = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
+    if n_threads <= 1:
+        return _lm(problem, theta0, W, max_iter=max_iter, ftol=ftol, callback=callback)
+    bounds = np.linspace(0, S, n_threads + 1).astype(int)
+    chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        parts = list(
+            pool.map(
+                lambda ab: _lm(
+                    problem, theta0[ab[0] : ab[1]], W[ab[0] : ab[1]], max_iter=max_iter, ftol=ftol,
+                    callback=callback if ab[0] == 0 else None,
+                ),
+                chunks,
+            )
+        )
+    return Solution(
+        theta=np.concatenate([p.theta for p in parts]),
+        objective=np.concatenate([p.objective for p in parts]),
+        status=np.concatenate([p.status for p in parts]),
+        iterations=np.concatenate([p.iterations for p in parts]),
+    )
+
+
+#: Below this many (start, run) pairs per thread, threads cost more than they save.
+MIN_WORK_PER_THREAD = 50_000
+
+
+def _thread_count(threads: int | None, work: int) -> int:
+    if threads is None:
+        env = os.environ.get("SCALINGLAWS_THREADS")
+        if env and env.isdigit():
+            threads = int(env)
+        else:
+            try:
+                threads = min(4, len(os.sched_getaffinity(0)))
+            except AttributeError:  # pragma: no cover - not on Linux
+                threads = min(4, os.cpu_count() or 1)
+    return max(1, min(int(threads), work // MIN_WORK_PER_THREAD))
+
+
+def _lm(
+    problem: Problem,
+    theta0: np.ndarray,
+    weights: np.ndarray,
+    *,
+    max_iter: int = 200,
+    ftol: float = 1e-12,
+    callback: Callable[[int, int], None] | None = None,
+) -> Solution:
+    """The batched Levenberg–Marquardt iteration on one chunk of starts."""
     lo, hi = problem.bounds
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, P = theta.shape
@@ -237,8 +305,9 @@ def levenberg_marquardt(
             break
         th, ra, Ja, Wa, Fa = theta[idx], r[idx], J[idx], W[idx], F[idx]
         # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
-        H = (Ja * (Wa * obj.curvature(ra))[:, None, :]) @ Ja.transpose(0, 2, 1)
-        b = np.einsum("spn,sn->sp", Ja, Wa * obj.irls_weight(ra) * ra)
+        w_grad, w_curv = obj.weights(ra)
+        H = (Ja * (Wa * w_curv)[:, None, :]) @ Ja.transpose(0, 2, 1)
+        b = (Ja @ (Wa * w_grad * ra)[:, :, None])[..., 0]
         # pin parameters sitting on a bound whose step would leave it
         free = ~(((th <= lo) & (b < 0)) | ((th >= hi) & (b > 0)))
         H = H * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
