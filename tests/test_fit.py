@@ -85,6 +85,23 @@ def test_same_seed_same_numbers(epoch_runs) -> None:
     assert not np.array_equal(a.draws, c.draws)
 
 
+def test_results_do_not_depend_on_the_thread_count(epoch_runs, monkeypatch) -> None:
+    outs = []
+    for threads in ("1", "3"):
+        monkeypatch.setenv("SCALINGLAWS_THREADS", threads)
+        outs.append(sl.fit(epoch_runs, "chinchilla", bootstrap=40, seed=1).to_json())
+    assert outs[0] == outs[1]
+
+
+def test_a_fit_is_immutable(epoch_fit) -> None:
+    with pytest.raises(TypeError):
+        epoch_fit.params["E"] = 1.0  # type: ignore[index]
+    with pytest.raises(ValueError):
+        epoch_fit.draws[0, 0] = 1.0  # type: ignore[index]
+    with pytest.raises(AttributeError):
+        epoch_fit.objective = 0.0  # type: ignore[misc]
+
+
 def test_pruned_race_finds_the_exhaustive_optimum(epoch_runs) -> None:
     small = sl.fit(epoch_runs, "chinchilla", starts={"E": [1.0], "A": [1.0, np.exp(10)], "B": [np.exp(5), np.exp(20)]})
     full = sl.fit(epoch_runs, "chinchilla", starts={"E": [1.0], "A": [1.0, np.exp(10)], "B": [np.exp(5), np.exp(20)]}, prune=False)

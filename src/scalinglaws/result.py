@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -127,6 +128,15 @@ class Fit:
     draws: np.ndarray | None = field(default=None, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict, repr=False)
     provenance: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # a Fit is a value: its mappings are read-only views and its draws read-only
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
+        if self.draws is not None:
+            draws = np.array(self.draws, dtype=float)
+            draws.setflags(write=False)
+            object.__setattr__(self, "draws", draws)
 
     # ---------------------------------------------------------------- uncertainty
 
