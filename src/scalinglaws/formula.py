@@ -185,17 +185,13 @@ class _Interpreter:
             return self.env[e]
         if e.is_Number:
             return float(e)
-        if e.is_Add:
-            args = e.args
-            out = self(args[0])
-            for a in args[1:]:
-                out = out + self(a)
-            return out
-        if e.is_Mul:
-            args = e.args
-            out = self(args[0])
-            for a in args[1:]:
-                out = out * self(a)
+        if e.is_Add or e.is_Mul:
+            # combine the smallest operands first: scalars and per-start or per-run
+            # vectors meet before any full (n_starts, n_runs) array is touched
+            vals = sorted((self(a) for a in e.args), key=np.size)
+            out = vals[0]
+            for v in vals[1:]:
+                out = out + v if e.is_Add else out * v
             return out
         if e.is_Pow:
             base, expo = e.args

@@ -187,10 +187,6 @@ class Problem:
                             (S, n),
                         )
                         J[:, k, :] = (self._transform(f2) - g0) / h[:, None]
-            if J is not None:
-                bad = ~np.isfinite(J)
-                if bad.any():
-                    J[bad] = 0.0
         return r, J
 
 
@@ -287,50 +283,71 @@ def _lm(
     ftol: float = 1e-12,
     callback: Callable[[int, int], None] | None = None,
 ) -> Solution:
-    """The batched Levenberg–Marquardt iteration on one chunk of starts."""
+    """The batched Levenberg–Marquardt iteration on one chunk of starts.
+
+    The working arrays hold the running starts only; they are compacted when starts
+    finish, so no iteration copies the Jacobians of every start.
+    """
     lo, hi = problem.bounds
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, P = theta.shape
-    W = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
+    W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
     obj = problem.objective
-    r, J = problem.residuals(theta)
-    F = obj.total(r, W)
-    status = np.where(np.isfinite(F), RUNNING, FAILED)
+    F_out = np.full(S, np.inf)
+    status = np.full(S, RUNNING)
     iters = np.zeros(S, dtype=int)
-    lam = np.full(S, 1e-3)
     eye = np.eye(P)
+
+    r, J = problem.residuals(theta)
+    F = obj.total(r, W_all)
+    ids = np.flatnonzero(np.isfinite(F))
+    status[np.isfinite(F) == 0] = FAILED
+    F_out[:] = F
+    th, r, J, W, F = theta[ids], r[ids], J[ids], W_all[ids], F[ids]
+    lam = np.full(ids.size, 1e-3)
     for it in range(max_iter):
-        idx = np.flatnonzero(status == RUNNING)
-        if idx.size == 0:
+        if ids.size == 0:
             break
-        th, ra, Ja, Wa, Fa = theta[idx], r[idx], J[idx], W[idx], F[idx]
         # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
-        w_grad, w_curv = obj.weights(ra)
-        H = (Ja * (Wa * w_curv)[:, None, :]) @ Ja.transpose(0, 2, 1)
-        b = (Ja @ (Wa * w_grad * ra)[:, :, None])[..., 0]
+        w_grad, w_curv = obj.weights(r)
+        H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
+        g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+        sane = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
+        if not sane.all():
+            H[~sane], g[~sane] = eye, 0.0
         # pin parameters sitting on a bound whose step would leave it
-        free = ~(((th <= lo) & (b < 0)) | ((th >= hi) & (b > 0)))
+        free = ~(((th <= lo) & (g < 0)) | ((th >= hi) & (g > 0)))
         H = H * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
-        b = b * free
+        g = g * free
         d = np.diagonal(H, axis1=1, axis2=2)
         scale = d.mean(axis=1, keepdims=True) * 1e-12 + 1e-300
-        A = H + (lam[idx][:, None] * (d + scale))[:, :, None] * eye
-        step = _solve(A, b)
-        trial = np.clip(th + step, lo, hi)
+        A = H + (lam[:, None] * (d + scale))[:, :, None] * eye
+        trial = np.clip(th + _solve(A, g), lo, hi)
         rt, Jt = problem.residuals(trial)
-        Ft = obj.total(rt, Wa)
-        better = Ft < Fa
-        acc = idx[better]
-        theta[acc], r[acc], J[acc], F[acc] = trial[better], rt[better], Jt[better], Ft[better]
-        small = better & ((Fa - Ft) <= ftol * np.maximum(Fa, 1e-300))
-        lam[idx] = np.where(better, np.maximum(lam[idx] * 0.2, 1e-12), lam[idx] * 10.0)
-        stalled = (~better) & (lam[idx] > 1e12)
-        iters[idx] += 1
-        status[idx[small | stalled]] = CONVERGED
+        Ft = obj.total(rt, W)
+        better = Ft < F
+        assert Jt is not None
+        if better.all():
+            th, r, J = trial, rt, Jt
+        else:
+            keep = ~better
+            trial[keep], rt[keep], Jt[keep] = th[keep], r[keep], J[keep]
+            th, r, J = trial, rt, Jt
+        small = better & ((F - Ft) <= ftol * np.maximum(F, 1e-300))
+        F = np.where(better, Ft, F)
+        lam = np.where(better, np.maximum(lam * 0.2, 1e-12), lam * 10.0)
+        stalled = (~better) & (lam > 1e12)
+        iters[ids] += 1
+        done = small | stalled
         if callback is not None:
-            callback(it, idx.size)
-    status[status == RUNNING] = MAX_ITER
-    return Solution(theta=theta, objective=F, status=status, iterations=iters)
+            callback(it, ids.size)
+        if done.any():
+            fin = ids[done]
+            theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
+            go = ~done
+            ids, th, r, J, W, F, lam = ids[go], th[go], r[go], J[go], W[go], F[go], lam[go]
+    theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
+    return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
