@@ -268,3 +268,17 @@ def test_intervals_need_bootstrap() -> None:
     fit = sl.fit(_synthetic(), "chinchilla")
     with pytest.raises(sl.FitError, match="bootstrap"):
         fit.intervals()
+
+
+def test_many_runs_race_on_a_subsample_and_refine_on_all(monkeypatch) -> None:
+    import scalinglaws.fit as fit_module
+
+    df = _synthetic(n=64)
+    direct = sl.fit(df, "chinchilla")
+    monkeypatch.setattr(fit_module, "RACE_THRESHOLD", 30)
+    monkeypatch.setattr(fit_module, "RACE_SAMPLE", 24)
+    monkeypatch.setattr(fit_module, "BOOTSTRAP_BLOCK_ELEMENTS", 64 * 7)  # several bootstrap blocks
+    raced = sl.fit(df, "chinchilla", bootstrap=20, seed=0)
+    assert raced.objective == pytest.approx(direct.objective, rel=1e-6)
+    assert raced.params == pytest.approx(direct.params, rel=1e-3)
+    assert raced.draws.shape == (20, 5) and np.isfinite(raced.draws).all()

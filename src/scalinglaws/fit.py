@@ -20,7 +20,7 @@ from . import __version__
 from .errors import DataError, FitError, LawError, ScalingLawsWarning
 from .law import Law
 from .laws import get_law
-from .optimize import CONVERGED, FAILED, Objective, Problem, levenberg_marquardt, multistart
+from .optimize import CONVERGED, FAILED, Objective, Problem, Solution, levenberg_marquardt, multistart
 from .result import Diagnostics, Fit
 from .runs import Runs, load_runs
 
@@ -152,7 +152,7 @@ def fit(
     start_int = problem.to_internal(start_nat)
 
     bar = _progress(progress, "fit")
-    sol, refined = multistart(problem, start_int, w, prune=prune, callback=bar)
+    sol, refined = _race(problem, start_int, w, prune, bar)
     finite = np.isfinite(sol.objective)
     if not finite.any():
         raise FitError(
@@ -263,17 +263,59 @@ def _progress(enabled: bool, label: str) -> Callable[[int, int], None] | None:
     return update
 
 
+#: Above this many runs, the starts race on a random subsample of RACE_SAMPLE runs and
+#: only the finalists are refined on all runs: the objective's landscape is the same up
+#: to noise, at a fraction of the cost.
+RACE_THRESHOLD = 50_000
+RACE_SAMPLE = 4_000
+#: How many of the race's finalists are refined on all runs.
+RACE_FINALISTS = 2
+
+
+def _race(problem: Problem, starts: np.ndarray, w: np.ndarray, prune: bool, bar: Any) -> tuple[Any, np.ndarray]:
+    n = problem.y.shape[-1]
+    if n <= RACE_THRESHOLD:
+        return multistart(problem, starts, w, prune=prune, callback=bar)
+    pick = np.sort(np.random.default_rng(0).choice(n, RACE_SAMPLE, replace=False))
+    sample = Problem(
+        law=problem.law,
+        variables={k: v[pick] for k, v in problem.variables.items()},
+        y=problem.y[pick],
+        objective=problem.objective,
+    )
+    raced, finalists = multistart(sample, starts, w[pick], prune=prune, callback=bar)
+    finalists = finalists[np.argsort(raced.objective[finalists], kind="stable")][:RACE_FINALISTS]
+    full = levenberg_marquardt(problem, raced.theta[finalists], w, max_iter=300, ftol=1e-12, callback=bar)
+    theta = raced.theta.copy()
+    objective = np.full(len(starts), np.inf)  # subsample objectives are not comparable
+    status, iters = raced.status.copy(), raced.iterations.copy()
+    theta[finalists], objective[finalists] = full.theta, full.objective
+    status[finalists], iters[finalists] = full.status, iters[finalists] + full.iterations
+
+    return Solution(theta=theta, objective=objective, status=status, iterations=iters), finalists
+
+
+#: Bootstrap resamples are drawn and refitted in blocks of at most this many weights.
+BOOTSTRAP_BLOCK_ELEMENTS = 20_000_000
+
+
 def _bootstrap(
     problem: Problem, theta: np.ndarray, w: np.ndarray, n_draws: int, seed: Seed, progress: bool
 ) -> tuple[np.ndarray, int]:
     """Resample runs with replacement; refit every resample from the optimum, together."""
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     n = problem.y.shape[-1]
-    # a resample is a vector of counts: run i appears counts[i] times
-    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_draws).astype(float)
-    W = counts * w
-    start = np.repeat(theta[None, :], n_draws, axis=0)
-    sol = levenberg_marquardt(problem, start, W, max_iter=200, ftol=1e-10, callback=_progress(progress, "bootstrap"))
+    block = max(1, BOOTSTRAP_BLOCK_ELEMENTS // n)
+    bar = _progress(progress, "bootstrap")
+    parts = []
+    for first in range(0, n_draws, block):
+        size = min(block, n_draws - first)
+        # a resample is a vector of counts: run i appears counts[i] times
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+        start = np.repeat(theta[None, :], size, axis=0)
+        parts.append(levenberg_marquardt(problem, start, counts * w, max_iter=200, ftol=1e-10, callback=bar))
+
+    sol = Solution(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("theta", "objective", "status", "iterations")))
     ok = sol.status == CONVERGED
     draws = problem.to_natural(sol.theta)
     draws[~ok] = np.nan

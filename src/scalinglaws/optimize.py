@@ -232,14 +232,15 @@ def levenberg_marquardt(
         start follows the same path whatever the split, so results do not depend on
         the thread count. Default: ``SCALINGLAWS_THREADS`` or the usable CPUs, at most 4.
     """
-    S = theta0.shape[0]
-    n_threads = _thread_count(threads, S * problem.y.shape[-1])
-    W = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
-    if n_threads <= 1:
+    S, n = theta0.shape[0], problem.y.shape[-1]
+    n_threads = _thread_count(threads, S * n)
+    W = np.broadcast_to(np.asarray(weights, dtype=float), (S, n))
+    # chunks: one per thread, and small enough that a chunk's arrays stay within memory
+    per_chunk = max(1, min(-(-S // n_threads), MAX_CHUNK_ELEMENTS // max(1, n * (theta0.shape[1] + 8))))
+    if per_chunk >= S:
         return _lm(problem, theta0, W, max_iter=max_iter, ftol=ftol, callback=callback)
-    bounds = np.linspace(0, S, n_threads + 1).astype(int)
-    chunks = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
-    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+    chunks = [(a, min(a + per_chunk, S)) for a in range(0, S, per_chunk)]
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
         parts = list(
             pool.map(
                 lambda ab: _lm(
@@ -259,6 +260,8 @@ def levenberg_marquardt(
 
 #: Below this many (start, run) pairs per thread, threads cost more than they save.
 MIN_WORK_PER_THREAD = 50_000
+#: At most this many float64 values in one chunk's working arrays (about 256 MB).
+MAX_CHUNK_ELEMENTS = 32_000_000
 
 
 def _thread_count(threads: int | None, work: int) -> int:
