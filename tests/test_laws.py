@@ -58,6 +58,37 @@ CASES: dict[str, tuple[dict[str, float], dict[str, np.ndarray], tuple[str, ...]]
 }
 
 
+def _curve_design() -> dict[str, np.ndarray]:
+    from scalinglaws import schedules
+
+    parts = []
+    for lrs in (schedules.constant(3e-4, 10_000, warmup=500), schedules.cosine(3e-4, 10_000, warmup=500)):
+        s1, s2 = schedules.areas(lrs)
+        idx = np.arange(499, 10_000, 250)
+        parts.append((s1[idx], s2[idx]))
+    return {"s1": np.concatenate([p[0] for p in parts]), "s2": np.concatenate([p[1] for p in parts])}
+
+
+CASES.update(
+    {
+        "lr_annealing": ({"L0": 2.0, "A": 1.37, "alpha": 0.3, "C": 1.2}, _curve_design(), ("L0", "A", "alpha", "C")),
+        "kaplan_steps": (
+            {"N_c": 6.5e13, "alpha_N": 0.077, "S_c": 2.1e3, "alpha_S": 0.76},
+            {"n_params": NN, "steps": np.geomspace(1e3, 1e5, 6).repeat(6)},
+            ("alpha_N", "alpha_S"),
+        ),
+        "overtraining": (
+            {"E": 1.84, "a": 166.2, "b": 366.7, "alpha": 0.273},
+            {"n_params": NN, "tokens_per_param": np.geomspace(5, 640, 6).repeat(6)},
+            ("E", "alpha"),
+        ),
+        "downstream_exp": ({"eps": 0.857, "k": 2.21, "gamma": 0.715}, {"loss": np.linspace(2.4, 6.0, 25)}, ("eps", "k", "gamma")),
+        "coverage": ({"a": -2.0, "b": -0.4}, {"n_samples": np.geomspace(1, 1e4, 30)}, ("a", "b")),
+        "loss_to_loss": ({"K": 1.3, "E_x": 1.6, "kappa": 0.8, "E_y": 1.9}, {"loss_x": np.linspace(2.2, 5.0, 30)}, ()),
+    }
+)
+
+
 def test_every_catalog_law_has_a_case() -> None:
     assert set(CASES) == set(CATALOG)
 
@@ -114,7 +145,7 @@ def test_recovers_known_parameters_from_noisy_data(name: str, seed: int) -> None
     clean = law(truth, **design)
     noise = 0.003
     y = clean * np.exp(rng.normal(0, noise, clean.shape))
-    frame = pd.DataFrame({**design, "loss": y})
+    frame = pd.DataFrame({**design, law.target: y})
     fit = sl.fit(sl.load_runs(frame), name, loss="squared")
     # the fit explains the data to the noise level ...
     rel = np.abs(np.log(fit.predict(**design) / clean))

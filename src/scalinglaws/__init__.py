@@ -9,7 +9,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import laws
+from . import laws, schedules, trackers
+from .curves import CurveFit, best_cooldown, fit_curves, load_curves
+from .downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
 from .errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
 from .fit import fit
 from .law import Law, Param, formula_law, function_law
@@ -18,6 +20,16 @@ from .result import Diagnostics, Fit
 from .runs import Runs, load_runs
 
 __all__ = [
+    "CurveFit",
+    "best_cooldown",
+    "coverage_table",
+    "fit_curves",
+    "load_curves",
+    "pass_at_k",
+    "predict_downstream",
+    "samples_for_coverage",
+    "schedules",
+    "trackers",
     "DataError",
     "Diagnostics",
     "Fit",

@@ -25,10 +25,11 @@ from .result import Fit
 from .runs import Runs, load_runs
 
 #: Modules that add their own commands with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("scalinglaws.sweep.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("scalinglaws.cli_curves", "scalinglaws.sweep.cli")
 
 
-def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
+def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
+    """``["a=1", "b=2"]`` -> ``{"a": "1", "b": "2"}``; a DataError naming ``what`` otherwise."""
     out: dict[str, str] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
@@ -38,7 +39,8 @@ def _pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
     return out
 
 
-def _number(text: str, name: str) -> float:
+def parse_number(text: str, name: str) -> float:
+    """``float(text)``, or a DataError naming the option."""
     try:
         return float(text)
     except ValueError:
@@ -66,7 +68,7 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 def read_runs(args: argparse.Namespace) -> Runs:
     """Load the runs named by :func:`add_data_arguments`'s arguments."""
-    columns = _pairs(args.column, "--column")
+    columns = parse_pairs(args.column, "--column")
     source = args.data
     if not Path(source).exists() and source in datasets.BUNDLED:
         if columns or args.where:
@@ -82,7 +84,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--loss", choices=("huber", "squared"), default="huber", help="penalty on residuals")
     p.add_argument("--delta", type=float, default=1e-3, help="Huber threshold (default 1e-3)")
     p.add_argument("--space", choices=("log", "linear"), default="log", help="residuals of log loss or of loss")
-    p.add_argument("--target", default="loss", help="column the law predicts (default: loss)")
+    p.add_argument("--target", help="column the law predicts (default: the law's own, usually loss)")
     p.add_argument("--var", action="append", metavar="VARIABLE=COLUMN", help="map a law variable to a column, e.g. x=n_params")
     p.add_argument("--fix", action="append", metavar="PARAM=VALUE", help="pin a parameter, e.g. E=1.69 (repeatable)")
     p.add_argument("--fix-source", default="", help="where the pinned values come from (kept in the result)")
@@ -100,7 +102,7 @@ def fit_from_args(runs: Runs, args: argparse.Namespace, progress: bool = True) -
     from .fit import fit
 
     law_options = {"breaks": args.breaks} if args.breaks is not None else None
-    fixed = {k: _number(v, f"--fix {k}") for k, v in _pairs(args.fix, "--fix").items()}
+    fixed = {k: parse_number(v, f"--fix {k}") for k, v in parse_pairs(args.fix, "--fix").items()}
     return fit(
         runs,
         args.law,
@@ -108,7 +110,7 @@ def fit_from_args(runs: Runs, args: argparse.Namespace, progress: bool = True) -
         delta=args.delta,
         space=args.space,
         target=args.target,
-        variables=_pairs(args.var, "--var") or None,
+        variables=parse_pairs(args.var, "--var") or None,
         fixed=fixed or None,
         fixed_source=args.fix_source,
         weights=args.weights,
@@ -160,7 +162,7 @@ def load_fit(path: str) -> Fit:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     result = load_fit(args.fit)
-    at = _pairs(args.at, "--at")
+    at = parse_pairs(args.at, "--at")
     if not at:
         raise DataError(f"give the point to predict at with --at, e.g. --at {result.law.variables[0]}=1e9")
     values: dict[str, Any] = {}
@@ -168,7 +170,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if k in result.law.categorical:
             values[k] = np.array(v.split(","))
         else:
-            values[k] = np.array([_number(x, f"--at {k}") for x in v.split(",")])
+            values[k] = np.array([parse_number(x, f"--at {k}") for x in v.split(",")])
     shape = np.broadcast_shapes(*(a.shape for a in values.values()))
     values = {k: np.broadcast_to(a, shape) for k, a in values.items()}
     pred = result.predict(**values)
@@ -235,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_predict)
 
-    for module in COMMAND_MODULES:
+    for module in dict.fromkeys(COMMAND_MODULES):
         try:
             mod = importlib.import_module(module)
         except ModuleNotFoundError as err:

@@ -34,7 +34,7 @@ def fit(
     loss: str = "huber",
     delta: float = 1e-3,
     space: str = "log",
-    target: str = "loss",
+    target: str | None = None,
     variables: Mapping[str, str] | None = None,
     fixed: Mapping[str, float] | None = None,
     fixed_source: str = "",
@@ -64,8 +64,9 @@ def fit(
         Huber threshold; 1e-3 on log loss is the recipe of Hoffmann et al. (2022).
     space : {"log", "linear"}
         Residuals of ``log(loss)`` (default) or of ``loss``.
-    target : str
-        The column the law predicts (default ``loss``).
+    target : str, optional
+        The column the law predicts; default: the law's own (``loss`` for most laws,
+        ``error`` for ``downstream_exp``, ``coverage`` for ``coverage``).
     variables : dict, optional
         Law variable -> runs column, e.g. ``{"x": "n_params"}`` to fit ``power`` in N.
     fixed : dict, optional
@@ -135,6 +136,7 @@ def fit(
         the_law = the_law.with_fixed(dict(fixed))
 
     # ------------------------------------------------------------------ data
+    target = target or the_law.target
     numeric = [mapping.get(v, v) for v in base.variables]
     positive = [c for c in numeric if c in _POSITIVE_COLUMNS or space == "log" and c == target]
     runs.require(numeric + [target], positive=positive + ([target] if space == "log" else []),

@@ -128,6 +128,7 @@ class Law:
     categorical: tuple[str, ...] = ()
     grid_fn: GridFunction | None = field(default=None, repr=False, compare=False)
     start_map: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    target: str = "loss"
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -183,7 +184,7 @@ class Law:
         lines = [f"{self.name}: {self.formula or '(Python function)'}"]
         if self.description:
             lines.append(f"  {self.description}")
-        lines.append(f"  variables: {', '.join(self.variables)}")
+        lines.append(f"  variables: {', '.join(self.variables)}; predicts: {self.target}")
         lines.append("  parameters: " + ", ".join(_describe_param(p) for p in self.params))
         if self.source:
             lines.append(f"  source: {self.source}")
@@ -308,6 +309,7 @@ class Law:
             categorical=self.categorical + (column,),
             grid_fn=self.grid_fn,
             start_map=start_map,
+            target=self.target,
         )
 
 
@@ -349,6 +351,7 @@ def formula_law(
     source: str = "",
     description: str = "",
     grid_fn: GridFunction | None = None,
+    target: str = "loss",
 ) -> Law:
     """A law from a formula string, parsed safely and differentiated symbolically.
 
@@ -394,6 +397,7 @@ def formula_law(
         value_and_grad=compiled.value_and_grad,
         spec={"formula": formula, "variables": list(var), "name": name or formula},
         grid_fn=grid_fn,
+        target=target,
     )
 
 
@@ -406,6 +410,7 @@ def function_law(
     source: str = "",
     description: str = "",
     grid_fn: GridFunction | None = None,
+    target: str = "loss",
 ) -> Law:
     """A law from a Python function ``fn(n_params, ..., alpha, ...)``.
 
@@ -442,4 +447,5 @@ def function_law(
         description=description or (inspect.getdoc(fn) or "").split("\n")[0],
         spec={"function": label},
         grid_fn=grid_fn,
+        target=target,
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import LawError
 from ..law import VARIABLE_NAMES, Law, formula_law, function_law
+from . import beyond as _beyond
 from . import bnsl as _bnsl
 from . import chinchilla as _ch
 from . import curves as _cu
@@ -29,6 +30,12 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "henighan": _ch.henighan,
     "muennighoff": _ch.muennighoff,
     "nmt": _ch.nmt,
+    "lr_annealing": _beyond.lr_annealing,
+    "kaplan_steps": _beyond.kaplan_steps,
+    "overtraining": _beyond.overtraining,
+    "downstream_exp": _beyond.downstream_exp,
+    "coverage": _beyond.coverage,
+    "loss_to_loss": _beyond.loss_to_loss,
 }
 
 
