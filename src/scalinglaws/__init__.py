@@ -9,7 +9,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import laws, schedules, trackers
+from . import flops, laws, schedules, trackers
+from .hparams import CriticalBatch, HparamAdvice, HparamFit, HparamLaw, critical_batch_size, fit_hparams, hparam_preset, recommend_hparams
+from .isoflop import IsoFlop, PowerLawFit, envelope, fit_power_law, isoflop
+from .plan import Plan, compute_for_loss, compute_optimal, fit_from_params, frontier
+from .suggest import Suggestion, suggest_runs
 from .curves import CurveFit, best_cooldown, fit_curves, load_curves
 from .downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
 from .errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
@@ -20,6 +24,27 @@ from .result import Diagnostics, Fit
 from .runs import Runs, load_runs
 
 __all__ = [
+    "CriticalBatch",
+    "HparamAdvice",
+    "HparamFit",
+    "HparamLaw",
+    "IsoFlop",
+    "Plan",
+    "PowerLawFit",
+    "Suggestion",
+    "compute_for_loss",
+    "compute_optimal",
+    "critical_batch_size",
+    "envelope",
+    "fit_from_params",
+    "fit_hparams",
+    "fit_power_law",
+    "flops",
+    "frontier",
+    "hparam_preset",
+    "isoflop",
+    "recommend_hparams",
+    "suggest_runs",
     "CurveFit",
     "best_cooldown",
     "coverage_table",

@@ -259,7 +259,7 @@ class Fit:
             "params": dict(self.params),
             "fixed": dict(self.fixed),
             "fixed_source": self.fixed_source,
-            "objective": self.objective,
+            "objective": _num(self.objective),
             "n_runs": self.n_runs,
             "draws": None if self.draws is None else [[_num(v) for v in row] for row in self.draws.tolist()],
             "diagnostics": self.diagnostics.to_dict(),
@@ -294,7 +294,7 @@ class Fit:
                 params={k: float(v) for k, v in d["params"].items()},
                 fixed={k: float(v) for k, v in d.get("fixed", {}).items()},
                 fixed_source=d.get("fixed_source", ""),
-                objective=float(d["objective"]),
+                objective=math.nan if d["objective"] is None else float(d["objective"]),
                 n_runs=int(d["n_runs"]),
                 draws=None if draws is None else np.array([[np.nan if v is None else v for v in row] for row in draws], dtype=float).reshape(len(draws), -1),
                 diagnostics=Diagnostics.from_dict(d["diagnostics"]),
@@ -305,6 +305,63 @@ class Fit:
             if isinstance(err, LawError):
                 raise
             raise LawError(f"this fit file is incomplete or corrupt: {type(err).__name__}: {err}") from None
+
+    @classmethod
+    def from_params(
+        cls,
+        law: Any,
+        params: Mapping[str, float],
+        *,
+        draws: np.ndarray | None = None,
+        source: str = "",
+        law_options: Mapping[str, Any] | None = None,
+    ) -> Fit:
+        """A fit made from known parameter values (published constants), not from data.
+
+        ``draws`` (shape (n_draws, n_params), columns like ``law.param_names``) carry
+        intervals; ``source`` says where the values come from. The result has
+        ``n_runs = 0`` and ``objective = 0``.
+
+        Examples
+        --------
+        >>> f = Fit.from_params("chinchilla", {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28})
+        >>> round(float(f.predict(n_params=7e10, n_tokens=1.4e12)), 3)
+        1.937
+        """
+        from .laws import get_law
+
+        the_law = get_law(law, **dict(law_options or {}))
+        names = the_law.param_names
+        missing = [n for n in names if n not in params]
+        unknown = [k for k in params if k not in names]
+        if missing or unknown:
+            raise LawError(
+                f"law {the_law.name!r} has parameters {list(names)}; "
+                + (f"missing {missing}" if missing else "")
+                + ("; " if missing and unknown else "")
+                + (f"unknown {unknown}" if unknown else "")
+            )
+        values = {n: float(params[n]) for n in names}
+        bad = [n for n, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise LawError(f"parameters must be finite numbers; {bad[0]} is {values[bad[0]]}")
+        if draws is not None:
+            draws = np.asarray(draws, dtype=float)
+            if draws.ndim != 2 or draws.shape[1] != len(names):
+                raise LawError(f"draws must have shape (n_draws, {len(names)}), got {draws.shape}")
+        diagnostics = Diagnostics(
+            converged=True, iterations=0, n_starts=0, n_refined=0, n_failed_starts=0, at_bounds=(),
+            condition_number=math.nan, poorly_identified=(), start_spread={}, n_near_best=0,
+        )
+        return cls(
+            law=the_law,
+            params=values,
+            objective=0.0,
+            n_runs=0,
+            diagnostics=diagnostics,
+            draws=draws,
+            provenance={"constructed": "from given parameter values", "source": source},
+        )
 
     @classmethod
     def from_json(cls, text: str, law: Law | Any = None) -> Fit:

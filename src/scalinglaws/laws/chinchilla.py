@@ -68,7 +68,9 @@ def muennighoff() -> Law:
         "E + A / (U_N + U_N * R_N * (1 - exp(-(n_params / U_N - 1) / R_N)))**alpha"
         " + B / (unique_tokens + unique_tokens * R_D * (1 - exp(-(n_tokens / unique_tokens - 1) / R_D)))**alpha"
     )
-    f = f.replace("U_N", "min(n_params, (A / B)**(1 / alpha) * unique_tokens)")
+    # more unique tokens than trained tokens means no repetition: U_D = min(U, D)
+    f = f.replace("U_N", "min(n_params, (A / B)**(1 / alpha) * U_D)")
+    f = f.replace("unique_tokens", "U_D").replace("U_D", "min(unique_tokens, n_tokens)")
     return formula_law(
         f,
         name="muennighoff",
