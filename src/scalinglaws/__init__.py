@@ -9,7 +9,11 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import flops, laws, schedules, trackers
+from . import flops, laws, plot, schedules, trackers
+from .compare import Comparison, LadderComparison, compare, compare_ladders
+from .report import build_report, write_report
+from .select import Selection, choose_law
+from .validate import Validation, validate
 from .hparams import CriticalBatch, HparamAdvice, HparamFit, HparamLaw, critical_batch_size, fit_hparams, hparam_preset, recommend_hparams
 from .isoflop import IsoFlop, PowerLawFit, envelope, fit_power_law, isoflop
 from .plan import Plan, compute_for_loss, compute_optimal, fit_from_params, frontier
@@ -24,6 +28,17 @@ from .result import Diagnostics, Fit
 from .runs import Runs, load_runs
 
 __all__ = [
+    "Comparison",
+    "LadderComparison",
+    "Selection",
+    "Validation",
+    "build_report",
+    "choose_law",
+    "compare",
+    "compare_ladders",
+    "plot",
+    "validate",
+    "write_report",
     "CriticalBatch",
     "HparamAdvice",
     "HparamFit",

@@ -25,7 +25,12 @@ from .result import Fit
 from .runs import Runs, load_runs
 
 #: Modules that add their own commands with ``register(subparsers)``.
-COMMAND_MODULES: tuple[str, ...] = ("scalinglaws.cli_plan", "scalinglaws.cli_curves", "scalinglaws.sweep.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "scalinglaws.cli_judge",
+    "scalinglaws.cli_plan",
+    "scalinglaws.cli_curves",
+    "scalinglaws.sweep.cli",
+)
 
 
 def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:

@@ -48,6 +48,7 @@ def fit(
     seed: Seed = 0,
     progress: bool = False,
     law_options: Mapping[str, Any] | None = None,
+    candidates: Sequence[str | Law] | None = None,
 ) -> Fit:
     """Fit a scaling law to runs.
 
@@ -57,7 +58,8 @@ def fit(
         The experiments; a DataFrame or path is read with :func:`load_runs`.
     law : str, Law or callable
         A catalog name (``"chinchilla"``), a formula (``"E + A / n_params**alpha"``),
-        a Python function, or a :class:`Law`.
+        a Python function, a :class:`Law`, or ``"auto"``: choose among ``candidates``
+        by nested extrapolation tests on these runs (:func:`scalinglaws.select.fit_auto`).
     loss : {"huber", "squared"}
         Penalty on residuals, summed (never averaged) over runs.
     delta : float
@@ -91,6 +93,8 @@ def fit(
         Seed of the bootstrap. Same data and seed give the same numbers.
     progress : bool
         Show a progress bar.
+    candidates : sequence, optional
+        The laws ``"auto"`` chooses among (default: by the runs' columns).
 
     Returns
     -------
@@ -107,6 +111,17 @@ def fit(
     """
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
+    if isinstance(law, str) and law.strip().lower() == "auto":
+        from .select import fit_auto
+
+        return fit_auto(
+            runs, candidates, loss=loss, delta=delta, space=space, target=target, variables=variables,
+            fixed=fixed, fixed_source=fixed_source, weights=weights, asymmetry=asymmetry, groups=groups,
+            shared=shared, starts=starts, prune=prune, bootstrap=bootstrap, seed=seed, progress=progress,
+            law_options=law_options,
+        )
+    if candidates is not None:
+        raise FitError('candidates apply to law="auto" only')
     options = dict(law_options or {})
     base = get_law(law, **options)
     if loss not in ("huber", "squared"):

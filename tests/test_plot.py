@@ -1,0 +1,161 @@
+"""Figures: returned, never shown, drawing what they claim."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+import scalinglaws as sl  # noqa: E402
+from scalinglaws import cli, plot  # noqa: E402
+from scalinglaws.compare import compare_ladders  # noqa: E402
+from scalinglaws.errors import FitError  # noqa: E402
+from scalinglaws.validate import validate  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def curve() -> tuple[sl.Runs, sl.Fit]:
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e3, 1e6, 14)
+    runs = sl.load_runs(pd.DataFrame({"x": x, "loss": (1.0 + 20 * x**-0.35) * np.exp(rng.normal(0, 0.01, 14))}))
+    return runs, sl.fit(runs, "power", bootstrap=20)
+
+
+def _png(fig: Figure) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _hollow(ax) -> int:
+    n = 0
+    for c in ax.collections:
+        fc = c.get_facecolors()
+        if len(c.get_offsets()) and len(fc) == 0:
+            n += len(c.get_offsets())
+    return n
+
+
+def test_fit_plot_draws_band_curve_and_held_out_runs(curve):
+    runs, _ = curve
+    v = validate(runs, "power", n=3, bootstrap=20)
+    fig = plot.fit(v.fit, runs, validation=v)
+    assert isinstance(fig, Figure) and plt.get_fignums() == []
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert _hollow(ax) == 3  # the held-out runs
+    labels = ax.get_legend_handles_labels()[1]
+    assert "90% bootstrap band" in labels and "held out" in labels and "extrapolation" in labels
+    assert _png(fig).startswith(PNG)
+
+
+def test_learning_curve_extends_beyond_the_data(curve):
+    runs, f = curve
+    fig = plot.learning_curve(f, runs)
+    xs = fig.axes[0].get_lines()[0].get_xdata()
+    assert xs.max() == pytest.approx(1e7, rel=1e-6)  # 10 times the largest x
+    two_variable = sl.fit(
+        pd.DataFrame({"n_params": [1e8, 2e8, 4e8, 8e8, 1e8, 4e8], "n_tokens": [1e9, 1e9, 1e9, 1e9, 4e9, 4e9],
+                      "loss": [3.2, 3.0, 2.9, 2.85, 3.0, 2.7]}),
+        "E + A / n_params**alpha + B / n_tokens**beta",
+    )
+    with pytest.raises(FitError, match="law of one variable"):
+        plot.learning_curve(two_variable)
+
+
+def test_residuals_are_log_residuals(curve):
+    runs, f = curve
+    fig = plot.residuals(f, runs)
+    assert len(fig.axes) == 2
+    y = fig.axes[0].collections[0].get_offsets()[:, 1]
+    expect = np.log(runs.column("loss")) - np.log(f.predict(x=runs.column("x")))
+    assert np.allclose(y, expect)
+
+
+def test_bootstrap_pairs(curve):
+    _, f = curve
+    fig = plot.bootstrap(f)
+    visible = [a for a in fig.axes if a.get_visible()]
+    assert len(fig.axes) == 9 and len(visible) == 6  # lower triangle and diagonal of 3 x 3
+    assert fig.axes[3].get_ylabel() == "log10 A"  # A is a log parameter
+    with pytest.raises(FitError, match="no bootstrap draws"):
+        plot.bootstrap(sl.fit(curve[0], "power"))
+    with pytest.raises(FitError, match="no free parameter 'B'"):
+        plot.bootstrap(f, ["B"])
+
+
+def test_isoflop_minima_and_frontier():
+    E, A, B, a, b = 1.7, 400.0, 400.0, 0.34, 0.28
+    rows = []
+    budgets = [1e18, 1e19, 1e20, 1e21]
+    for c in budgets:
+        n_opt = ((a * A) / (b * B)) ** (1 / (a + b)) * (c / 6) ** (b / (a + b))
+        for n in n_opt * np.geomspace(0.2, 5, 9):
+            d = c / (6 * n)
+            rows.append({"n_params": n, "n_tokens": d, "loss": E + A * n**-a + B * d**-b})
+    runs = sl.load_runs(pd.DataFrame(rows))
+    fig = plot.isoflop(runs)
+    ax = fig.axes[0]
+    stars = [c for c in ax.collections if c.get_paths() and len(c.get_offsets()) == 1 and c.get_sizes()[0] == 120]
+    assert len(stars) == 4
+    for star, c in zip(stars, budgets):
+        n_opt = ((a * A) / (b * B)) ** (1 / (a + b)) * (c / 6) ** (b / (a + b))
+        assert star.get_offsets()[0, 0] == pytest.approx(n_opt, rel=0.15)
+    assert "minima (frontier)" in ax.get_legend_handles_labels()[1]
+    assert "minima (frontier)" not in plot.isoflop(runs, frontier=False).axes[0].get_legend_handles_labels()[1]
+
+
+def test_fit_plot_of_a_law_in_size_and_data_groups_by_budget():
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in (1e18, 1e19, 1e20):
+        for n in np.geomspace(3e7, 3e9, 6):
+            rows.append({"n_params": n, "flops": c * rng.uniform(0.99, 1.01), "loss": 0.0})
+    df = pd.DataFrame(rows)
+    df["n_tokens"] = df.flops / (6 * df.n_params)
+    df["loss"] = 1.7 + 400 * df.n_params**-0.34 + 400 * df.n_tokens**-0.28
+    f = sl.fit(df, "E + A / n_params**alpha + B / n_tokens**beta")
+    fig = plot.fit(f, df)
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 3 + 1  # one line per budget, one legend entry
+    assert ax.get_xlabel() == "parameters N"
+
+
+def test_validation_and_ladders(curve):
+    runs, _ = curve
+    v = validate(runs, "power", n=4, bootstrap=20)
+    fig = plot.validation(v)
+    assert "log RMSE" in fig.axes[0].get_title()
+    c = np.geomspace(1e18, 1e21, 8)
+    lc = compare_ladders(pd.DataFrame({"flops": c, "loss": 1.7 + (1e17 / c) ** 0.1}),
+                         pd.DataFrame({"flops": c, "loss": 1.7 + (2e17 / c) ** 0.12}), bootstrap=0)
+    fig = plot.ladders(lc)
+    assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
+    assert len(fig.axes[1].get_lines()) >= 2
+
+
+def test_palette_is_okabe_ito():
+    assert len(plot.OKABE_ITO) == 8 and plot.OKABE_ITO[:2] == ("#0072B2", "#E69F00")
+
+
+def test_cli_plot_writes_a_png(monkeypatch, tmp_path, capsys, curve):
+    runs, _ = curve
+    path = tmp_path / "curve.csv"
+    runs.data.to_csv(path, index=False)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_judge"))
+    out = tmp_path / "fit.png"
+    assert cli.main(["plot", str(path), "--law", "power", "-o", str(out), "--kind", "learning-curve"]) == 0
+    assert out.read_bytes().startswith(PNG)
+    assert cli.main(["plot", str(path), "--law", "power", "-o", str(tmp_path / "fit.jpg")]) == 2
+    assert "must end in .png, .pdf or .svg" in capsys.readouterr().err

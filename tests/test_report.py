@@ -1,0 +1,180 @@
+"""The HTML report: self-contained, complete, and rendered by a real headless browser."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+from scalinglaws import cli
+from scalinglaws.errors import LawError
+from scalinglaws.report import build_report, write_report
+
+pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
+CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if p and Path(p).exists()), None)
+_CHECK = (
+    "<script>window.addEventListener('load',function(){var i=Array.prototype.slice.call(document.images);"
+    "var ok=i.length>0&&i.every(function(m){return m.complete&&m.naturalWidth>0&&m.naturalHeight>0;});"
+    "document.body.setAttribute('data-check',(ok?'IMAGES_OK':'IMAGES_BAD')+':'+i.length);});</script>"
+)
+
+
+def _curve() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1e3, 1e6, 14)
+    return pd.DataFrame({"x": x, "loss": (1.0 + 20 * x**-0.35) * np.exp(rng.normal(0, 0.01, 14))})
+
+
+def _isoflop() -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    rows = []
+    for c in (1e18, 1e19, 1e20):
+        for n in np.geomspace(2e7, 2e9, 5):
+            d = c / (6 * n)
+            rows.append({"n_params": n, "n_tokens": d, "loss": (1.7 + 400 * n**-0.34 + 400 * d**-0.28)
+                         * np.exp(rng.normal(0, 0.005))})
+    return pd.DataFrame(rows)
+
+
+STARTS = {"E": [1.0, 2.0], "A": [100.0, 1000.0], "B": [100.0, 1000.0], "alpha": [0.3], "beta": [0.3]}
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    write_report(path, _curve(), "power", bootstrap=20, n=3)
+    return path
+
+
+def _images(text: str) -> list[bytes]:
+    return [base64.b64decode(m) for m in re.findall(r'<img [^>]*src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)]
+
+
+def test_page_is_self_contained_and_complete(page):
+    text = page.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    for section in ("Data", "Fit", "Diagnostics", "Figures", "Extrapolation test"):
+        assert f"<h2>{section}</h2>" in text
+    images = _images(text)
+    assert len(images) == text.count("<img ") >= 5
+    assert all(img.startswith(b"\x89PNG\r\n\x1a\n") for img in images)
+    # nothing outside the page: no scripts, style sheets, frames or remote addresses
+    assert not re.search(r"<script|<link|<iframe|@import|https?://", text, flags=re.I)
+    assert "90% interval" in text and "coverage of 90% intervals" in text
+    assert "Compute-optimal plan" not in text  # a learning curve has no plan
+
+
+def test_plan_section_for_laws_in_size_and_data(tmp_path, monkeypatch):
+    text = build_report(_isoflop(), "chinchilla", bootstrap=10, validate=False, starts=STARTS, plan_flops=[1e21],
+                        figures=False)
+    assert "<img" not in text and "Extrapolation test" in text
+    try:
+        import scalinglaws.plan  # noqa: F401
+    except ImportError:
+        assert "Compute-optimal plan" not in text
+    else:
+        assert "<h2>Compute-optimal plan</h2>" in text and "1e+21 FLOPs" in text
+    # without the planning module the section is left out, and nothing breaks
+    monkeypatch.setitem(sys.modules, "scalinglaws.plan", None)
+    text = build_report(_isoflop(), "chinchilla", bootstrap=0, validate=False, starts=STARTS, figures=False)
+    assert "Compute-optimal plan" not in text
+    # a planning module with another result type is shown as text
+    fake = types.ModuleType("scalinglaws.plan")
+    fake.compute_optimal = lambda fit, flops, **kw: f"plan for {flops:g}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "scalinglaws.plan", fake)
+    text = build_report(_isoflop(), "chinchilla", bootstrap=0, validate=False, starts=STARTS, plan_flops=[2e21],
+                        figures=False)
+    assert "plan for 2e+21" in text
+
+
+def test_figures_of_a_law_in_size_and_data():
+    text = build_report(_isoflop(), "chinchilla", bootstrap=0, starts=STARTS, frac=0.34, plan_flops=[])
+    assert "IsoFLOP curves" in text and text.count("<img ") == 5  # fit, residuals, IsoFLOP, held out x 2
+
+
+def test_auto_report_shows_the_choice(tmp_path):
+    text = build_report(_curve(), "auto", candidates=["m1", "power"], bootstrap=0, n=3, figures=False)
+    assert "<h2>Law choice</h2>" in text and "nested log RMSE" in text
+
+
+def test_report_needs_a_law():
+    with pytest.raises(LawError, match="needs a law"):
+        build_report(_curve())
+
+
+def test_report_of_a_given_fit_and_validation():
+    runs = sl.load_runs(_curve())
+    f = sl.fit(runs, "power")
+    text = build_report(runs, fit=f, validate=False, title="My <run>", figures=False)
+    assert "<h1>My &lt;run&gt;</h1>" in text and "Not run." in text
+
+
+def test_cli_report(monkeypatch, tmp_path, capsys):
+    data = tmp_path / "curve.csv"
+    _curve().to_csv(data, index=False)
+    out = tmp_path / "page.html"
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_judge"))
+    assert cli.main(["report", str(data), "--law", "power", "-o", str(out), "--bootstrap", "0", "--no-validate"]) == 0
+    text = out.read_text()
+    assert text.count("<img ") == 2 and "<h2>Extrapolation test</h2>" in text  # fit and residuals
+    assert f"wrote {out}" in capsys.readouterr().out
+    assert cli.main(["report", str(data), "--law", "power", "-o", str(tmp_path / "nowhere" / "p.html")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+def _chromium(tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    args = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
+        *extra, url,
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120)  # type: ignore[arg-type]
+
+
+def _console(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(page, tmp_path):
+    """Every image decodes in a real browser, the console stays silent, the page is not blank."""
+    import matplotlib.image
+
+    text = page.read_text(encoding="utf-8")
+    checked = tmp_path / "checked.html"
+    checked.write_text(text.replace("</body>", _CHECK + "</body>"), encoding="utf-8")
+    run = _chromium(tmp_path, checked.as_uri(), "--dump-dom")
+    assert run.returncode == 0, run.stderr[-2000:]
+    marker = re.search(r'data-check="(IMAGES_\w+):(\d+)"', run.stdout)
+    assert marker, "the check script did not run"
+    assert marker.group(1) == "IMAGES_OK" and int(marker.group(2)) == text.count("<img ")
+    assert _console(run.stderr) == []
+
+    shot = tmp_path / "shot.png"
+    run = _chromium(tmp_path, page.as_uri(), f"--screenshot={shot}", "--window-size=1100,3000")
+    assert run.returncode == 0 and shot.exists(), run.stderr[-2000:]
+    pixels = matplotlib.image.imread(str(shot))[..., :3]
+    assert pixels.shape[0] == 3000 and float(pixels.std()) > 0.05  # text and figures, not a blank page
+    assert _console(run.stderr) == []
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install chromium)")
+def test_browser_check_catches_a_broken_image(tmp_path):
+    """The check above can fail: a page with an undecodable image is reported."""
+    bad = tmp_path / "bad.html"
+    bad.write_text('<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">' + _CHECK + "</body></html>")
+    run = _chromium(tmp_path, bad.as_uri(), "--dump-dom")
+    assert 'data-check="IMAGES_BAD:1"' in run.stdout
