@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -125,7 +126,19 @@ def m4() -> Law:
         out["eps_0"] = (max(1.0, ymax * 1.05), ymax * 1.5) if ymax > 0 else (1.0,)
         return out
 
-    return function_law(
+    def value_and_grad(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+        # implicit differentiation of F(err) = log(err - eps_inf) - alpha*log(eps_0 - err) - log(beta) - c*log(x)
+        x = np.asarray(X["x"], dtype=float)
+        e_inf, e0, alpha, beta, c = (np.asarray(P[k], dtype=float) for k in ("eps_inf", "eps_0", "alpha", "beta", "c"))
+        err = m4_error(x, e_inf, e0, alpha, beta, c)
+        with np.errstate(all="ignore"):
+            above, below = err - e_inf, e0 - err
+            f_err = 1.0 / above + alpha / below
+            partials = [-1.0 / above, -alpha / below, -np.log(below), -1.0 / beta, -np.log(x)]
+            grads = [-p / f_err for p in partials]
+        return err, grads
+
+    law = function_law(
         m4_law,
         name="m4",
         params=[
@@ -139,3 +152,4 @@ def m4() -> Law:
         description="sigmoid-like learning curve between eps_0 and eps_inf",
         grid_fn=grid,
     )
+    return replace(law, value_and_grad=value_and_grad)
