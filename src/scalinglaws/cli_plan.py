@@ -121,7 +121,7 @@ def cmd_isoflop(args: argparse.Namespace) -> int:
         noise: Any = "auto"
         if args.noise is not None:
             noise = None if args.noise == "resample" else _number(args.noise, "--noise")
-        result = isoflop(runs, method=args.method, window=args.window, bins=args.bins, bootstrap=args.bootstrap,
+        result = isoflop(runs, method=args.method, window=args.window, bins=args.bins, budget=args.budget_column, bootstrap=args.bootstrap,
                          noise=noise, seed=args.seed, level=args.level, weighted=not args.unweighted)
     if args.json:
         _print_json(result.to_dict())
@@ -216,6 +216,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--method", choices=("parabola", "cubic", "akima"), default="parabola", help="curve per budget")
     p.add_argument("--window", type=int, help="fit the parabola/cubic to this many sizes around the best one")
     p.add_argument("--bins", type=int, help="group budgets into bins of 1/BINS decade (default: exact budgets)")
+    p.add_argument("--budget-column", default="auto", help="column of each run's budget (default: budget if present, else flops)")
     p.add_argument("--bootstrap", "-b", type=int, default=200, help="draws per budget (default 200)")
     p.add_argument("--noise", metavar="SD|resample", help="bootstrap by noise of this sd on log loss, or 'resample' sizes")
     p.add_argument("--unweighted", action="store_true", help="unweighted power-law fits")

@@ -409,11 +409,17 @@ def _budget_groups(C: np.ndarray, bins: int | None) -> list[np.ndarray]:
     return [np.flatnonzero(key == k) for k in np.unique(key)]
 
 
-def _prepare(runs: Runs | pd.DataFrame | str) -> tuple[Runs, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _prepare(
+    runs: Runs | pd.DataFrame | str, budget: str | None = "auto"
+) -> tuple[Runs, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
-    runs.require(["n_params", "loss", "flops"], positive=["n_params", "loss", "flops"], purpose="an IsoFLOP analysis")
-    N, L, C = runs.column("n_params"), runs.column("loss"), runs.column("flops")
+    if budget == "auto":
+        # a sweep store records each run's designed budget; its measured flops differ slightly
+        budget = "budget" if "budget" in runs.columns else "flops"
+    budget = budget or "flops"
+    runs.require(["n_params", "loss", budget], positive=["n_params", "loss", budget], purpose="an IsoFLOP analysis")
+    N, L, C = runs.column("n_params"), runs.column("loss"), runs.column(budget)
     if "n_tokens" in runs.columns and np.all(np.isfinite(runs.column("n_tokens"))) and np.all(runs.column("n_tokens") > 0):
         D = runs.column("n_tokens")
     else:
@@ -483,6 +489,7 @@ def isoflop(
     weighted: bool = True,
     seed: Seed = 0,
     level: float = 0.95,
+    budget: str | None = "auto",
 ) -> IsoFlop:
     """IsoFLOP profiles (Hoffmann et al. Approach 2): per-budget optima and their power laws.
 
@@ -498,6 +505,10 @@ def isoflop(
         (default: all sizes). Ignored by ``akima``.
     bins : int, optional
         Group budgets into bins of ``1/bins`` decade (default: exact budgets).
+    budget : str, optional
+        The column giving each run's budget. ``"auto"`` (default) uses ``budget``
+        when the runs have it (a sweep store records the designed budget, which the
+        measured ``flops`` only approximate), else ``flops``.
     duplicates : {"min", "mean"}
         Several runs of one size at one budget (seeds, learning rates): keep the lowest
         loss (default) or average the log losses.
@@ -549,7 +560,7 @@ def isoflop(
         raise FitError(f"noise must be 'auto', None, a standard deviation of log loss or a function, got {noise!r}")
     if isinstance(noise, (int, float)) and not (noise > 0 and math.isfinite(noise)):
         raise FitError(f"noise must be a positive standard deviation of log loss, got {noise!r}")
-    runs, N, D, L, C = _prepare(runs)
+    runs, N, D, L, C = _prepare(runs, budget)
     if noise == "auto":
         noise = estimate_noise(runs, bins=bins, duplicates=duplicates) if method == "akima" else None
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

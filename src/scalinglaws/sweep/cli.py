@@ -1,0 +1,193 @@
+"""The ``scalinglaws sweep`` command: ``design``, ``run`` and ``status``.
+
+The main command line calls :func:`register` with its subparsers; each handler returns
+an exit code, and raises :class:`~scalinglaws.errors.ScalingLawsError` for anything the
+user can fix (printed as one line, exit status 2, by the main command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scalinglaws.sweep.errors import SweepError
+
+_EXAMPLES = """\
+examples:
+  scalinglaws sweep design --budgets 1e11,3e11,1e12 --sizes-per-budget 5 -o sweep.toml
+  scalinglaws sweep run sweep.toml --store runs.db --workers 2
+  scalinglaws sweep status runs.db
+  scalinglaws fit runs.db --law chinchilla
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``sweep`` command and its subcommands to an argparse subparsers object."""
+    sweep = subparsers.add_parser(
+        "sweep", help="design, train and track IsoFLOP sweeps of small transformer LMs",
+        description="Design an IsoFLOP grid, train small byte-level transformer LMs on it "
+        "(PyTorch: pip install 'scalinglaws[sweep]'), and record every finished run in "
+        "an SQLite store that `scalinglaws fit` reads.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = sweep.add_subparsers(dest="sweep_command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "design", help="write an IsoFLOP grid to an editable TOML file",
+        description="Budgets x model sizes: sizes log-spaced around N* = sqrt(C / (6 r)) "
+        "with r tokens per parameter, shapes from a fixed d_model / n_layer ratio, tokens "
+        "from the budget under the FLOP convention, LR and batch from the DeepSeek LLM "
+        "rule (lr = 0.3118 C^-0.125, batch = 0.2920 C^0.3271 tokens) unless given.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--budgets", required=True, type=_floats, metavar="C1,C2,...",
+                   help="training FLOP budgets, comma-separated, e.g. 1e11,3e11,1e12")
+    p.add_argument("--sizes-per-budget", type=int, default=5, metavar="K",
+                   help="model sizes per budget (default 5)")
+    p.add_argument("-o", "--output", default="sweep.toml", metavar="FILE",
+                   help="design file to write (default sweep.toml)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing design file")
+    p.add_argument("--flop-convention", choices=("6nd", "exact"), default="6nd",
+                   help="6nd: 6 x total params x tokens; exact: Chinchilla App. F count "
+                   "with attention and embeddings (default 6nd)")
+    p.add_argument("--tokens-per-param", type=float, default=20.0, metavar="R",
+                   help="tokens per parameter at each curve's centre (default 20)")
+    p.add_argument("--spread", type=float, default=4.0,
+                   help="sizes span N*/spread .. N*·spread (default 4)")
+    p.add_argument("--aspect-ratio", type=float, default=32.0,
+                   help="d_model / n_layer of the shape rule (default 32)")
+    p.add_argument("--head-dim", type=int, default=8, help="attention head width (default 8)")
+    p.add_argument("--seq-len", type=int, default=128, help="context length (default 128)")
+    p.add_argument("--lr", type=float, help="fixed peak LR for every run (default: rule)")
+    p.add_argument("--batch-size", type=int, metavar="SEQS",
+                   help="fixed sequences per step for every run (default: rule)")
+    p.add_argument("--schedule", choices=("cosine", "wsd", "constant"), default="cosine",
+                   help="LR schedule after warmup (default cosine)")
+    p.add_argument("--n-evals", type=int, default=10,
+                   help="held-out evaluations per run, the last at the end (default 10)")
+    p.add_argument("--eval-tokens", type=int, default=16384,
+                   help="held-out tokens per evaluation (default 16384)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
+    p.add_argument("--corpus", default="stdlib",
+                   help="'stdlib' (Python's own sources, default), a text file or folder, "
+                   "or hf:NAME[:CONFIG] (needs the datasets package)")
+    p.add_argument("--max-bytes", type=int, default=16_000_000,
+                   help="corpus bytes read at most (default 16000000)")
+    p.set_defaults(handler=cmd_design)
+
+    p = sub.add_parser(
+        "run", help="train the design's runs not yet in the store",
+        description="Train every run of DESIGN that STORE lacks, and append each finished "
+        "run (with its loss curve) to STORE in one transaction. Safe to interrupt (Ctrl-C, "
+        "kill): run the same command again to resume; no run is lost or duplicated.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("design", metavar="DESIGN", help="design file from `sweep design`")
+    p.add_argument("--store", required=True, metavar="PATH",
+                   help="SQLite store to append to (created if missing), e.g. runs.db")
+    p.add_argument("--backend", choices=("local", "ray"), default="local",
+                   help="local worker processes (default) or Ray (pip install 'scalinglaws[ray]')")
+    p.add_argument("--workers", type=int, default=1,
+                   help="runs trained at once (default 1); each gets cores/workers threads")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="torch threads per worker (default: cores / workers)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto: a GPU when present (bf16 autocast), else CPU (default auto)")
+    p.add_argument("--ray-address", metavar="ADDR",
+                   help="address of a running Ray cluster (default: start a local one)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(handler=cmd_run)
+
+    p = sub.add_parser(
+        "status", help="runs designed, done and remaining per budget",
+        description="Print, per budget, how many runs the design has, how many are in the "
+        "store, how many remain, and the best loss so far.",
+        epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("store", metavar="STORE", help="the store given to `sweep run --store`")
+    p.set_defaults(handler=cmd_status)
+
+
+def cmd_design(args: argparse.Namespace) -> int:
+    """``sweep design``: write the grid, print it."""
+    from scalinglaws.sweep.design import DataSpec, design_sweep
+    from scalinglaws.sweep.designfile import write_design
+
+    output = Path(args.output)
+    if output.exists() and not args.force:
+        raise SweepError(f"{str(output)!r} exists; pass --force to overwrite it, or -o NEW_FILE")
+    corpus = args.corpus
+    if corpus != "stdlib" and not corpus.startswith("hf:"):
+        corpus = str(Path(corpus).expanduser().resolve())
+    design = design_sweep(
+        args.budgets, args.sizes_per_budget, flop_convention=args.flop_convention,
+        spread=args.spread, tokens_per_param=args.tokens_per_param,
+        aspect_ratio=args.aspect_ratio, head_dim=args.head_dim, lr=args.lr,
+        batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
+        n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
+        data=DataSpec(corpus=corpus, max_bytes=args.max_bytes))
+    rows = [[f"{r.budget:g}", r.n_layer, r.d_model, r.params[0], r.n_tokens,
+             f"{r.n_tokens / r.params[0]:.3g}", r.n_steps, r.batch_size, f"{r.lr:.3g}"]
+            for r in design.runs]
+    print(_table(["budget", "n_layer", "d_model", "n_params", "n_tokens", "tok/param",
+                  "steps", "batch", "lr"], rows))
+    write_design(design, output)
+    print(f"wrote {output} ({len(design.runs)} runs); edit it freely, then: "
+          f"scalinglaws sweep run {output} --store runs.db")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``sweep run``: train what the store lacks; exit 1 if a run failed."""
+    from scalinglaws.sweep.backends import run_sweep
+    from scalinglaws.sweep.designfile import read_design
+
+    design = read_design(args.design)
+    report = run_sweep(design, args.store, backend=args.backend, workers=args.workers,
+                       device=args.device, threads=args.threads,
+                       progress=False if args.quiet else None,
+                       ray_address=args.ray_address)
+    print(f"trained {len(report.done)} run(s), {len(report.skipped)} already in the store, "
+          f"{len(report.failed)} failed, in {report.seconds:.1f} s; store: {args.store}")
+    for run_id, message in report.failed.items():
+        print(f"failed: {run_id}: {message}")
+    _print_status(args.store)
+    return 1 if report.failed else 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """``sweep status``: the per-budget table."""
+    _print_status(args.store)
+    return 0
+
+
+def _print_status(store: str) -> None:
+    from scalinglaws.sweep.store import status
+
+    table = status(store)
+    rows = [[label, int(r.designed), int(r.done), int(r.remaining),
+             "-" if math.isnan(r.best_loss) else f"{r.best_loss:.4f}"]
+            for label, r in zip(table.index, table.itertuples())]
+    print(_table(["budget", "designed", "done", "remaining", "best_loss"], rows))
+
+
+def _floats(text: str) -> list[float]:
+    """Parse ``1e11,3e11`` (argparse type)."""
+    try:
+        return [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated numbers like 1e11,3e11, got {text!r}") from None
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain right-aligned text table."""
+    cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m scalinglaws.sweep ...``: the same as ``scalinglaws sweep ...``."""
+    from scalinglaws.cli import main as scalinglaws_main
+
+    return scalinglaws_main(["sweep", *(argv or [])])

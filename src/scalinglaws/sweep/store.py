@@ -1,0 +1,268 @@
+"""The sweep store: an append-only SQLite file of finished runs and their loss curves.
+
+One row per finished run in ``runs`` and its evaluations in ``curves``, written in one
+transaction, so a run is either wholly present or absent, whatever kills the writer.
+``run_id`` is unique: a second write of the same run is ignored. The file is in WAL
+mode with a busy timeout, so several worker processes can write at once. The design's
+runs are listed in ``designed``, so ``status`` can tell what remains.
+
+This module needs only the standard library and pandas (no torch).
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from scalinglaws.errors import DataError
+
+FORMAT = "scalinglaws-sweep"
+VERSION = 1
+BUSY_TIMEOUT_S = 60.0
+
+#: Columns of the ``runs`` table, in order, with their SQLite types.
+RUN_COLUMNS: dict[str, str] = {
+    "run_id": "TEXT PRIMARY KEY", "budget": "REAL NOT NULL",
+    "n_params": "INTEGER NOT NULL", "n_params_nonembedding": "INTEGER NOT NULL",
+    "n_tokens": "INTEGER NOT NULL", "flops": "REAL NOT NULL", "loss": "REAL NOT NULL",
+    "flops_6nd": "REAL NOT NULL", "flops_exact": "REAL NOT NULL",
+    "flop_convention": "TEXT NOT NULL", "n_layer": "INTEGER", "d_model": "INTEGER",
+    "n_head": "INTEGER", "seq_len": "INTEGER", "vocab_size": "INTEGER", "lr": "REAL",
+    "batch_size": "INTEGER", "n_steps": "INTEGER", "schedule": "TEXT", "seed": "INTEGER",
+    "corpus": "TEXT", "corpus_sha256": "TEXT", "device": "TEXT", "train_seconds": "REAL",
+    "tokens_per_second": "REAL", "torch_version": "TEXT", "finished_at": "TEXT",
+    "spec": "TEXT NOT NULL",
+}
+CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "tokens", "loss", "lr")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS designed (
+    run_id TEXT PRIMARY KEY, budget REAL NOT NULL, spec TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs ({", ".join(f"{k} {v}" for k, v in RUN_COLUMNS.items())});
+CREATE TABLE IF NOT EXISTS curves (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), step INTEGER NOT NULL,
+    tokens INTEGER NOT NULL, eval_loss REAL NOT NULL, lr REAL NOT NULL,
+    PRIMARY KEY (run_id, step));
+"""
+
+
+@contextmanager
+def connect(path: str | Path, *, create: bool = False) -> Iterator[sqlite3.Connection]:
+    """Open a store (WAL mode, busy timeout), creating it if ``create`` and absent.
+
+    Tables are created only in an empty database, and a file is checked before anything
+    is written to it, so a foreign SQLite file given by mistake is never modified.
+
+    Raises
+    ------
+    DataError
+        If ``path`` does not exist (and ``create`` is false) or is not a sweep store.
+    """
+    path = Path(path)
+    if not create and not path.is_file():
+        raise DataError(f"sweep store {str(path)!r} does not exist; run "
+                        "`scalinglaws sweep run DESIGN.toml --store PATH` to make one")
+    if path.exists() and not path.is_file():
+        raise DataError(f"sweep store {str(path)!r} is not a file")
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise DataError(f"cannot open sweep store {str(path)!r}: {exc}") from None
+    with closing(conn):
+        try:
+            if create:
+                with _transaction(conn):  # one creator at a time; a foreign file has tables
+                    if not _tables(conn):
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                conn.execute(statement)
+                        conn.execute("INSERT INTO meta VALUES ('format', ?), ('version', ?)",
+                                     (FORMAT, str(VERSION)))
+            _check_format(conn, path)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{str(path)!r} is not a scalinglaws sweep store (SQLite said: "
+                            f"{exc}); give the file written by `scalinglaws sweep run`"
+                            ) from None
+        yield conn
+
+
+def is_store(path: str | Path) -> bool:
+    """Whether ``path`` is a sweep store (cheap: checks the SQLite header first).
+
+    Examples
+    --------
+    >>> is_store("pyproject.toml")
+    False
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                return False
+        with connect(path):
+            return True
+    except (OSError, DataError):
+        return False
+
+
+def record_design(path: str | Path, specs: Iterable[tuple[str, float, str]]) -> None:
+    """List designed runs ``(run_id, budget, spec_json)`` in the store (idempotent)."""
+    with connect(path, create=True) as conn, _transaction(conn):
+        conn.executemany("INSERT OR IGNORE INTO designed VALUES (?, ?, ?)", list(specs))
+
+
+def done_ids(path: str | Path) -> set[str]:
+    """The run_ids already finished (empty if the store does not exist yet)."""
+    if not Path(path).exists():
+        return set()
+    with connect(path) as conn:
+        return {row[0] for row in conn.execute("SELECT run_id FROM runs")}
+
+
+def write_run(path: str | Path, row: Mapping[str, object],
+              curve: Sequence[tuple[int, int, float, float]]) -> bool:
+    """Append one finished run and its curve in a single transaction.
+
+    Parameters
+    ----------
+    path : str or Path
+        The store (created if missing).
+    row : mapping
+        A value for every column in :data:`RUN_COLUMNS`.
+    curve : sequence of (step, tokens, eval_loss, lr)
+        The run's evaluations.
+
+    Returns
+    -------
+    bool
+        True if written, False if the run_id was already there (nothing changes).
+    """
+    missing = set(RUN_COLUMNS) - set(row)
+    if missing:
+        raise DataError(f"run row lacks column(s) {sorted(missing)}")
+    names = list(RUN_COLUMNS)
+    with connect(path, create=True) as conn, _transaction(conn):
+        cursor = conn.execute(
+            f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            "ON CONFLICT(run_id) DO NOTHING", [row[name] for name in names])
+        if cursor.rowcount == 0:
+            return False
+        conn.executemany("INSERT INTO curves VALUES (?, ?, ?, ?, ?)",
+                         [(row["run_id"], *point) for point in curve])
+    return True
+
+
+def read_runs(path: str | Path) -> pd.DataFrame:
+    """The finished runs, one row each, ready for the fitter.
+
+    Parameters
+    ----------
+    path : str or Path
+        A sweep store.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``n_params`` (total, embeddings included), ``n_tokens`` (trained),
+        ``flops`` (the design's convention), ``loss`` (final held-out loss, nats per
+        byte token), then ``run_id``, ``budget``, ``n_params_nonembedding``,
+        ``flops_6nd``, ``flops_exact``, ``flop_convention``, ``n_layer``, ``d_model``,
+        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec``.
+        Sorted by budget, then n_params.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is missing or not a sweep store.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> store = pathlib.Path(tempfile.mkdtemp()) / "runs.db"
+    >>> record_design(store, [("0123456789abcdef", 1e11, "{}")])
+    >>> list(read_runs(store).columns[:4]), len(read_runs(store))
+    (['n_params', 'n_tokens', 'flops', 'loss'], 0)
+    """
+    columns = [c for c in RUN_COLUMNS if c != "spec"]
+    columns = ["n_params", "n_tokens", "flops", "loss"] + [
+        c for c in columns if c not in ("n_params", "n_tokens", "flops", "loss")]
+    with connect(path) as conn:
+        rows = conn.execute(f"SELECT {', '.join(columns)} FROM runs "
+                            "ORDER BY budget, n_params, run_id").fetchall()
+    return pd.DataFrame(rows, columns=columns)
+
+
+def read_curves(path: str | Path) -> pd.DataFrame:
+    """Every run's held-out loss curve: columns run_id, step, tokens, loss, lr.
+
+    Raises
+    ------
+    DataError
+        If ``path`` is missing or not a sweep store.
+    """
+    with connect(path) as conn:
+        rows = conn.execute("SELECT run_id, step, tokens, eval_loss, lr FROM curves "
+                            "ORDER BY run_id, step").fetchall()
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def status(path: str | Path) -> pd.DataFrame:
+    """Runs designed, done and remaining per budget (and a total row).
+
+    Raises
+    ------
+    DataError
+        If ``path`` is missing or not a sweep store.
+    """
+    with connect(path) as conn:
+        rows = conn.execute(
+            "SELECT d.budget, COUNT(*), COUNT(r.run_id), MIN(r.loss) FROM designed d "
+            "LEFT JOIN runs r ON r.run_id = d.run_id GROUP BY d.budget ORDER BY d.budget"
+        ).fetchall()
+        extra = conn.execute("SELECT COUNT(*) FROM runs WHERE run_id NOT IN "
+                             "(SELECT run_id FROM designed)").fetchone()[0]
+    table = pd.DataFrame(rows, columns=["budget", "designed", "done", "best_loss"])
+    table["best_loss"] = table["best_loss"].astype(float)  # None (nothing done) -> NaN
+    table.insert(3, "remaining", table["designed"] - table["done"])
+    total = {"budget": math.nan, "designed": table["designed"].sum(),
+             "done": table["done"].sum() + extra, "remaining": table["remaining"].sum(),
+             "best_loss": table["best_loss"].min() if len(table) else math.nan}
+    table = pd.concat([table, pd.DataFrame([total])], ignore_index=True)
+    table.index = [*(f"{b:g}" for b in table["budget"].iloc[:-1]), "total"]
+    return table.drop(columns="budget")
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def _check_format(conn: sqlite3.Connection, path: Path) -> None:
+    tables = _tables(conn)
+    marker = None
+    if {"meta", "runs", "curves", "designed"} <= tables:
+        found = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
+        marker = found[0] if found else None
+    if marker != FORMAT:
+        raise DataError(f"{str(path)!r} is an SQLite file but not a scalinglaws sweep store "
+                        f"(tables found: {sorted(tables) or 'none'}); give the file written "
+                        "by `scalinglaws sweep run`")
