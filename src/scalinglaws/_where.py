@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import ast
 import difflib
+import io
+import math
 import operator
 import re
+import tokenize
+import unicodedata
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,6 +34,12 @@ from scalinglaws.errors import DataError
 __all__ = ["evaluate_where"]
 
 _MAX_LENGTH = 2000
+#: Deepest expression tree accepted; the evaluator recurses, so deeper ones (``not not
+#: ... x`` or ``- - ... x`` a thousand times) would overflow Python's stack.
+_MAX_DEPTH = 100
+#: Integers beyond this are compared as floats (pandas cannot compare a column with an
+#: integer of hundreds of digits).
+_MAX_EXACT_INT = 2**53
 _BACKTICK = re.compile(r"`([^`]*)`")
 _PLACEHOLDER = "_where_col_{}_"
 
@@ -115,16 +125,23 @@ def evaluate_where(
         )
     quoted: dict[str, str] = {}
 
-    def _placeholder(match: re.Match[str]) -> str:
+    def _quote(name: str) -> str:
         key = _PLACEHOLDER.format(len(quoted))
-        quoted[key] = match.group(1)
+        quoted[key] = name
         return key
 
-    source = _BACKTICK.sub(_placeholder, expr.strip())
+    source = _BACKTICK.sub(lambda match: _quote(match.group(1)), expr.strip())
+    source = _quote_unnormalised_names(source, _quote)
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as err:
         raise DataError(f"where expression {expr!r} is not valid: {err.msg}") from err
+    except (RecursionError, MemoryError):
+        raise DataError(f"where expression {expr!r} is nested too deeply") from None
+    if _depth(tree) > _MAX_DEPTH:
+        raise DataError(
+            f"where expression {expr!r} is nested too deeply (more than {_MAX_DEPTH} levels)"
+        )
     for node in ast.walk(tree):
         if not isinstance(node, _ALLOWED):
             kind = type(node).__name__
@@ -156,7 +173,9 @@ class _Evaluator:
 
     def eval(self, node: ast.expr) -> Any:
         if isinstance(node, ast.Constant):
-            if isinstance(node.value, bool | int | float | str):
+            if isinstance(node.value, int) and not isinstance(node.value, bool):
+                return _bounded_int(node.value)
+            if isinstance(node.value, bool | float | str):
                 return node.value
             raise self.fail(
                 f"constant {node.value!r} is not allowed (numbers, strings, True, False)"
@@ -192,7 +211,9 @@ class _Evaluator:
         if name in self.aliases and self.aliases[name] in self.frame.columns:
             return self.frame[self.aliases[name]]
         known = [str(c) for c in self.frame.columns] + list(self.aliases)
-        close = difflib.get_close_matches(name, known, n=1)
+        normal = unicodedata.normalize("NFKC", name)
+        close = [normal] if normal != name and normal in known else []
+        close = close or difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise self.fail(
             f"{name!r} is not a column{hint} (columns: {', '.join(map(str, self.frame.columns))})"
@@ -236,7 +257,7 @@ class _Evaluator:
                 right = self.eval(right_node)
                 try:
                     part = _COMPARE[type(op)](left, right)
-                except (TypeError, ValueError) as err:
+                except (TypeError, ValueError, OverflowError) as err:
                     left_text, right_text = ast.unparse(node.left), ast.unparse(right_node)
                     raise self.fail(
                         f"cannot compare {left_text!r} with {right_text!r} ({err})"
@@ -264,3 +285,50 @@ def _is_boolean_objects(series: pd.Series) -> bool:
     if series.dtype != object:
         return False
     return bool(series.dropna().map(lambda v: isinstance(v, bool | np.bool_)).all())
+
+
+def _depth(tree: ast.AST) -> int:
+    """The depth of an expression tree, measured without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
+def _bounded_int(value: int) -> int | float:
+    """Small integers as they are; huge ones as floats (inf beyond the float range)."""
+    if abs(value) <= _MAX_EXACT_INT:
+        return value
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _quote_unnormalised_names(source: str, quote: Callable[[str], str]) -> str:
+    """Treat names that Unicode normalisation would change as backtick-quoted.
+
+    Python folds identifiers to NFKC, so ``ｌｏｓｓ`` (full-width letters) would read as
+    ``loss`` and silently filter on another column; quoted, it means the column of that
+    exact name.
+    """
+    if source.isascii():
+        return source
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return source  # ast.parse will say what is wrong
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    spans = []
+    for tok in tokens:
+        if tok.type == tokenize.NAME and unicodedata.normalize("NFKC", tok.string) != tok.string:
+            start = offsets[tok.start[0] - 1] + tok.start[1]
+            spans.append((start, start + len(tok.string)))
+    for start, end in reversed(spans):
+        source = source[:start] + quote(source[start:end]) + source[end:]
+    return source

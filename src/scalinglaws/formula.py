@@ -27,6 +27,9 @@ from .errors import LawError
 
 MAX_FORMULA_LENGTH = 4000
 MAX_DEPTH = 60
+#: Integer exponents beyond this are applied as floats: SymPy computes integer powers
+#: exactly, and 9**9**9 (370 million digits) would take it minutes and gigabytes.
+MAX_EXACT_EXPONENT = 64
 
 # Names a formula may call, mapped to SymPy constructors (filled lazily).
 _FUNCTIONS = ("exp", "log", "sqrt", "abs", "min", "max", "log1p", "tanh")
@@ -114,8 +117,26 @@ class _Builder(ast.NodeVisitor):
         if isinstance(op, ast.Div):
             return left / right
         if isinstance(op, ast.Pow):
-            return left**right
+            return self._power(node, left, right)
         raise self.refuse(node, f"the operator {type(op).__name__}")
+
+    def _power(self, node: ast.AST, base: Any, expo: Any) -> Any:
+        """``base**expo`` without exact arithmetic on huge integers."""
+        sp = self.sp
+        if base.is_number and expo.is_number:
+            # a constant: evaluate it in floating point, keeping small exact powers exact
+            try:
+                value = float(base) ** float(expo)
+            except (OverflowError, ZeroDivisionError, TypeError, ValueError):
+                value = math.nan
+            if isinstance(value, complex) or not math.isfinite(value):
+                raise self.refuse(node, f"the constant power {ast.unparse(node)[:60]}, which is not a finite real number")
+            if base.is_Rational and expo.is_Integer and abs(int(expo)) <= MAX_EXACT_EXPONENT:
+                return base**expo
+            return sp.Float(value)
+        if expo.is_Integer and abs(int(expo)) > MAX_EXACT_EXPONENT:
+            expo = sp.Float(int(expo))  # (2*x)**(9**9) would expand 2**387420489 exactly
+        return base**expo
 
     def visit_Call(self, node: ast.Call) -> Any:
         if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
@@ -157,7 +178,16 @@ def parse(formula: str) -> Any:
         tree = ast.parse(formula.strip(), mode="eval")
     except SyntaxError as err:
         raise LawError(f"formula {formula!r} is not a valid expression: {err.msg}") from None
-    return _Builder(formula).visit(tree)
+    except (RecursionError, MemoryError):
+        raise LawError(f"formula {formula[:60]!r}... is nested too deeply") from None
+    expr = _Builder(formula).visit(tree)
+    sp = _sympy()
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+        raise LawError(
+            f"formula {formula!r} is not a finite real expression (SymPy reads it as {str(expr)[:60]}): "
+            "look for a division by zero, log(0) or the root of a negative number"
+        )
+    return expr
 
 
 def free_names(formula: str) -> tuple[str, ...]:

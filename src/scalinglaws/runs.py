@@ -19,10 +19,13 @@ naming the column, the row and the value when something is wrong.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import json
+import math
 import os
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -116,8 +119,7 @@ class Runs:
         """
         self._need(name)
         raw = self.data[name]
-        coerced = pd.to_numeric(raw, errors="coerce")
-        values = np.asarray(coerced.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+        values = _as_float(raw, strict=False)
         bad = raw.notna().to_numpy() & np.isnan(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
@@ -295,6 +297,13 @@ def load_runs(
     """
     derived: tuple[str, ...] = ()
     renamed: dict[str, str] = {}
+    if columns is not None and not isinstance(columns, Mapping):
+        raise DataError(
+            f"columns= must be a mapping of canonical name to column name, e.g. "
+            f"{{'n_params': 'N'}}, got {type(columns).__name__}"
+        )
+    if format is not None and not isinstance(format, str):
+        raise DataError(f"format= must be a string such as 'csv', got {type(format).__name__}")
     if isinstance(source, Runs):
         frame, label = source.data.copy(), source.source
         derived, renamed = source.derived, dict(source.renamed)
@@ -321,9 +330,7 @@ def load_runs(
     frame = _rename(frame, dict(columns or {}), renamed, at)
     raw = {c: frame[c] for c in _VALIDATED if c in frame.columns}
     for name, series in raw.items():
-        frame[name] = pd.to_numeric(series, errors="coerce").to_numpy(
-            dtype="float64", na_value=np.nan
-        )
+        frame[name] = _as_float(series, strict=True)
     frame, derived = _derive(frame, derived, derive_tokens, at)
 
     if where is not None:
@@ -341,9 +348,11 @@ def load_runs(
             bad = raw[name].loc[frame.index].notna().to_numpy() & np.isnan(values)
         if bad.any():
             row = frame.index[np.flatnonzero(bad)[0]]
+            value = raw[name].loc[row]
+            value = value.item() if isinstance(value, np.generic) else value
             raise DataError(
-                f"{at}{shown} is not numeric: row {row} has {raw[name].loc[row]!r}{_more(bad)}; "
-                "fix the value or drop the row with where="
+                f"{at}{shown} is not numeric: row {row} has {value!r}{_not_a_number(value)}"
+                f"{_more(bad)}; fix the value or drop the row with where="
             )
         _check_values(shown, values, frame.index, name in SIZE_COLUMNS, True, at)
 
@@ -391,8 +400,13 @@ def _read(path: Path, format: str | None) -> pd.DataFrame:  # noqa: A002
                     f"is a binary file, not {fmt.upper()} text "
                     "(pass format= if it is another format)"
                 )
+            sep = "\t" if fmt == "tsv" else ","
             try:
-                return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", encoding="utf-8-sig")
+                frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+                _check_csv_header(path, sep, frame, fail)
+                return frame
+            except DataError:
+                raise
             except pd.errors.EmptyDataError as err:
                 raise fail("is empty") from err
             except UnicodeDecodeError as err:
@@ -444,26 +458,56 @@ def _from_json(text: str, fmt: str, fail: Any) -> pd.DataFrame:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
                 raise fail(f"line {number} is not valid JSON", err) from err
+            except RecursionError:
+                raise fail(f"line {number} is nested too deeply to be a run") from None
             if not isinstance(record, dict):
                 raise fail(f"line {number} is not a JSON object (one run per line)")
             records.append(record)
         if not records:
             raise fail("is empty")
-        return pd.DataFrame.from_records(records)
+        return _frame(lambda: pd.DataFrame.from_records(records), fail)
     if not text.strip():
         raise fail("is empty")
     try:
         content = json.loads(text)
     except json.JSONDecodeError as err:
         raise fail("is not valid JSON", err) from err
+    except RecursionError:
+        raise fail("is nested too deeply to be a table of runs") from None
     if isinstance(content, list) and all(isinstance(r, dict) for r in content):
-        return pd.DataFrame.from_records(content)
+        return _frame(lambda: pd.DataFrame.from_records(content), fail)
     if isinstance(content, dict) and all(isinstance(v, list) for v in content.values()):
-        try:
-            return pd.DataFrame(content)
-        except ValueError as err:
-            raise fail("holds columns of different lengths", err) from err
+        lengths = {len(v) for v in content.values()}
+        if len(lengths) > 1:
+            raise fail(f"holds columns of different lengths ({', '.join(map(str, sorted(lengths)))})")
+        return _frame(lambda: pd.DataFrame(content), fail)
     raise fail('must hold a list of records, e.g. [{"n_params": 1e8, "loss": 3.2}, ...]')
+
+
+def _frame(build: Any, fail: Any) -> pd.DataFrame:
+    """Build a DataFrame from parsed JSON; anything pandas cannot hold is a DataError."""
+    try:
+        return build()
+    except UnicodeError as err:
+        raise fail("holds text that is not valid Unicode (a lone surrogate such as \\ud800)", err) from err
+    except Exception as err:
+        raise fail("cannot be turned into a table of runs", err) from err
+
+
+_MANGLED = re.compile(r"(.+)\.[0-9]+")
+
+
+def _check_csv_header(path: Path, sep: str, frame: pd.DataFrame, fail: Any) -> None:
+    """Refuse a header that repeats a name (pandas would rename the copy ``name.1``)."""
+    if not any(_MANGLED.fullmatch(str(c)) for c in frame.columns):
+        return
+    head = pd.read_csv(
+        path, sep=sep, encoding="utf-8-sig", header=None, nrows=1, dtype=str, keep_default_na=False
+    )
+    names = [str(v) for v in head.iloc[0]] if len(head) else []
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise fail(f"column {repeated[0]!r} appears more than once in the header; give columns distinct names")
 
 
 def _rename(
@@ -499,7 +543,7 @@ def _rename(
             for c in present
             if c.strip().lower() in names and c not in mapping and c not in CANONICAL
         ]
-        if len(found) == 1 and pd.to_numeric(frame[found[0]], errors="coerce").notna().any():
+        if len(found) == 1 and not np.isnan(_as_float(frame[found[0]], strict=False)).all():
             mapping[found[0]] = canonical
     for target in list(mapping.values()):  # a column already holding a mapped name moves aside
         if target in present and target not in mapping:
@@ -586,3 +630,67 @@ def _more(bad: np.ndarray) -> str:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+_REFUSED = (bool, np.bool_, complex, np.complexfloating, datetime.date, datetime.timedelta,
+            np.datetime64, np.timedelta64)  # fmt: skip
+
+
+def _as_float(series: pd.Series, strict: bool) -> np.ndarray:
+    """A column as float64, shape (n,); entries that are not numbers become NaN.
+
+    Missing entries are NaN too (callers tell them apart with ``series.notna()``).
+    Integers beyond the float range become +-inf. Complex numbers are never numbers
+    here (pandas would drop the imaginary part). With ``strict``, neither are booleans,
+    dates and durations (pandas would read True as 1.0 and a date as nanoseconds): a
+    loss or a size given as one is a mistake, while a weight column of booleans is not.
+    """
+    dtype = series.dtype
+    api = pd.api.types
+    if api.is_complex_dtype(dtype) or (
+        strict
+        and (
+            api.is_bool_dtype(dtype)
+            or api.is_datetime64_any_dtype(dtype)
+            or api.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
+        )
+    ):
+        return np.full(len(series), np.nan)
+    if api.is_numeric_dtype(dtype) or api.is_bool_dtype(dtype):
+        return np.array(series.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+    if dtype == object:
+        refused = _REFUSED if strict else (complex, np.complexfloating)
+        odd = series.map(lambda v: isinstance(v, refused)).to_numpy(dtype=bool)
+        if odd.any():
+            series = series.where(~odd, None)
+    try:
+        coerced = pd.to_numeric(series, errors="coerce")
+    except (OverflowError, TypeError, ValueError):
+        coerced = series.map(_one_float)
+    return np.array(coerced.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+def _one_float(value: Any) -> float:
+    """One entry as a float: huge integers as +-inf, anything unreadable as NaN."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    try:
+        out = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+        return float(out) if np.isreal(out) else math.nan
+    except (OverflowError, TypeError, ValueError):
+        return math.nan
+
+
+def _not_a_number(value: Any) -> str:
+    """Why a value that pandas could read as a number is not one here."""
+    if isinstance(value, bool | np.bool_):
+        return " (a boolean, not a number)"
+    if isinstance(value, complex | np.complexfloating):
+        return " (a complex number)"
+    if isinstance(value, datetime.date | datetime.timedelta | np.datetime64 | np.timedelta64):
+        return " (a date or duration, not a number)"
+    return ""
