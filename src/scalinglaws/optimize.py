@@ -326,15 +326,19 @@ def _lm(
         scale = d.mean(axis=1, keepdims=True) * 1e-12 + 1e-300
         A = H + (lam[:, None] * (d + scale))[:, :, None] * eye
         trial = np.clip(th + _solve(A, g), lo, hi)
-        rt, Jt = problem.residuals(trial)
+        last = it == max_iter - 1  # no Jacobian needed after the last step
+        rt, Jt = problem.residuals(trial, jacobian=not last)
         Ft = obj.total(rt, W)
         better = Ft < F
-        assert Jt is not None
+        if Jt is None:
+            Jt = J
         if better.all():
             th, r, J = trial, rt, Jt
         else:
             keep = ~better
-            trial[keep], rt[keep], Jt[keep] = th[keep], r[keep], J[keep]
+            trial[keep], rt[keep] = th[keep], r[keep]
+            if Jt is not J:
+                Jt[keep] = J[keep]
             th, r, J = trial, rt, Jt
         small = better & ((F - Ft) <= ftol * np.maximum(F, 1e-300))
         F = np.where(better, Ft, F)
@@ -365,8 +369,9 @@ def multistart(
     starts: np.ndarray,
     weights: np.ndarray,
     *,
-    screen_iter: int = 2,
+    screen_iter: int = 1,
     final_keep: int = 8,
+    keep_fraction: float = 0.25,
     max_iter: int = 300,
     ftol: float = 1e-13,
     prune: bool = True,
@@ -376,7 +381,7 @@ def multistart(
     the starts carried to convergence.
 
     With ``prune`` (the default) the starts race by successive halving: every start
-    takes ``screen_iter`` iterations, the best quarter of the distinct ones takes
+    takes ``screen_iter`` iterations, the best ``keep_fraction`` of the distinct ones takes
     twice as many more, and so on until ``final_keep`` remain, which run to
     convergence. Starts dropped on the way keep the objective they had reached (an
     upper bound of where they would end). ``prune=False`` runs every start to
@@ -402,7 +407,7 @@ def multistart(
         # distinct starts only: starts that reached the same point count once
         _, first = np.unique(np.round(theta[order], 6), axis=0, return_index=True)
         order = order[np.sort(first)]
-        active = order[: max(final_keep, active.size // 4)]
+        active = order[: max(final_keep, int(active.size * keep_fraction))]
         budget *= 2
     sol = levenberg_marquardt(problem, theta[active], weights, max_iter=max_iter, ftol=ftol, callback=callback)
     theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
