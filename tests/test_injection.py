@@ -53,7 +53,7 @@ def _payloads(target: Path) -> list[str]:
         f"eval(\"open('{t}', 'w')\")",
         f"(lambda: open('{t}', 'w'))()",
         f"[open('{t}', 'w') for _ in (1,)]",
-        f"n_params.__class__.__mro__[1].__subclasses__()",
+        "n_params.__class__.__mro__[1].__subclasses__()",
         "().__class__.__bases__[0].__subclasses__()",
         f"getattr(__builtins__, 'open')('{t}', 'w')",
         "breakpoint()",

@@ -30,7 +30,7 @@ import pandas as pd
 from .errors import DataError, FitError, LawError
 from .law import Law
 from .laws import get_law
-from .result import Fit
+from .result import Fit, check_level
 from .runs import Runs, load_runs
 from .validate import Validation, _num, frame_records, predict_runs, validate
 
@@ -375,8 +375,7 @@ def compare_ladders(
 
     base_runs = baseline if isinstance(baseline, Runs) else load_runs(baseline)
     var_runs = variant if isinstance(variant, Runs) else load_runs(variant)
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
+    check_level(level)
     the_law = get_law(law, **dict(fit_kwargs.get("law_options") or {}))
     free_vars = [v for v in the_law.variables if v not in the_law.categorical]
     kwargs = dict(fit_kwargs)

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, FitError, LawError
-from .result import Fit
+from .errors import DataError, LawError
+from .result import Fit, check_level
 
 __all__ = [
     "DownstreamPrediction",
@@ -44,12 +44,6 @@ def _scalar_or_array(x: np.ndarray) -> Any:
 def _fmt(x: Any) -> str:
     arr = np.asarray(x, dtype=float)
     return f"{float(arr):.6g}" if arr.ndim == 0 else np.array2string(arr, precision=6, separator=", ")
-
-
-def _level_ok(level: float) -> float:
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
-    return float(level)
 
 
 # --------------------------------------------------------------------------- two-stage prediction
@@ -185,7 +179,7 @@ def predict_downstream(
     --------
     ``sl.predict_downstream(ot, ds, n_params=6.9e9, tokens_per_param=20)``
     """
-    level = _level_ok(level)
+    level = check_level(level)
     X = _inputs(loss_fit, variables)
     loss = np.asarray(loss_fit.predict(**X), dtype=float)
     var = _loss_variable(downstream_fit)
@@ -376,7 +370,7 @@ def samples_for_coverage(
     """
     if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
         raise DataError(f"target coverage must lie strictly between 0 and 1, got {target!r}")
-    level = _level_ok(level)
+    level = check_level(level)
     var = _loss_variable(coverage_fit)
     law = coverage_fit.law
     names = coverage_fit.free_params

@@ -34,11 +34,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, FitError, LawError, ScalingLawsWarning
+from .errors import DataError, FitError, ScalingLawsWarning
 from .flops import FlopCounter, as_counter, counter_name
 from .law import Law
-from .laws import get_law
-from .result import Diagnostics, Fit
+from .result import Fit, check_level
 
 #: Muennighoff et al. (2023) decay constants of repeated data and excess parameters
 #: (LAWS.md §13.9, from the official datablations code).
@@ -406,11 +405,6 @@ def _positive(value: Any, name: str) -> float:
     return v
 
 
-def _check_level(level: float) -> None:
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
-
-
 def _closed_form_applies(fit: Fit, counter: Any, unique: float | None, inference: float | None) -> bool:
     spec = fit.law.spec
     return (
@@ -483,7 +477,7 @@ def compute_optimal(
     C = _positive(flops, "flops")
     D_inf = None if inference_tokens is None else _positive(inference_tokens, "inference_tokens")
     U = None if unique_tokens is None else _positive(unique_tokens, "unique_tokens")
-    _check_level(level)
+    check_level(level)
     if method not in ("auto", "numeric", "closed_form"):
         raise FitError(f"method must be 'auto', 'numeric' or 'closed_form', got {method!r}")
     r_d, r_n = (_positive(v, "repeat_constants") for v in repeat_constants)

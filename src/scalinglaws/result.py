@@ -154,7 +154,7 @@ class Fit:
 
     def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
         """Percentile bootstrap intervals of the free parameters at ``level``."""
-        _check_level(level)
+        check_level(level)
         d = self._valid_draws()
         q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
         lo, hi = np.percentile(d, q, axis=0)
@@ -190,7 +190,7 @@ class Fit:
 
     def predict_interval(self, level: float = 0.95, **variables: Any) -> tuple[np.ndarray, np.ndarray]:
         """Percentile bootstrap band of the prediction at ``level``: (lower, upper)."""
-        _check_level(level)
+        check_level(level)
         p = self.predict_draws(**variables)
         lo, hi = np.nanpercentile(p, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
         return lo, hi
@@ -383,9 +383,11 @@ def _rename(fit: Fit, variables: Mapping[str, Any]) -> dict[str, Any]:
     return {inverse.get(k, k): v for k, v in variables.items()}
 
 
-def _check_level(level: float) -> None:
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
+def check_level(level: float) -> float:
+    """``level`` as a float strictly between 0 and 1, or a FitError."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
+    return float(level)
 
 
 def _jsonable(x: Any) -> Any:

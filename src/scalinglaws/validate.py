@@ -37,7 +37,7 @@ from scipy import stats
 from .errors import DataError, FitError, LawError
 from .law import Law
 from .laws import get_law
-from .result import Fit
+from .result import Fit, check_level
 from .runs import Runs, load_runs
 
 Seed = int | np.random.Generator | None
@@ -426,8 +426,7 @@ def split_kwargs(fit_kwargs: Mapping[str, Any], rows: np.ndarray) -> dict[str, A
 
 
 def _check_options(level: float, bootstrap: int, fit_kwargs: Mapping[str, Any]) -> None:
-    if not (isinstance(level, (int, float)) and 0 < level < 1):
-        raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
+    check_level(level)
     if isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 0:
         raise FitError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
     if "progress" in fit_kwargs:
