@@ -117,9 +117,11 @@ def from_toml(text: str, source: str = "<string>") -> SweepDesign:
 
 
 def write_design(design: SweepDesign, path: str | Path) -> Path:
-    """Write ``design`` as TOML to ``path`` and return the path."""
+    """Write ``design`` as TOML to ``path`` (atomically) and return the path."""
+    from ..io import atomic_write_text
+
     path = Path(path)
-    path.write_text(to_toml(design), encoding="utf-8")
+    atomic_write_text(path, to_toml(design))
     return path
 
 
