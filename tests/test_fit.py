@@ -284,3 +284,13 @@ def test_many_runs_race_on_a_subsample_and_refine_on_all(monkeypatch) -> None:
     assert raced.objective == pytest.approx(direct.objective, rel=1e-6)
     assert raced.params == pytest.approx(direct.params, rel=1e-3)
     assert raced.draws.shape == (20, 5) and np.isfinite(raced.draws).all()
+
+
+def test_auto_says_what_it_chose() -> None:
+    x = np.geomspace(10, 1e4, 16)
+    fit = sl.fit(pd.DataFrame({"x": x, "loss": 0.5 + 3 * x**-0.4}), "auto", candidates=["m1", "power"])
+    assert fit.law.name == "power"
+    text = fit.report()
+    assert "chosen automatically" in text and "m1" in text
+    with pytest.raises(sl.FitError, match="auto"):
+        sl.fit(pd.DataFrame({"x": x, "loss": 0.5 + 3 * x**-0.4}), "power", candidates=["m1"])

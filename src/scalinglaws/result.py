@@ -223,6 +223,18 @@ class Fit:
             if name in self.fixed:
                 row += "  fixed" + (f" ({self.fixed_source})" if self.fixed_source else "")
             lines.append(row)
+        auto = self.options.get("auto") if isinstance(self.options, Mapping) else None
+        if auto:
+            scores = ", ".join(
+                f"{row['candidate']} {row['score']:.4g}" if row.get("score") is not None else f"{row['candidate']} -"
+                for row in auto.get("table", [])
+            )
+            lines.append(
+                f"  chosen automatically by nested extrapolation tests along {auto.get('by')} "
+                f"(mean held-out log RMSE: {scores})"
+            )
+            if auto.get("note"):
+                lines.append(f"  note: {auto['note']}")
         d = self.diagnostics
         lines.append(
             f"  converged: {'yes' if d.converged else 'NO'} ({d.iterations} iterations; "
