@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 from .errors import DataError, FitError, ScalingLawsWarning
 from .runs import Runs, load_runs
@@ -568,6 +567,8 @@ def _fit_hyperbola(S: np.ndarray, B: np.ndarray) -> tuple[float, float]:
 
     def resid(p: np.ndarray) -> np.ndarray:
         return np.log(np.exp(p[0]) + np.exp(p[1]) / B) - np.log(S)
+
+    from scipy.optimize import least_squares  # scipy.optimize is slow to import; only this needs it
 
     res = least_squares(resid, np.log([s0, e0]), method="lm", xtol=1e-12, ftol=1e-12)
     return float(np.exp(res.x[0])), float(np.exp(res.x[1]))

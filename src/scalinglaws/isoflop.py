@@ -44,7 +44,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.interpolate import Akima1DInterpolator
 
 from .errors import DataError, FitError, ScalingLawsWarning
 from .runs import Runs, load_runs
@@ -372,6 +371,8 @@ def _poly_curves(x: np.ndarray, Y: np.ndarray, counts: np.ndarray | None, deg: i
 
 
 def _akima_curves(x: np.ndarray, Y: np.ndarray, counts: np.ndarray | None, grid: np.ndarray) -> np.ndarray:
+    from scipy.interpolate import Akima1DInterpolator  # lazily: scipy is slow to import
+
     if counts is None:
         return Akima1DInterpolator(x, Y, axis=0)(grid)
     out = np.full((len(grid), counts.shape[0]), np.nan)

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .errors import DataError, FitError, LawError
 from .law import Law
@@ -353,6 +352,8 @@ def prediction_interval(
     dof = max(len(r) - p, 1)
     finite = np.isfinite(r)
     s = math.sqrt(float(np.sum(r[finite] ** 2)) / dof) if finite.any() else math.nan
+    from scipy import stats  # imported here: scipy.stats costs half a second at start-up
+
     t = float(stats.t.ppf((1 + level) / 2, dof))
     lo_b = hi_b = m
     if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
