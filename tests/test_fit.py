@@ -103,9 +103,21 @@ def test_a_fit_is_immutable(epoch_fit) -> None:
 
 
 def test_pruned_race_finds_the_exhaustive_optimum(epoch_runs) -> None:
-    small = sl.fit(epoch_runs, "chinchilla", starts={"E": [1.0], "A": [1.0, np.exp(10)], "B": [np.exp(5), np.exp(20)]})
-    full = sl.fit(epoch_runs, "chinchilla", starts={"E": [1.0], "A": [1.0, np.exp(10)], "B": [np.exp(5), np.exp(20)]}, prune=False)
-    assert small.objective == pytest.approx(full.objective, rel=1e-9)
+    raced = sl.fit(epoch_runs, "chinchilla")
+    exhaustive = sl.fit(epoch_runs, "chinchilla", prune=False)
+    assert raced.diagnostics.n_refined < exhaustive.diagnostics.n_refined == 4500
+    assert raced.objective == pytest.approx(exhaustive.objective, rel=1e-9)
+
+
+def test_small_grids_run_every_start_to_convergence() -> None:
+    # henighan's fixed C_0 starts lie decades below this C_0; racing them once lost the optimum
+    rng = np.random.default_rng(1)
+    C = np.geomspace(1e17, 1e23, 25)
+    loss = sl.get_law("henighan")({"L_inf": 1.7, "C_0": 1e25, "alpha": 0.15}, flops=C) * np.exp(rng.normal(0, 0.01, C.size))
+    df = pd.DataFrame({"flops": C, "loss": loss})
+    fit = sl.fit(df, "henighan", starts={"C_0": [1e3, 1e8, 1e13]})
+    assert fit.diagnostics.n_refined == fit.diagnostics.n_starts
+    assert fit.objective == pytest.approx(sl.fit(df, "henighan", prune=False).objective, rel=1e-9)
 
 
 def _synthetic(seed: int = 0, n: int = 40) -> pd.DataFrame:

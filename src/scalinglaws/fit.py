@@ -293,7 +293,14 @@ def _starts(law: Law, starts: Any, X: Mapping[str, np.ndarray], y: np.ndarray) -
             )
         except (TypeError, ValueError):
             raise LawError(f"starts must give numbers for each parameter, e.g. {{'E': [1.0, 2.0]}}; got {starts!r}") from None
-        return replace(law, params=params).start_grid(X, y)
+        base_fn = law.grid_fn
+
+        def grid_fn(variables: Mapping[str, Any], values: Any) -> dict[str, Any]:
+            # the user's starts win over the starts the law would choose from the data
+            chosen = dict(base_fn(variables, values)) if base_fn is not None else {}
+            return {k: v for k, v in chosen.items() if k not in starts}
+
+        return replace(law, params=params, grid_fn=grid_fn).start_grid(X, y)
     try:
         arr = np.asarray(starts, dtype=float)
     except (TypeError, ValueError):

@@ -260,6 +260,10 @@ def levenberg_marquardt(
 
 #: Below this many (start, run) pairs per thread, threads cost more than they save.
 MIN_WORK_PER_THREAD = 50_000
+#: Grids up to this many starts always run every start to convergence: it is cheap, and a
+#: start far from the optimum can look poor after a few iterations yet be the one that
+#: gets there (henighan's C_0 grid on data whose C_0 lies decades away does exactly that).
+PRUNE_MIN_STARTS = 512
 #: At most this many float64 values in one chunk's working arrays (about 256 MB).
 MAX_CHUNK_ELEMENTS = 32_000_000
 
@@ -384,12 +388,11 @@ def multistart(
     takes ``screen_iter`` iterations, the best ``keep_fraction`` of the distinct ones takes
     twice as many more, and so on until ``final_keep`` remain, which run to
     convergence. Starts dropped on the way keep the objective they had reached (an
-    upper bound of where they would end). ``prune=False`` runs every start to
-    convergence, as the paper recipe does; it is slower and, in our tests, finds the
-    same optimum.
+    upper bound of where they would end). Grids of at most ``PRUNE_MIN_STARTS`` starts,
+    and ``prune=False``, run every start to convergence, as the paper recipe does.
     """
     S = starts.shape[0]
-    if not prune or S <= final_keep:
+    if not prune or S <= max(final_keep, PRUNE_MIN_STARTS):
         sol = levenberg_marquardt(problem, starts, weights, max_iter=max_iter, ftol=ftol, callback=callback)
         return sol, np.arange(S)
     theta = np.array(starts, dtype=float)

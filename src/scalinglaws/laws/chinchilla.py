@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
 
 from ..law import Law, Param, formula_law
 
@@ -46,6 +50,13 @@ def kaplan() -> Law:
     )
 
 
+def _compute_scale_grid(variables: Mapping[str, Any], y: Any) -> dict[str, tuple[float, ...]]:
+    """C_0 starts spread from the smallest budget to far beyond the largest."""
+    c = np.asarray(variables["flops"], dtype=float)
+    lo, hi = float(np.min(c)), float(np.max(c))
+    return {"C_0": (lo, hi, hi * 1e3, hi * 1e6)}
+
+
 def henighan() -> Law:
     """Henighan et al. (2020): power law plus constant in compute."""
     return formula_law(
@@ -58,6 +69,7 @@ def henighan() -> Law:
         ],
         source="Henighan et al. 2020, Scaling Laws for Autoregressive Generative Modeling (arXiv 2010.14701)",
         description="loss against training compute, with an irreducible floor",
+        grid_fn=_compute_scale_grid,
     )
 
 
