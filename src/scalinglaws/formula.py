@@ -202,69 +202,89 @@ def _heaviside(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, 1.0, np.where(x < 0, 0.0, 0.5))
 
 
-class _Interpreter:
-    """Evaluates SymPy trees on numpy arrays; ``log`` of data variables is cached."""
+class _Env(dict):  # type: ignore[type-arg]
+    """Values by name; ``"log:<variable>"`` is computed on first use and kept."""
 
-    def __init__(self, env: dict[Any, Any], logs: dict[Any, np.ndarray]) -> None:
-        self.env = env
-        self.logs = logs
+    def __missing__(self, key: str) -> Any:
+        if key.startswith("log:"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.log(self[key[4:]])
+            self[key] = value
+            return value
+        raise KeyError(key)
 
-    def __call__(self, e: Any) -> Any:
-        sp = _sympy()
-        if e.is_Symbol:
-            return self.env[e]
-        if e.is_Number:
-            return float(e)
-        if e.is_Add or e.is_Mul:
+
+Step = Callable[[_Env], Any]
+
+
+def _compile_node(e: Any, variables: frozenset[str]) -> Step:
+    """Turn a SymPy tree into nested numpy closures, once, so evaluating it does no
+    symbolic dispatch: the hot loop of a fit calls these thousands of times."""
+    sp = _sympy()
+    if e.is_Symbol:
+        name = e.name
+        return lambda env: env[name]
+    if e.is_Number or e is sp.zoo or e is sp.S.NaN:
+        const = float(e) if e.is_Number else math.nan
+        return lambda env: const
+    if e.is_Add or e.is_Mul:
+        kids = [_compile_node(a, variables) for a in e.args]
+        add = bool(e.is_Add)
+
+        def combine(env: _Env) -> Any:
             # combine the smallest operands first: scalars and per-start or per-run
             # vectors meet before any full (n_starts, n_runs) array is touched
-            vals = sorted((self(a) for a in e.args), key=np.size)
+            vals = sorted((k(env) for k in kids), key=np.size)
             out = vals[0]
             for v in vals[1:]:
-                out = out + v if e.is_Add else out * v
+                out = out + v if add else out * v
             return out
-        if e.is_Pow:
-            base, expo = e.args
-            if expo.is_Integer:
-                k = int(expo)
-                b = self(base)
-                if k == -1:
-                    return 1.0 / b
-                if k == 2:
-                    return b * b
-                return b**k
-            if expo == sp.Rational(1, 2):
-                return np.sqrt(self(base))
-            if expo == sp.Rational(-1, 2):
-                return 1.0 / np.sqrt(self(base))
-            if base in self.logs:
-                return np.exp(self(expo) * self.logs[base])
-            return np.power(self(base), self(expo))
-        func = e.func
-        if func is sp.exp:
-            return np.exp(self(e.args[0]))
-        if func is sp.log:
-            arg = e.args[0]
-            if arg in self.logs:
-                return self.logs[arg]
-            return np.log(self(arg))
-        if func is sp.Abs:
-            return np.abs(self(e.args[0]))
-        if func is sp.tanh:
-            return np.tanh(self(e.args[0]))
-        if func is sp.Min:
-            vals = [self(a) for a in e.args]
-            return functools.reduce(np.minimum, vals)
-        if func is sp.Max:
-            vals = [self(a) for a in e.args]
-            return functools.reduce(np.maximum, vals)
-        if func is sp.Heaviside:
-            return _heaviside(self(e.args[0]))
-        if func is sp.sign:
-            return np.sign(self(e.args[0]))
-        if e is sp.S.NaN or e is sp.zoo or e is sp.oo or e is -sp.oo:
-            return float(e)
-        raise LawError(f"cannot evaluate the expression {e} (unsupported operation {func})")
+
+        return combine
+    if e.is_Pow:
+        base, expo = e.args
+        if expo.is_Integer:
+            k = int(expo)
+            b = _compile_node(base, variables)
+            if k == -1:
+                return lambda env: 1.0 / b(env)
+            if k == 2:
+                return lambda env: np.square(b(env))
+            return lambda env: b(env) ** k
+        if expo == sp.Rational(1, 2) or expo == sp.Rational(-1, 2):
+            b = _compile_node(base, variables)
+            if expo.is_positive:
+                return lambda env: np.sqrt(b(env))
+            return lambda env: 1.0 / np.sqrt(b(env))
+        x = _compile_node(expo, variables)
+        if base.is_Symbol and base.name in variables:
+            key = "log:" + base.name
+            return lambda env: np.exp(x(env) * env[key])
+        b = _compile_node(base, variables)
+        return lambda env: np.power(b(env), x(env))
+    func = e.func
+    if func is sp.log:
+        arg = e.args[0]
+        if arg.is_Symbol and arg.name in variables:
+            key = "log:" + arg.name
+            return lambda env: env[key]
+        inner = _compile_node(arg, variables)
+        return lambda env: np.log(inner(env))
+    unary = {sp.exp: np.exp, sp.Abs: np.abs, sp.tanh: np.tanh, sp.Heaviside: _heaviside, sp.sign: np.sign}
+    if func in unary:
+        g, inner = unary[func], _compile_node(e.args[0], variables)
+        return lambda env: g(inner(env))
+    if func is sp.Min or func is sp.Max:
+        kids = [_compile_node(a, variables) for a in e.args]
+        op = np.minimum if func is sp.Min else np.maximum
+        return lambda env: functools.reduce(op, [k(env) for k in kids])
+    raise LawError(f"cannot evaluate the expression {e} (unsupported operation {func})")
+
+
+def _program(cse: tuple[Any, Any], variables: frozenset[str]) -> tuple[tuple[tuple[str, Step], ...], tuple[Step, ...]]:
+    replacements, outputs = cse
+    steps = tuple((str(sym), _compile_node(expr, variables)) for sym, expr in replacements)
+    return steps, tuple(_compile_node(o, variables) for o in outputs)
 
 
 @dataclass(frozen=True)
@@ -284,23 +304,16 @@ class CompiledFormula:
     _both: tuple[Any, ...]
 
     def _run(self, program: tuple[Any, ...], variables: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
-        sp = _sympy()
-        env: dict[Any, Any] = {}
-        logs: dict[Any, np.ndarray] = {}
+        env = _Env()
         for name in self.variable_names:
-            sym = sp.Symbol(name, real=True)
-            value = np.asarray(variables[name], dtype=float)
-            env[sym] = value
-            with np.errstate(divide="ignore", invalid="ignore"):
-                logs[sym] = np.log(value)
+            env[name] = np.asarray(variables[name], dtype=float)
         for name in self.param_names:
-            env[sp.Symbol(name, real=True)] = np.asarray(params[name], dtype=float)
-        replacements, outputs = program
-        interp = _Interpreter(env, logs)
+            env[name] = np.asarray(params[name], dtype=float)
+        steps, outputs = program
         with np.errstate(all="ignore"):
-            for sym, expr in replacements:
-                env[sym] = interp(expr)
-            return [interp(o) for o in outputs]
+            for name, step in steps:
+                env[name] = step(env)
+            return [out(env) for out in outputs]
 
     def evaluate(self, variables: Mapping[str, Any], params: Mapping[str, Any]) -> np.ndarray:
         return np.asarray(self._run(self._value, variables, params)[0], dtype=float)
@@ -333,14 +346,16 @@ def compile_formula(
         )
     symbols = [sp.Symbol(p, real=True) for p in param_names]
     grads = [sp.diff(expr, s) for s in symbols]
-    both = sp.cse([expr, *grads], optimizations="basic")
-    value = sp.cse([expr])
+    # shared subexpressions get names no formula can use (formulas refuse a leading underscore)
+    both = sp.cse([expr, *grads], symbols=sp.numbered_symbols("_cse"), optimizations="basic")
+    value = sp.cse([expr], symbols=sp.numbered_symbols("_cse"))
+    data = frozenset(variable_names)
     return CompiledFormula(
         formula=formula,
         variable_names=tuple(variable_names),
         param_names=tuple(param_names),
-        _value=(tuple(value[0]), tuple(value[1])),
-        _both=(tuple(both[0]), tuple(both[1])),
+        _value=_program(value, data),
+        _both=_program(both, data),
     )
 
 
