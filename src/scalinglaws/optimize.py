@@ -317,8 +317,9 @@ def _lm(
             break
         # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
         w_grad, w_curv = obj.weights(r)
-        H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
-        g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught below
+            H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
+            g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
         sane = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
         if not sane.all():
             H[~sane], g[~sane] = eye, 0.0
