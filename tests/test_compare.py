@@ -136,3 +136,21 @@ def test_cli_compare(monkeypatch, tmp_path, capsys):
     assert out["best"] == "power" and len(out["table"]) == 2
     assert cli.main(["compare", str(path), "--law", "power"]) == 2
     assert "at least two laws" in capsys.readouterr().err
+
+
+def test_a_one_variable_law_is_compared_along_by() -> None:
+    import numpy as np
+    import pandas as pd
+
+    import scalinglaws as sl
+
+    rng = np.random.default_rng(0)
+    N = np.exp(rng.uniform(np.log(1e8), np.log(1e10), 40))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(1e11), 40))
+    truth = {"E": 1.8, "A": 480.0, "B": 2100.0, "alpha": 0.35, "beta": 0.37}
+    loss = sl.get_law("chinchilla")(truth, n_params=N, n_tokens=D) * np.exp(rng.normal(0, 0.005, 40))
+    df = pd.DataFrame({"n_params": N, "n_tokens": D, "loss": loss})
+    cmp = sl.compare(df, ["chinchilla", "power"], by="flops", bootstrap=20)
+    assert set(cmp.table.law) == {"chinchilla", "power"}
+    assert cmp.best == "chinchilla"
+    assert dict(cmp.fits["power"].options["variables"]) == {"x": "flops"}

@@ -161,6 +161,8 @@ def compare(
     for law in laws:
         auto = isinstance(law, str) and law.strip().lower() == "auto"
         kwargs = dict(fit_kwargs) if auto else options_for(law, fit_kwargs)  # type: ignore[arg-type]
+        if not auto:
+            kwargs = _one_variable_on(by, law, runs, kwargs)
         v = validate(runs, law, holdout=holdout, by=by, frac=frac, n=n, level=level, bootstrap=bootstrap,
                      seed=int(rng.integers(2**31)), candidates=candidates, **kwargs)
         if auto:
@@ -190,6 +192,17 @@ def compare(
     table = pd.DataFrame(rows).sort_values(["rmse_log", "n_params"], kind="stable").reset_index(drop=True)
     return Comparison(table=table, best=str(table.law.iloc[0]), by=by, holdout=validations[table.law.iloc[0]].holdout,
                       validations=validations, fits=fits)
+
+
+def _one_variable_on(by: str, law: Any, runs: Runs, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A law of one variable the runs lack (``power``'s ``x``) is fitted along ``by``:
+    ``compare(runs, ["chinchilla", "power"], by="flops")`` compares L(N, D) with L(C)."""
+    the_law = get_law(law, **dict(kwargs.get("law_options") or {}))
+    free = [v for v in the_law.variables if v not in the_law.categorical]
+    mapped = dict(kwargs.get("variables") or {})
+    if len(free) == 1 and free[0] not in runs.columns and free[0] not in mapped and by in runs.columns:
+        return {**kwargs, "variables": {**mapped, free[0]: by}}
+    return kwargs
 
 
 def log_likelihood(fit: Fit, runs: Runs, likelihood: str = "auto") -> tuple[float, str]:
