@@ -8,35 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
-import numpy as np
 
 from .cli import add_data_arguments, load_fit, read_runs
+from .result import jsonable
 from .cli import parse_number as _number
 from .cli import parse_pairs as _pairs
 from .errors import DataError
 from .flops import CONVENTIONS, PARAM_COUNTS, FlopCounter, ShapeFamily
 
 
-def _clean(x: Any) -> Any:
-    """JSON-ready: non-finite floats become null, numpy scalars plain numbers."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    return x
-
-
 def _print_json(obj: Any) -> None:
-    print(json.dumps(_clean(obj), indent=2, allow_nan=False))
+    print(json.dumps(jsonable(obj), indent=2, allow_nan=False))
 
 
 def _numbers(text: str, name: str) -> list[float]:

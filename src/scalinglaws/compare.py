@@ -30,9 +30,9 @@ import pandas as pd
 from .errors import DataError, FitError, LawError
 from .law import Law
 from .laws import get_law
-from .result import Fit, check_level
+from .result import Fit, check_level, finite_or_none
 from .runs import Runs, load_runs
-from .validate import Validation, _num, frame_records, predict_runs, validate
+from .validate import Validation, frame_records, predict_runs, validate
 
 Seed = int | np.random.Generator | None
 
@@ -329,7 +329,7 @@ class LadderComparison:
             "table": frame_records(self.table),
             "crossings": list(self.crossings),
             "crossing_interval": None if self.crossing_interval is None else list(self.crossing_interval),
-            "crossing_share": _num(self.crossing_share),
+            "crossing_share": finite_or_none(self.crossing_share),
             "baseline_params": None if self.baseline_fit is None else dict(self.baseline_fit.params),
             "variant_params": None if self.variant_fit is None else dict(self.variant_fit.params),
         }

@@ -66,7 +66,7 @@ class Diagnostics:
             "n_refined": self.n_refined,
             "n_failed_starts": self.n_failed_starts,
             "at_bounds": list(self.at_bounds),
-            "condition_number": _num(self.condition_number),
+            "condition_number": finite_or_none(self.condition_number),
             "poorly_identified": list(self.poorly_identified),
             "start_spread": dict(self.start_spread),
             "n_near_best": self.n_near_best,
@@ -92,8 +92,9 @@ class Diagnostics:
         )
 
 
-def _num(x: float) -> float | None:
-    return float(x) if math.isfinite(x) else None
+def finite_or_none(x: float | None) -> float | None:
+    """``float(x)``, or None for a missing or non-finite number (JSON has no NaN)."""
+    return float(x) if x is not None and math.isfinite(x) else None
 
 
 @dataclass(frozen=True)
@@ -266,17 +267,17 @@ class Fit:
                 "variables": list(self.law.variables),
                 "free_params": list(self.free_params),
                 "source": self.law.source,
-                "spec": _jsonable(dict(self.law.spec)),
+                "spec": jsonable(dict(self.law.spec)),
             },
             "params": dict(self.params),
             "fixed": dict(self.fixed),
             "fixed_source": self.fixed_source,
-            "objective": _num(self.objective),
+            "objective": finite_or_none(self.objective),
             "n_runs": self.n_runs,
-            "draws": None if self.draws is None else [[_num(v) for v in row] for row in self.draws.tolist()],
+            "draws": None if self.draws is None else [[finite_or_none(v) for v in row] for row in self.draws.tolist()],
             "diagnostics": self.diagnostics.to_dict(),
-            "options": _jsonable(dict(self.options)),
-            "provenance": _jsonable(dict(self.provenance)),
+            "options": jsonable(dict(self.options)),
+            "provenance": jsonable(dict(self.provenance)),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -402,15 +403,19 @@ def check_level(level: float) -> float:
     return float(level)
 
 
-def _jsonable(x: Any) -> Any:
+def jsonable(x: Any) -> Any:
+    """A JSON-ready copy: mappings and sequences recursed, numpy scalars and arrays made
+    plain, non-finite floats None."""
     if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
     if isinstance(x, (np.floating, float)):
-        return _num(float(x))
+        return finite_or_none(float(x))
     if isinstance(x, np.integer):
         return int(x)
     if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
+        return jsonable(x.tolist())
     return x

@@ -36,7 +36,7 @@ import pandas as pd
 from .errors import DataError, FitError, LawError
 from .law import Law
 from .laws import get_law
-from .result import Fit, check_level
+from .result import Fit, check_level, finite_or_none, jsonable
 from .runs import Runs, load_runs
 
 Seed = int | np.random.Generator | None
@@ -147,12 +147,12 @@ class Validation:
             "level": self.level,
             "n_test": self.n_test,
             "n_train": list(self.n_train),
-            "rmse_log": _num(self.rmse_log),
-            "mae_log": _num(self.mae_log),
-            "bias_log": _num(self.bias_log),
-            "max_abs_log_error": _num(self.max_abs_log_error),
-            "max_abs_rel_error": _num(self.max_abs_rel_error),
-            "coverage": _num(self.coverage),
+            "rmse_log": finite_or_none(self.rmse_log),
+            "mae_log": finite_or_none(self.mae_log),
+            "bias_log": finite_or_none(self.bias_log),
+            "max_abs_log_error": finite_or_none(self.max_abs_log_error),
+            "max_abs_rel_error": finite_or_none(self.max_abs_rel_error),
+            "coverage": finite_or_none(self.coverage),
             "interval": self.interval,
             "table": frame_records(self.table),
             "fits": [{"law": f.law.name, "params": dict(f.params), "n_runs": f.n_runs} for f in self.fits],
@@ -480,22 +480,8 @@ def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows of a DataFrame as JSON-ready dicts (NaN and infinities as None)."""
     out = []
     for rec in frame.to_dict(orient="records"):
-        out.append({str(k): _jsonable(v) for k, v in rec.items()})
+        out.append({str(k): jsonable(v) for k, v in rec.items()})
     return out
-
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        return _num(float(v))
-    return v
-
-
-def _num(x: float) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
 
 
 __all__ = [
