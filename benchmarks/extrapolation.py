@@ -4,7 +4,7 @@ of a learning curve from its small-scale part?
 For every curve the largest ``--frac`` of the points (by x) is held out; each candidate
 law is fitted on the rest with the library defaults (Huber, delta 1e-3, on log loss) and
 scored by the root mean square of ``log(predicted) - log(actual)`` on the held-out
-points. ``auto`` is :func:`scalinglaws.select.choose_law` run on the training points only
+points. ``auto`` is :func:`scalinglaws.judge.auto.choose_law` run on the training points only
 (nested extrapolation tests), then the chosen law's fit.
 
 Curves
@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 
 import scalinglaws as sl
-from scalinglaws.select import CURVE_CANDIDATES, nested_errors
-from scalinglaws.validate import holdout_mask
+from scalinglaws.judge.auto import CURVE_CANDIDATES, nested_errors
+from scalinglaws.judge.validate import holdout_mask
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -208,7 +208,7 @@ def _ens(rec: dict, members: list[str], weights: list[float] | None = None) -> f
 
 def rules(rec: dict, cands: list[str], variants: bool = False) -> dict[str, float]:
     """Held-out log RMSE of each candidate and of ``auto`` (the mean nested error rule of
-    :func:`~scalinglaws.select.choose_law`); with ``variants``, of other rules computed
+    :func:`~scalinglaws.judge.auto.choose_law`); with ``variants``, of other rules computed
     from the same nested errors: the last cut only, cuts weighted by position, the
     median over cuts, all cut errors pooled, and the log-mean of the top 2 or 3."""
     out = {c: _rms(rec["held"][c]) for c in cands}

@@ -5,7 +5,7 @@ Run: ``python benchmarks/scale.py [--sizes 1e3,1e4,1e5,1e6] [--laws power,chinch
 
 For every size the runs are drawn once from a known law (1 % log-normal noise) and
 written to a file; then, for every law, a *fresh* Python process loads the file with
-:func:`scalinglaws.load_runs` and fits it with :func:`scalinglaws.fit`. The child
+:func:`scalinglaws.load_runs` and fits it with :func:`scalinglaws.engine.fit`. The child
 reports wall time (load, fit) and its peak resident memory
 (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, which counts numpy's buffers, unlike
 tracemalloc), and its memory just after the imports, so the table shows what the data

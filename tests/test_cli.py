@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from scalinglaws.cli import build_parser, main
+from scalinglaws.cli.app import build_parser, main
 
 
 def run(args: list[str], capsys) -> tuple[int, str, str]:

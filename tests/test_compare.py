@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalinglaws import cli
-from scalinglaws.compare import Comparison, LadderComparison, compare, compare_ladders, log_likelihood
+from scalinglaws.cli import app as cli
+from scalinglaws.judge.compare import Comparison, LadderComparison, compare, compare_ladders, log_likelihood
 from scalinglaws.errors import DataError, FitError, LawError
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
@@ -39,8 +39,8 @@ def test_compare_ranks_by_held_out_error_and_adds_aic_bic():
 
 
 def test_log_likelihood_matches_its_formula():
-    from scalinglaws.fit import fit
-    from scalinglaws.runs import load_runs
+    from scalinglaws.engine.fit import fit
+    from scalinglaws.data.runs import load_runs
 
     runs = load_runs(_curve(noise=0.02, seed=2))
     f = fit(runs, "power")
@@ -129,7 +129,7 @@ def test_ladder_bad_input():
 def test_cli_compare(monkeypatch, tmp_path, capsys):
     path = tmp_path / "curve.csv"
     _curve().to_csv(path, index=False)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_judge"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.judge"))
     code = cli.main(["compare", str(path), "--law", "m1", "--law", "power", "--bootstrap", "0", "--json"])
     assert code == 0
     out = json.loads(capsys.readouterr().out)

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 import scalinglaws as sl
-import scalinglaws.cli as cli
+import scalinglaws.cli.app as cli
 from scalinglaws import schedules
-from scalinglaws.curves import CurveFit, best_cooldown, fit_curves, load_curves
+from scalinglaws.dynamics.curves import CurveFit, best_cooldown, fit_curves, load_curves
 from scalinglaws.errors import DataError, LawError, ScalingLawsWarning
 from scalinglaws.laws import get_law
 
@@ -228,7 +228,7 @@ def test_fit_curves_errors_name_the_problem(train_schedules: dict[str, np.ndarra
 
 @pytest.fixture()
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_curves"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.curves"))
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = cli.main(list(argv))

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scalinglaws as sl
-import scalinglaws.cli as cli
-from scalinglaws.downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
+import scalinglaws.cli.app as cli
+from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
 from scalinglaws.errors import DataError, FitError, LawError
 from scalinglaws.laws import get_law
 
@@ -200,7 +200,7 @@ def test_loss_to_loss_recovers_a_shifted_power_law() -> None:
 
 @pytest.fixture()
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_curves"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.curves"))
 
     def run(*argv: str) -> tuple[int, str, str]:
         code = cli.main(list(argv))

@@ -285,7 +285,7 @@ def test_intervals_need_bootstrap() -> None:
 def test_many_runs_race_on_a_subsample_and_refine_on_all(monkeypatch) -> None:
     import importlib
 
-    fit_module = importlib.import_module("scalinglaws.fit")
+    fit_module = importlib.import_module("scalinglaws.engine.fit")
 
     df = _synthetic(n=64)
     direct = sl.fit(df, "chinchilla")

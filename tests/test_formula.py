@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import scalinglaws as sl
-from scalinglaws.formula import compile_formula, parse
+from scalinglaws.laws.formula import compile_formula, parse
 
 HOSTILE = [
     "__import__('os').system('touch /tmp/sl_pwned')",

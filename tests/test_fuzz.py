@@ -24,8 +24,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import scalinglaws as sl
-from scalinglaws.cli import main
-from scalinglaws.runs import CANONICAL, SIZE_COLUMNS
+from scalinglaws.cli.app import main
+from scalinglaws.data.runs import CANONICAL, SIZE_COLUMNS
 
 FUZZ = settings(
     max_examples=60,

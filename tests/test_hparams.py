@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import scalinglaws.cli as cli
+import scalinglaws.cli.app as cli
 from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
-from scalinglaws.flops import Architecture, flops_per_token
-from scalinglaws.hparams import (
+from scalinglaws.plan.flops import Architecture, flops_per_token
+from scalinglaws.plan.hparams import (
     HparamLaw,
     critical_batch_size,
     fit_hparams,
@@ -207,7 +207,7 @@ def test_to_dict_and_repr():
 
 @pytest.fixture()
 def cli_main(monkeypatch):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_plan"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.plan"))
     return cli.main
 
 

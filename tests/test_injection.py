@@ -23,9 +23,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import scalinglaws as sl
-from scalinglaws._where import evaluate_where
-from scalinglaws.cli import main
-from scalinglaws.formula import parse
+from scalinglaws.data.where import evaluate_where
+from scalinglaws.cli.app import main
+from scalinglaws.laws.formula import parse
 
 SRC = Path(sl.__file__).resolve().parents[1]  # the src folder of the package under test
 #: Fixed, bounded, reproducible property tests (the budget is set per test).
@@ -175,7 +175,7 @@ def test_huge_constant_powers_do_not_hang() -> None:
         import sys, time
         sys.path.insert(0, {str(SRC)!r})
         import scalinglaws as sl
-        from scalinglaws.formula import parse
+        from scalinglaws.laws.formula import parse
         parse("x + 1")  # import SymPy before timing
         for text in {_HUGE_POWERS!r}:
             start = time.perf_counter()

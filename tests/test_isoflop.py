@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import scalinglaws as sl
-import scalinglaws.cli as cli
+import scalinglaws.cli.app as cli
 from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
-from scalinglaws.isoflop import envelope, estimate_noise, fit_power_law, isoflop
+from scalinglaws.plan.isoflop import envelope, estimate_noise, fit_power_law, isoflop
 
 E, A, B, ALPHA, BETA = 1.8172, 482.01, 2085.43, 0.3478, 0.3658  # Epoch's refit, LAWS.md §3.6
 A_TRUE = BETA / (ALPHA + BETA)
@@ -306,7 +306,7 @@ def test_result_repr_dict_report():
 
 @pytest.fixture()
 def cli_main(monkeypatch):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_plan"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.plan"))
     return cli.main
 
 

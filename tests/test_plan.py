@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 import scalinglaws as sl
-import scalinglaws.cli as cli
+import scalinglaws.cli.app as cli
 from scalinglaws import datasets
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
-from scalinglaws.flops import Architecture, FlopCounter, ShapeFamily, flops_per_token
-from scalinglaws.plan import (
+from scalinglaws.plan.flops import Architecture, FlopCounter, ShapeFamily, flops_per_token
+from scalinglaws.plan.optimal import (
     _Model,
     compute_for_loss,
     compute_optimal,
@@ -24,7 +24,7 @@ from scalinglaws.plan import (
     fit_from_params,
     frontier,
 )
-from scalinglaws.suggest import suggest_runs
+from scalinglaws.plan.suggest import suggest_runs
 
 NAMES = ("E", "A", "B", "alpha", "beta")
 # LAWS.md §3.1 and §3.6
@@ -444,7 +444,7 @@ def test_suggest_bad_input():
 
 @pytest.fixture()
 def cli_main(monkeypatch):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_plan"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.plan"))
     return cli.main
 
 

@@ -15,10 +15,11 @@ import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import scalinglaws as sl  # noqa: E402
-from scalinglaws import cli, plot  # noqa: E402
-from scalinglaws.compare import compare_ladders  # noqa: E402
+from scalinglaws import plot  # noqa: E402
+from scalinglaws.cli import app as cli  # noqa: E402
+from scalinglaws.judge.compare import compare_ladders  # noqa: E402
 from scalinglaws.errors import FitError  # noqa: E402
-from scalinglaws.validate import validate  # noqa: E402
+from scalinglaws.judge.validate import validate  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -153,7 +154,7 @@ def test_cli_plot_writes_a_png(monkeypatch, tmp_path, capsys, curve):
     runs, _ = curve
     path = tmp_path / "curve.csv"
     runs.data.to_csv(path, index=False)
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_judge"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.judge"))
     out = tmp_path / "fit.png"
     assert cli.main(["plot", str(path), "--law", "power", "-o", str(out), "--kind", "learning-curve"]) == 0
     assert out.read_bytes().startswith(PNG)

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 import scalinglaws as sl
-from scalinglaws import cli
+from scalinglaws.cli import app as cli
 from scalinglaws.errors import LawError
-from scalinglaws.report import build_report, write_report
+from scalinglaws.reporting import build_report, write_report
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")) if p and Path(p).exists()), None)
@@ -77,23 +77,10 @@ def test_plan_section_for_laws_in_size_and_data(tmp_path, monkeypatch):
     text = build_report(_isoflop(), "chinchilla", bootstrap=10, validate=False, starts=STARTS, plan_flops=[1e21],
                         figures=False)
     assert "<img" not in text and "Extrapolation test" in text
-    try:
-        import scalinglaws.plan  # noqa: F401
-    except ImportError:
-        assert "Compute-optimal plan" not in text
-    else:
-        assert "<h2>Compute-optimal plan</h2>" in text and "1e+21 FLOPs" in text
-    # without the planning module the section is left out, and nothing breaks
-    monkeypatch.setitem(sys.modules, "scalinglaws.plan", None)
-    text = build_report(_isoflop(), "chinchilla", bootstrap=0, validate=False, starts=STARTS, figures=False)
+    assert "<h2>Compute-optimal plan</h2>" in text and "1e+21 FLOPs" in text
+    # a law of one variable has no plan section
+    text = build_report(_curve(), "power", bootstrap=0, validate=False, figures=False)
     assert "Compute-optimal plan" not in text
-    # a planning module with another result type is shown as text
-    fake = types.ModuleType("scalinglaws.plan")
-    fake.compute_optimal = lambda fit, flops, **kw: f"plan for {flops:g}"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "scalinglaws.plan", fake)
-    text = build_report(_isoflop(), "chinchilla", bootstrap=0, validate=False, starts=STARTS, plan_flops=[2e21],
-                        figures=False)
-    assert "plan for 2e+21" in text
 
 
 def test_figures_of_a_law_in_size_and_data():
@@ -122,7 +109,7 @@ def test_cli_report(monkeypatch, tmp_path, capsys):
     data = tmp_path / "curve.csv"
     _curve().to_csv(data, index=False)
     out = tmp_path / "page.html"
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_judge"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.judge"))
     assert cli.main(["report", str(data), "--law", "power", "-o", str(out), "--bootstrap", "0", "--no-validate"]) == 0
     text = out.read_text()
     assert text.count("<img ") == 2 and "<h2>Extrapolation test</h2>" in text  # fit and residuals

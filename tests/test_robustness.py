@@ -23,7 +23,7 @@ import pytest
 
 import scalinglaws as sl
 import scalinglaws.io as slio
-from scalinglaws.cli import main
+from scalinglaws.cli.app import main
 
 SRC = Path(sl.__file__).resolve().parents[1]  # the src folder of the package under test
 
@@ -465,7 +465,7 @@ def test_cli_fit_output_is_written_atomically(tmp_path, target, monkeypatch, cap
     _power_frame(12).to_csv(data, index=False)
     assert main(["fit", str(data), "--law", "power", "-o", str(target)]) == 0
     saved = json.loads(target.read_text())
-    assert saved["format"] == "scalinglaws.fit/1"
+    assert saved["format"] == "scalinglaws.engine.fit/1"
     capsys.readouterr()
     before = target.read_text()
 
@@ -498,7 +498,7 @@ def test_200k_runs_of_power_load_and_fit_quickly() -> None:
 def test_many_starts_on_many_runs_race_on_a_subsample(monkeypatch) -> None:
     import importlib
 
-    fit_module = importlib.import_module("scalinglaws.fit")
+    fit_module = importlib.import_module("scalinglaws.engine.fit")
     sizes: list[int] = []
 
     class Stop(Exception):

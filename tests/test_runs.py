@@ -1,4 +1,4 @@
-"""Tests for scalinglaws.runs: loading, validation, filtering and the Runs value."""
+"""Tests for scalinglaws.data.runs: loading, validation, filtering and the Runs value."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from scalinglaws.errors import DataError, ScalingLawsWarning
-from scalinglaws.runs import CANONICAL, Runs, load_runs
+from scalinglaws.data.runs import CANONICAL, Runs, load_runs
 
 
 @pytest.fixture
@@ -416,7 +416,7 @@ def test_fingerprint_is_deterministic_and_sensitive(table):
 
 def test_fingerprint_is_stable_across_processes(table, tmp_path):
     path = _write(table, tmp_path / "runs.csv")
-    code = f"from scalinglaws.runs import load_runs; print(load_runs({str(path)!r}).fingerprint())"
+    code = f"from scalinglaws.data.runs import load_runs; print(load_runs({str(path)!r}).fingerprint())"
     src = Path(__file__).resolve().parents[1] / "src"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(src), "PYTHONHASHSEED": "123"})  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 
 import scalinglaws as sl
 from scalinglaws.errors import DataError, LawError
-from scalinglaws.select import (
+from scalinglaws.judge.auto import (
     CURVE_CANDIDATES,
     SIZE_DATA_CANDIDATES,
     Selection,

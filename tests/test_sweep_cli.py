@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from scalinglaws.cli import main
+from scalinglaws.cli.app import main
 from scalinglaws.errors import ScalingLawsWarning
 from scalinglaws.sweep import SweepError, read_design, run_sweep
 from scalinglaws.sweep import backends as sweep_backends
@@ -121,7 +121,7 @@ def test_training_without_torch_says_how_to_install(
 
 def test_run_then_status_then_load_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
-    from scalinglaws.runs import load_runs
+    from scalinglaws.data.runs import load_runs
 
     design, store = tmp_path / "sweep.toml", tmp_path / "runs.db"
     code, _, _ = run(["sweep", "design", "--budgets", "2e9,4e9", "--sizes-per-budget", "1",

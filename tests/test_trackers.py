@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from scalinglaws import schedules
-from scalinglaws.curves import fit_curves
+from scalinglaws.dynamics.curves import fit_curves
 from scalinglaws.errors import DataError, ScalingLawsWarning
 from scalinglaws.laws import get_law
-from scalinglaws.trackers import read_mlflow_curves, read_mlflow_runs, read_wandb_curves, read_wandb_runs
+from scalinglaws.data.trackers import read_mlflow_curves, read_mlflow_runs, read_wandb_curves, read_wandb_runs
 
 TRUTH = {"L0": 2.0, "A": 1.37, "alpha": 0.3, "C": 1.2}
 STEPS = 400

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 
 import scalinglaws as sl
-from scalinglaws import cli
+from scalinglaws.cli import app as cli
 from scalinglaws.errors import DataError, FitError
-from scalinglaws.validate import Validation, holdout_mask, validate
+from scalinglaws.judge.validate import Validation, holdout_mask, validate
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
 
@@ -165,7 +165,7 @@ def test_auto_never_reads_held_out_rows(monkeypatch):
     poisoned = clean.copy()
     poisoned.loc[13:, "loss"] = [1e6, 1e-6, 42.0]
     seen: list[sl.Runs] = []
-    import scalinglaws.select as select
+    import scalinglaws.judge.validate as select
 
     real = select.choose_law
 
@@ -190,7 +190,7 @@ def test_auto_never_reads_held_out_rows(monkeypatch):
 
 
 def _cli(monkeypatch, argv):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli_judge"))
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.judge"))
     return cli.main(argv)
 
 

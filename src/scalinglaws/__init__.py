@@ -7,27 +7,34 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from scalinglaws._version import __version__
 
-from . import flops, laws, plot, schedules, trackers
-from .compare import Comparison, LadderComparison, compare, compare_ladders
-from .report import build_report, write_report
-from .select import Selection, choose_law
-from .validate import Validation, validate
-from .hparams import CriticalBatch, HparamAdvice, HparamFit, HparamLaw, critical_batch_size, fit_hparams, hparam_preset, recommend_hparams
-from .isoflop import IsoFlop, PowerLawFit, envelope, fit_power_law, isoflop
-from .plan import Plan, compute_for_loss, compute_optimal, fit_from_params, frontier
-from .suggest import Suggestion, suggest_runs
-from .curves import CurveFit, best_cooldown, fit_curves, load_curves
-from .downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
-from .errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
-from .fit import fit
-from .law import Law, Param, formula_law, function_law
-from .laws import get_law
-from .result import Diagnostics, Fit
-from .runs import Runs, load_runs
+from scalinglaws.plan import flops
+from scalinglaws import laws
+from scalinglaws.render import plot
+from scalinglaws.dynamics import schedules
+from scalinglaws.data import datasets, trackers
+from scalinglaws.judge.compare import Comparison, LadderComparison, compare, compare_ladders
+from scalinglaws.reporting import Review, build_report, review, write_report
+from scalinglaws.judge.auto import Selection, choose_law
+from scalinglaws.judge.validate import Validation, validate
+from scalinglaws.plan.hparams import CriticalBatch, HparamAdvice, HparamFit, HparamLaw, critical_batch_size, fit_hparams, hparam_preset, recommend_hparams
+from scalinglaws.plan.isoflop import IsoFlop, PowerLawFit, envelope, fit_power_law, isoflop
+from scalinglaws.plan.optimal import Plan, compute_for_loss, compute_optimal, fit_from_params, frontier
+from scalinglaws.plan.suggest import Suggestion, suggest_runs
+from scalinglaws.dynamics.curves import CurveFit, best_cooldown, fit_curves, load_curves
+from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
+from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
+from scalinglaws.judge.auto import fit
+from scalinglaws.laws.law import Law, Param, formula_law, function_law
+from scalinglaws.laws import get_law
+from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = [
+    "datasets",
+    "Review",
+    "review",
     "Comparison",
     "LadderComparison",
     "Selection",

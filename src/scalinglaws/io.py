@@ -13,7 +13,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import DataError
+from scalinglaws.errors import DataError
 
 __all__ = ["atomic_write_bytes", "atomic_write_text"]
 

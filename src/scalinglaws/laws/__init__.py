@@ -10,12 +10,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..errors import LawError
-from ..law import VARIABLE_NAMES, Law, formula_law, function_law
-from . import beyond as _beyond
-from . import bnsl as _bnsl
-from . import chinchilla as _ch
-from . import curves as _cu
+from scalinglaws.errors import LawError
+from scalinglaws.laws.law import VARIABLE_NAMES, Law, formula_law, function_law
+from scalinglaws.laws import beyond as _beyond
+from scalinglaws.laws import bnsl as _bnsl
+from scalinglaws.laws import chinchilla as _ch
+from scalinglaws.laws import curves as _cu
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {

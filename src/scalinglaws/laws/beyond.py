@@ -1,6 +1,6 @@
 """Laws beyond the final loss: learning curves, over-training, downstream error, repeated sampling.
 
-Every factory returns an ordinary :class:`~scalinglaws.law.Law`, so ``sl.fit(runs,
+Every factory returns an ordinary :class:`~scalinglaws.laws.law.Law`, so ``sl.fit(runs,
 "overtraining")`` fits it with the same engine as any other law.
 
 =================  =========================================  ====================  ==========
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import FitError
-from ..law import Law, Param, formula_law
+from scalinglaws.errors import FitError
+from scalinglaws.laws.law import Law, Param, formula_law
 
 __all__ = [
     "coverage",
@@ -63,7 +63,7 @@ def lr_annealing() -> Law:
     """Tissue, Wang, Wang (2024): the loss after each step under any LR schedule.
 
     ``s1`` (forward area) and ``s2`` (annealing area) come from the schedule, see
-    :func:`scalinglaws.schedules.areas`; :func:`scalinglaws.fit_curves` computes them.
+    :func:`scalinglaws.dynamics.schedules.areas`; :func:`scalinglaws.fit_curves` computes them.
     """
     return formula_law(
         "L0 + A * s1**(-alpha) - C * s2",

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import LawError
-from ..law import Law, Param, formula_law
+from scalinglaws.errors import LawError
+from scalinglaws.laws.law import Law, Param, formula_law
 
 
 def bnsl(breaks: int = 1) -> Law:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..law import Law, Param, formula_law
+from scalinglaws.laws.law import Law, Param, formula_law
 
 _LOG_GRID = tuple(math.exp(v) for v in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0))
 _EXP_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)

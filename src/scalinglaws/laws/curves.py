@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..law import Law, Param, formula_law, function_law
+from scalinglaws.laws.law import Law, Param, formula_law, function_law
 
 _A_GRID = (1e-2, 1.0, 1e2, 1e4)
 

@@ -1,7 +1,7 @@
-"""``python -m scalinglaws.sweep design|run|status ...``."""
+"""``python -m scalinglaws.sweep design|run|status ...``: the same as ``scalinglaws sweep ...``."""
 
 import sys
 
-from scalinglaws.sweep.cli import main
+from scalinglaws.cli.app import main
 
-sys.exit(main(sys.argv[1:]))
+sys.exit(main(["sweep", *sys.argv[1:]]))

@@ -184,10 +184,3 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     cells = [list(map(str, header))] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m scalinglaws.sweep ...``: the same as ``scalinglaws sweep ...``."""
-    from scalinglaws.cli import main as scalinglaws_main
-
-    return scalinglaws_main(["sweep", *(argv or [])])

@@ -118,7 +118,7 @@ def from_toml(text: str, source: str = "<string>") -> SweepDesign:
 
 def write_design(design: SweepDesign, path: str | Path) -> Path:
     """Write ``design`` as TOML to ``path`` (atomically) and return the path."""
-    from ..io import atomic_write_text
+    from scalinglaws.io import atomic_write_text
 
     path = Path(path)
     atomic_write_text(path, to_toml(design))

@@ -1,0 +1,219 @@
+"""Commands that judge fits: ``validate``, ``compare``, ``report`` and ``plot``.
+
+Added to the ``scalinglaws`` command line through :func:`register` (listed in
+``scalinglaws.cli.app.COMMAND_MODULES``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from scalinglaws.cli import app as _cli
+from scalinglaws.cli.app import add_data_arguments, add_fit_arguments, read_runs
+from scalinglaws.errors import DataError
+from scalinglaws.io import atomic_write_bytes
+
+PLOT_KINDS = ("fit", "learning-curve", "residuals", "isoflop", "bootstrap", "validation")
+_pairs = _cli.parse_pairs
+_number = _cli.parse_number
+
+
+def fit_kwargs_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of :func:`scalinglaws.engine.fit` given by ``add_fit_arguments``, without the
+    law, bootstrap and seed."""
+    fixed = {k: _number(v, f"--fix {k}") for k, v in _pairs(args.fix, "--fix").items()}
+    return {
+        "loss": args.loss,
+        "delta": args.delta,
+        "space": args.space,
+        "target": args.target,
+        "variables": _pairs(args.var, "--var") or None,
+        "fixed": fixed or None,
+        "fixed_source": args.fix_source,
+        "weights": args.weights,
+        "asymmetry": args.asymmetry,
+        "groups": args.groups,
+        "shared": tuple(args.shared or ()),
+        "prune": not args.no_prune,
+        "law_options": {"breaks": args.breaks} if args.breaks is not None else None,
+    }
+
+
+def _holdout_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--holdout", default="largest", choices=("largest", "loso"),
+                   help="hold out the largest runs (default) or each scale group in turn (loso)")
+    p.add_argument("--by", metavar="COLUMN", help="column ordering runs by scale (default: the law's scale or flops)")
+    p.add_argument("--frac", type=float, default=0.2, help="share of runs held out (default 0.2)")
+    p.add_argument("--n", type=int, metavar="N", help="number of runs held out (instead of --frac)")
+    p.add_argument("--level", type=float, default=0.9, help="level of the prediction intervals (default 0.9)")
+    p.add_argument("--candidate", action="append", metavar="LAW", help="candidate for --law auto (repeatable)")
+    p.set_defaults(bootstrap=200)
+
+
+def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "holdout": args.holdout,
+        "by": args.by,
+        "frac": args.frac,
+        "n": args.n,
+        "level": args.level,
+        "bootstrap": args.bootstrap,
+        "seed": args.seed,
+    }
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from scalinglaws.judge.validate import validate
+
+    runs = read_runs(args)
+    v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **fit_kwargs_from_args(args))
+    if args.json:
+        print(json.dumps(v.to_dict(), indent=2))
+        return 0
+    print(v.summary())
+    cols = [c for c in ("row", v.by, "actual", "predicted", "lower", "upper", "log_error", "inside") if c in v.table]
+    print(v.table[cols].to_string(index=False, float_format=lambda x: f"{x:.5g}"))
+    print(v.interval)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from scalinglaws.judge.compare import compare
+
+    laws = args.law or ["chinchilla", "kaplan"]
+    if len(laws) < 2:
+        raise DataError("give at least two laws to compare: --law A --law B")
+    runs = read_runs(args)
+    opts = _judge_options(args)
+    kwargs = fit_kwargs_from_args(args)
+    c = compare(runs, laws, candidates=args.candidate, **opts, **kwargs)
+    if args.json:
+        print(json.dumps(c.to_dict(), indent=2))
+    else:
+        print(c.summary())
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from scalinglaws.reporting import write_report
+
+    runs = read_runs(args)
+    flops = [_number(x, "--plan-flops") for x in args.plan_flops.split(",")] if args.plan_flops else None
+    path = write_report(
+        args.output, runs, args.law, validate=not args.no_validate, candidates=args.candidate, plan_flops=flops,
+        title=args.title, **_judge_options(args), **fit_kwargs_from_args(args),
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from scalinglaws.render import plot
+    from scalinglaws.judge.auto import fit
+
+    runs = read_runs(args)
+    kwargs = fit_kwargs_from_args(args)
+    out = Path(args.output)
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    if fmt not in ("png", "pdf", "svg"):
+        raise DataError(f"the figure file must end in .png, .pdf or .svg, got {out.name!r}")
+    if args.kind == "validation":
+        from scalinglaws.judge.validate import validate
+
+        v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **kwargs)
+        fig = plot.validation(v)
+    elif args.kind == "isoflop":
+        f = None if args.law == "none" else _fit(runs, args, kwargs, fit)
+        fig = plot.isoflop(runs, x=args.x or "n_params", fit=f)
+    else:
+        if args.kind == "bootstrap" and not args.bootstrap:
+            args.bootstrap = 200
+        f = _fit(runs, args, kwargs, fit)
+        if args.kind == "fit":
+            fig = plot.fit(f, runs, x=args.x, level=args.level)
+        elif args.kind == "learning-curve":
+            fig = plot.learning_curve(f, runs, level=args.level)
+        elif args.kind == "residuals":
+            fig = plot.residuals(f, runs, x=args.x)
+        else:
+            fig = plot.bootstrap(f)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=args.dpi)
+    atomic_write_bytes(out, buf.getvalue())
+    print(f"wrote {out}")
+    return 0
+
+
+def _fit(runs: Any, args: argparse.Namespace, kwargs: dict[str, Any], fit: Any) -> Any:
+    if isinstance(args.law, str) and args.law.strip().lower() == "auto":
+        from scalinglaws.judge.auto import fit_auto
+
+        return fit_auto(runs, args.candidate, bootstrap=args.bootstrap, seed=args.seed, **kwargs)
+    return fit(runs, args.law, bootstrap=args.bootstrap, seed=args.seed, **kwargs)
+
+
+def register(subparsers: Any) -> None:
+    """Add ``validate``, ``compare``, ``report`` and ``plot`` to the command line."""
+    p = subparsers.add_parser(
+        "validate",
+        help="fit on the small runs, predict the held-out large ones",
+        description="Extrapolation test: hold out the largest runs (or each scale group), fit on the rest, and "
+        "report log errors and the coverage of prediction intervals. --law auto chooses the law inside the "
+        "training runs.",
+    )
+    add_data_arguments(p)
+    add_fit_arguments(p)
+    _holdout_arguments(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_validate)
+
+    p = subparsers.add_parser(
+        "compare",
+        help="the same extrapolation test for several laws, with AIC/BIC",
+        description="Run the same held-out test for several laws (--law A --law B ...) and add in-sample "
+        "criteria (objective, AIC, BIC).",
+        conflict_handler="resolve",
+    )
+    add_data_arguments(p)
+    add_fit_arguments(p)
+    p.add_argument("--law", "-l", action="append", metavar="LAW", help="a law to compare (repeat for each)")
+    _holdout_arguments(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=cmd_compare)
+
+    p = subparsers.add_parser(
+        "report",
+        help="write a self-contained HTML report",
+        description="Fit a law and write one HTML page (inline figures, no network): data, fit with intervals, "
+        "diagnostics, figures, extrapolation test and, when available, the compute-optimal plan.",
+    )
+    add_data_arguments(p)
+    add_fit_arguments(p)
+    _holdout_arguments(p)
+    p.add_argument("--output", "-o", required=True, metavar="FILE.html", help="where to write the page")
+    p.add_argument("--no-validate", action="store_true", help="leave out the extrapolation test")
+    p.add_argument("--plan-flops", metavar="C[,C...]", help="budgets for the compute-optimal plan")
+    p.add_argument("--title", help="page title")
+    p.set_defaults(handler=cmd_report)
+
+    p = subparsers.add_parser(
+        "plot",
+        help="draw a figure of a fit",
+        description="Fit a law and draw one figure to a PNG, PDF or SVG file.",
+    )
+    add_data_arguments(p)
+    add_fit_arguments(p)
+    _holdout_arguments(p)
+    p.set_defaults(bootstrap=0)
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="figure file (.png, .pdf, .svg)")
+    p.add_argument("--kind", choices=PLOT_KINDS, default="fit", help="which figure (default: fit)")
+    p.add_argument("--x", metavar="COLUMN", help="column on the horizontal axis")
+    p.add_argument("--dpi", type=int, default=120, help="resolution of a PNG (default 120)")
+    p.set_defaults(handler=cmd_plot)
+
+
+__all__ = ["PLOT_KINDS", "fit_kwargs_from_args", "register"]

@@ -1,0 +1,696 @@
+"""The experiment table: load runs from a file or a DataFrame and validate them once.
+
+A :class:`Runs` holds one row per training run (or per checkpoint of a learning
+curve). Its canonical columns follow one unit convention so that every law and the
+fitting engine can trust them without checking again:
+
+==============  ==========================================================
+``n_params``    model size, in parameters (not millions)
+``n_tokens``    training data, in tokens
+``flops``       training compute, in FLOPs
+``loss``        the measured loss (nats per token for language models)
+``x``           the generic 1-D scale of a learning curve (steps, examples)
+==============  ==========================================================
+
+Every other column is kept as it is. :func:`load_runs` is the only door in: it renames,
+filters, derives and validates, and raises :class:`~scalinglaws.errors.DataError`
+naming the column, the row and the value when something is wrong.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import hashlib
+import json
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglaws.data.where import evaluate_where
+from scalinglaws.errors import DataError, ScalingLawsError, ScalingLawsWarning
+
+__all__ = ["CANONICAL", "FORMATS", "SIZE_COLUMNS", "Runs", "load_runs"]
+
+CANONICAL: tuple[str, ...] = ("n_params", "n_tokens", "flops", "loss", "x")
+SIZE_COLUMNS: tuple[str, ...] = ("n_params", "n_tokens", "flops", "x", "unique_tokens")
+FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "json", "parquet", "sqlite")
+
+_VALIDATED = (*CANONICAL, "unique_tokens")
+_EXTENSIONS = {
+    ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+    ".parquet": "parquet", ".pq": "parquet", ".db": "sqlite", ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+}  # fmt: skip
+_FORMAT_ALIASES = {"ndjson": "jsonl", "pq": "parquet", "db": "sqlite", "store": "sqlite"}
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
+_ALIASES: dict[str, frozenset[str]] = {
+    "n_params": frozenset({"n", "params", "n_params", "model_size", "parameters"}),
+    "n_tokens": frozenset({"d", "tokens", "n_tokens", "data", "d_tokens"}),
+    "flops": frozenset({"c", "flops", "compute", "c_flop"}),
+    "loss": frozenset({"loss", "l", "val_loss", "eval_loss"}),
+}
+# (largest value below which a size column looks like millions/billions, what it counts, example)
+_SIZES = " (sizes are counts of parameters, tokens or FLOPs, not millions or logs)"
+_UNIT_FLOORS = {
+    "n_params": (1e4, "parameter counts", "7e10"),
+    "n_tokens": (1e5, "token counts", "1.4e12"),
+    "flops": (1e9, "FLOP counts", "5.9e23"),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Runs:
+    """A validated table of training runs; build it with :func:`load_runs`.
+
+    Attributes
+    ----------
+    data : pandas.DataFrame
+        One row per run, index ``0..n_runs-1``; canonical columns (float64) first, then
+        every other column of the source unchanged.
+    source : str
+        The path the runs came from, or ``"<DataFrame>"``.
+    derived : tuple of str
+        Canonical columns computed by :func:`load_runs` rather than read (``"flops"``
+        as 6·n_params·n_tokens, ``"n_tokens"`` as flops / (6·n_params)).
+    renamed : mapping of str to str
+        Canonical name -> the column's name in the source, for every renamed column.
+    """
+
+    data: pd.DataFrame
+    source: str = "<DataFrame>"
+    derived: tuple[str, ...] = ()
+    renamed: Mapping[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        name = self.source if self.source == "<DataFrame>" else Path(self.source).name
+        canonical = [c for c in self.columns if c in CANONICAL]
+        shown = canonical or list(self.columns[:4])
+        more = ", ..." if len(self.columns) > len(shown) else ""
+        n = len(self)
+        extra = f"; derived {', '.join(self.derived)}" if self.derived else ""
+        runs = f"{n} run{'' if n == 1 else 's'}"
+        return f"Runs({runs} from {name}; columns {', '.join(shown)}{more}{extra})"
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The column names, canonical ones first."""
+        return tuple(str(c) for c in self.data.columns)
+
+    def column(self, name: str) -> np.ndarray:
+        """Return one column as a float64 array of shape (n_runs,).
+
+        Raises
+        ------
+        DataError
+            If the column is absent (the message lists the available ones) or holds a
+            value that is not a number.
+        """
+        self._need(name)
+        raw = self.data[name]
+        values = _as_float(raw, strict=False)
+        bad = raw.notna().to_numpy() & np.isnan(values)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"column {name!r} is not numeric: row {row} has {raw.iloc[row]!r}")
+        return values.copy()
+
+    def require(
+        self,
+        names: Sequence[str],
+        *,
+        positive: Sequence[str] = (),
+        min_rows: int = 1,
+        purpose: str = "",
+    ) -> None:
+        """Check that columns exist and hold finite numbers, and that there are enough runs.
+
+        Parameters
+        ----------
+        names : sequence of str
+            Columns that must be present, numeric and finite.
+        positive : sequence of str, optional
+            Columns that must moreover be > 0 (they are required too).
+        min_rows : int, optional
+            The fewest runs the caller can work with.
+        purpose : str, optional
+            What the columns are for (e.g. ``"the chinchilla law"``), used in messages.
+
+        Raises
+        ------
+        DataError
+            Naming the column, the first offending row (0-based position in this
+            table) and the value received, or the number of runs.
+        """
+        why = f" for {purpose}" if purpose else ""
+        for name in dict.fromkeys([*names, *positive]):
+            values, positive_ = self.column(name), name in positive
+            _check_values(
+                f"column {name!r}{why}", values, self.data.index, positive_, name in SIZE_COLUMNS
+            )
+        if len(self) < min_rows:
+            raise DataError(
+                f"{purpose or 'this'} needs at least {min_rows} runs, got {len(self)}; "
+                "add runs or loosen the where= filter"
+            )
+
+    def fingerprint(self) -> str:
+        """A sha256 hex digest of the table, stable across processes and machines.
+
+        Canonical columns are hashed as little-endian float64 in canonical order, other
+        columns by :func:`pandas.util.hash_pandas_object` in name order, so reordering
+        the columns of a file does not change it, but changing any value or the row
+        order does.
+        """
+        digest = hashlib.sha256(f"runs:{len(self)}".encode())
+        canonical = [c for c in CANONICAL if c in self.data.columns]
+        others = sorted(str(c) for c in self.data.columns if c not in CANONICAL)
+        for name in canonical:
+            digest.update(f"\0{name}\0".encode())
+            digest.update(np.ascontiguousarray(self.data[name].to_numpy(dtype="<f8")).tobytes())
+        for name in others:
+            digest.update(f"\0{name}\0".encode())
+            hashed = pd.util.hash_pandas_object(self.data[name], index=False)
+            digest.update(hashed.to_numpy(dtype="<u8").tobytes())
+        return digest.hexdigest()
+
+    def subset(self, rows: Any) -> Runs:
+        """Return the runs selected by a boolean mask or by integer positions.
+
+        A mask must have one entry per run; it is read by position (a pandas Series'
+        index is ignored). The result is a new :class:`Runs` with its index reset.
+        """
+        selector = np.asarray(rows)
+        if selector.dtype == bool:
+            if selector.shape != (len(self),):
+                raise DataError(f"subset mask has shape {selector.shape}, expected ({len(self)},)")
+            positions = np.flatnonzero(selector)
+        elif selector.size == 0 or np.issubdtype(selector.dtype, np.integer):
+            positions = selector.astype(np.int64).ravel()
+            outside = (positions < -len(self)) | (positions >= len(self))
+            if outside.any():
+                raise DataError(
+                    f"subset position {int(positions[outside][0])} is outside 0..{len(self) - 1}"
+                )
+        else:
+            raise DataError(
+                f"subset needs a boolean mask or integer positions, got dtype {selector.dtype}"
+            )
+        if positions.size == 0:
+            raise DataError("subset selects no runs; a Runs table holds at least one run")
+        return replace(self, data=self.data.iloc[positions].reset_index(drop=True))
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of the table as a pandas DataFrame."""
+        return self.data.copy()
+
+    def _need(self, name: str) -> None:
+        if name in self.data.columns:
+            return
+        close = difflib.get_close_matches(name, self.columns, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise DataError(
+            f"column {name!r} is missing (columns: {', '.join(self.columns)}); {hint}"
+            f"name it with load_runs(..., columns={{{name!r}: '<its name in your table>'}})"
+        )
+
+
+def load_runs(
+    source: str | os.PathLike[str] | pd.DataFrame | Runs,
+    *,
+    columns: Mapping[str, str] | None = None,
+    where: str | None = None,
+    derive_tokens: bool = False,
+    format: str | None = None,  # noqa: A002 - the natural name for a file format
+) -> Runs:
+    """Load, rename, filter and validate a table of training runs.
+
+    Parameters
+    ----------
+    source : str, path, pandas.DataFrame or Runs
+        A file: CSV (``.csv``, ``.tsv``, optionally compressed), JSON Lines
+        (``.jsonl``, ``.ndjson``), JSON holding a list of records (``.json``), Parquet
+        (``.parquet``, ``.pq``) or a sweep store (SQLite, ``.db``, ``.sqlite``). A
+        DataFrame is copied, never modified; a Runs is loaded again with the new
+        options.
+    columns : mapping of str to str, optional
+        Canonical name -> column name in the source, e.g.
+        ``{"n_params": "N_params", "n_tokens": "D_tokens"}``. Canonical columns not in
+        the mapping are recognised by common names, case-insensitively and only when
+        exactly one column matches (``N``, ``params``, ``model_size``, ``parameters``;
+        ``D``, ``tokens``, ``data``, ``D_tokens``; ``C``, ``flops``, ``compute``,
+        ``C_flop``; ``L``, ``val_loss``, ``eval_loss``). A column already named like
+        the target of the mapping is kept as ``<name>_unmapped``.
+    where : str, optional
+        A row filter such as ``"excluded_by_epoch == 0"`` or
+        ``"loss < 4 and dataset in ['c4', 'rpj']"``, evaluated safely after renaming
+        (columns by canonical or original name; backticks for other names). Only
+        comparisons, ``and``/``or``/``not``, arithmetic and literals are allowed.
+    derive_tokens : bool, optional
+        If True and ``n_tokens`` is absent, derive it as flops / (6·n_params).
+    format : str, optional
+        One of ``csv``, ``tsv``, ``jsonl``, ``json``, ``parquet``, ``sqlite``,
+        overriding the file extension.
+
+    Returns
+    -------
+    Runs
+        If ``flops`` is absent but ``n_params`` and ``n_tokens`` are present, it is
+        derived as 6·n_params·n_tokens (the usual training-compute approximation) and
+        listed in ``Runs.derived``.
+
+    Raises
+    ------
+    DataError
+        For an unreadable or empty source, a bad mapping or filter, or a canonical
+        value that is not a finite number (or not > 0 for a size column); the message
+        names the column, the row (0-based, counted in the table as read, before
+        ``where``) and the value.
+
+    Warns
+    -----
+    ScalingLawsWarning
+        For runs that repeat another in every canonical column, and for sizes that
+        look like they are given in millions or billions.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"N": [1e8, 4e8, 1e9], "D": [2e9, 8e9, 2e10],
+    ...                       "loss": [3.3, 2.9, 2.6], "tag": ["a", "b", "a"]})
+    >>> runs = load_runs(table, where="tag == 'a'")
+    >>> runs
+    Runs(2 runs from <DataFrame>; columns n_params, n_tokens, flops, loss, ...; derived flops)
+    >>> runs.column("flops")
+    array([1.2e+18, 1.2e+20])
+    """
+    derived: tuple[str, ...] = ()
+    renamed: dict[str, str] = {}
+    if columns is not None and not isinstance(columns, Mapping):
+        raise DataError(
+            f"columns= must be a mapping of canonical name to column name, e.g. "
+            f"{{'n_params': 'N'}}, got {type(columns).__name__}"
+        )
+    if format is not None and not isinstance(format, str):
+        raise DataError(f"format= must be a string such as 'csv', got {type(format).__name__}")
+    if isinstance(source, Runs):
+        frame, label = source.data.copy(), source.source
+        derived, renamed = source.derived, dict(source.renamed)
+    elif isinstance(source, pd.DataFrame):
+        frame, label = source.copy(), "<DataFrame>"
+    elif isinstance(source, str | os.PathLike):
+        label = os.fspath(source)
+        frame = _read(Path(label), format)
+    else:
+        raise DataError(
+            f"load_runs needs a path, a pandas DataFrame or Runs, got {type(source).__name__}"
+        )
+    at = "" if label == "<DataFrame>" else f"{label}: "
+    if len(frame) == 0 or len(frame.columns) == 0:
+        raise DataError(f"{at}the table has no runs (0 rows); a Runs table needs at least one")
+    frame.columns = [str(c) for c in frame.columns]
+    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
+    if repeated:
+        raise DataError(
+            f"{at}column {repeated[0]!r} appears more than once; give columns distinct names"
+        )
+    frame = frame.reset_index(drop=True)
+
+    frame = _rename(frame, dict(columns or {}), renamed, at)
+    raw = {c: frame[c] for c in _VALIDATED if c in frame.columns}
+    for name, series in raw.items():
+        frame[name] = _as_float(series, strict=True)
+    frame, derived = _derive(frame, derived, derive_tokens, at)
+
+    if where is not None:
+        mask = evaluate_where(where, frame, aliases={v: k for k, v in renamed.items()})
+        if not mask.any():
+            raise DataError(f"{at}where expression {where!r} selects none of the {len(frame)} runs")
+        frame = frame.loc[mask.to_numpy()]
+
+    checked = [c for c in _VALIDATED if c in frame.columns]
+    for name in sorted(checked, key=lambda c: c in derived):
+        values = frame[name].to_numpy(dtype="float64")
+        shown = f"column {name!r}" + (f" (from {renamed[name]!r})" if name in renamed else "")
+        bad = np.zeros(len(values), bool)
+        if name in raw:
+            bad = raw[name].loc[frame.index].notna().to_numpy() & np.isnan(values)
+        if bad.any():
+            row = frame.index[np.flatnonzero(bad)[0]]
+            value = raw[name].loc[row]
+            value = value.item() if isinstance(value, np.generic) else value
+            raise DataError(
+                f"{at}{shown} is not numeric: row {row} has {value!r}{_not_a_number(value)}"
+                f"{_more(bad)}; fix the value or drop the row with where="
+            )
+        _check_values(shown, values, frame.index, name in SIZE_COLUMNS, True, at)
+
+    for message in _warnings(frame, derived):
+        warnings.warn(message, ScalingLawsWarning, stacklevel=2)
+    order = [c for c in CANONICAL if c in frame.columns]
+    frame = frame[order + [c for c in frame.columns if c not in order]].reset_index(drop=True)
+    return Runs(data=frame, source=label, derived=derived, renamed=renamed)
+
+
+def _read(path: Path, format: str | None) -> pd.DataFrame:  # noqa: A002
+    """Read a file into a DataFrame, turning every failure into a one-line DataError."""
+    suffixes = [s.lower() for s in path.suffixes]
+    compressed = bool(suffixes) and suffixes[-1] in _COMPRESSED
+    if format is not None:
+        fmt = _FORMAT_ALIASES.get(format.lower().lstrip("."), format.lower().lstrip("."))
+        if fmt not in FORMATS:
+            raise DataError(f"unknown format {format!r}; supported formats: {', '.join(FORMATS)}")
+    else:
+        suffix = (
+            suffixes[-2] if compressed and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+        )
+        if suffix not in _EXTENSIONS:
+            raise DataError(
+                f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
+                "supported: "
+                f"{', '.join(_EXTENSIONS)} (or pass format= one of {', '.join(FORMATS)})"
+            )
+        fmt = _EXTENSIONS[suffix]
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    if not path.is_file():
+        raise DataError(f"{path}: not a file")
+
+    def fail(problem: str, err: BaseException | None = None) -> DataError:
+        detail = f" ({_first_line(err)})" if err is not None and _first_line(err) else ""
+        return DataError(f"{path}: {problem}{detail}")
+
+    try:
+        if fmt in ("csv", "tsv"):
+            with path.open("rb") as handle:
+                head = handle.read(8192)
+            if not compressed and b"\0" in head:
+                raise fail(
+                    f"is a binary file, not {fmt.upper()} text "
+                    "(pass format= if it is another format)"
+                )
+            sep = "\t" if fmt == "tsv" else ","
+            try:
+                frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
+                _check_csv_header(path, sep, frame, fail)
+                return frame
+            except DataError:
+                raise
+            except pd.errors.EmptyDataError as err:
+                raise fail("is empty") from err
+            except UnicodeDecodeError as err:
+                raise fail(f"is not UTF-8 {fmt.upper()} text", err) from err
+            except Exception as err:
+                raise fail(f"is not valid {fmt.upper()}", err) from err
+        if fmt in ("jsonl", "json"):
+            try:
+                text = path.read_text(encoding="utf-8-sig")
+            except UnicodeDecodeError as err:
+                raise fail("is not UTF-8 JSON text", err) from err
+            return _from_json(text, fmt, fail)
+        if fmt == "parquet":
+            try:
+                return pd.read_parquet(path)
+            except ImportError as err:
+                raise fail("reading Parquet needs pyarrow (pip install pyarrow)", err) from err
+            except Exception as err:
+                raise fail("is not a readable Parquet file", err) from err
+        with path.open("rb") as handle:
+            if handle.read(16) != b"SQLite format 3\x00":
+                raise fail("is not an SQLite sweep store")
+        try:
+            from scalinglaws.sweep.store import read_runs
+        except ImportError as err:
+            raise fail(
+                "the sweep store reader is unavailable (scalinglaws.sweep.store)", err
+            ) from err
+        try:
+            frame = read_runs(path)
+        except ScalingLawsError:
+            raise
+        except Exception as err:
+            raise fail("could not be read as a sweep store", err) from err
+        if not isinstance(frame, pd.DataFrame):
+            raise fail(f"the sweep store reader returned {type(frame).__name__}, not a DataFrame")
+        return frame
+    except OSError as err:
+        raise fail("could not be read", err) from err
+
+
+def _from_json(text: str, fmt: str, fail: Any) -> pd.DataFrame:
+    if fmt == "jsonl":
+        records = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise fail(f"line {number} is not valid JSON", err) from err
+            except RecursionError:
+                raise fail(f"line {number} is nested too deeply to be a run") from None
+            if not isinstance(record, dict):
+                raise fail(f"line {number} is not a JSON object (one run per line)")
+            records.append(record)
+        if not records:
+            raise fail("is empty")
+        return _frame(lambda: pd.DataFrame.from_records(records), fail)
+    if not text.strip():
+        raise fail("is empty")
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise fail("is not valid JSON", err) from err
+    except RecursionError:
+        raise fail("is nested too deeply to be a table of runs") from None
+    if isinstance(content, list) and all(isinstance(r, dict) for r in content):
+        return _frame(lambda: pd.DataFrame.from_records(content), fail)
+    if isinstance(content, dict) and all(isinstance(v, list) for v in content.values()):
+        lengths = {len(v) for v in content.values()}
+        if len(lengths) > 1:
+            raise fail(f"holds columns of different lengths ({', '.join(map(str, sorted(lengths)))})")
+        return _frame(lambda: pd.DataFrame(content), fail)
+    raise fail('must hold a list of records, e.g. [{"n_params": 1e8, "loss": 3.2}, ...]')
+
+
+def _frame(build: Any, fail: Any) -> pd.DataFrame:
+    """Build a DataFrame from parsed JSON; anything pandas cannot hold is a DataError."""
+    try:
+        return build()
+    except UnicodeError as err:
+        raise fail("holds text that is not valid Unicode (a lone surrogate such as \\ud800)", err) from err
+    except Exception as err:
+        raise fail("cannot be turned into a table of runs", err) from err
+
+
+_MANGLED = re.compile(r"(.+)\.[0-9]+")
+
+
+def _check_csv_header(path: Path, sep: str, frame: pd.DataFrame, fail: Any) -> None:
+    """Refuse a header that repeats a name (pandas would rename the copy ``name.1``)."""
+    if not any(_MANGLED.fullmatch(str(c)) for c in frame.columns):
+        return
+    head = pd.read_csv(
+        path, sep=sep, encoding="utf-8-sig", header=None, nrows=1, dtype=str, keep_default_na=False
+    )
+    names = [str(v) for v in head.iloc[0]] if len(head) else []
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise fail(f"column {repeated[0]!r} appears more than once in the header; give columns distinct names")
+
+
+def _rename(
+    frame: pd.DataFrame, columns: dict[str, str], renamed: dict[str, str], at: str
+) -> pd.DataFrame:
+    """Apply the user's mapping, then unambiguous aliases; record originals in ``renamed``."""
+    present = list(frame.columns)
+    back = {original: canonical for canonical, original in renamed.items()}
+    mapping: dict[str, str] = {}  # source column -> new name
+    for target, wanted in columns.items():
+        close = difflib.get_close_matches(target, _VALIDATED, n=1, cutoff=0.75)
+        if target not in _VALIDATED and close:
+            raise DataError(f"{at}columns= has the key {target!r}; did you mean {close[0]!r}?")
+        source = wanted if wanted in present else back.get(wanted, wanted)
+        if source not in present:
+            near = difflib.get_close_matches(str(wanted), present, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise DataError(
+                f"{at}columns= maps {target!r} to {wanted!r}, which is not a column; {hint}"
+                f"columns: {', '.join(present)}"
+            )
+        if source in mapping:
+            raise DataError(
+                f"{at}columns= maps both {mapping[source]!r} and {target!r} to {wanted!r}"
+            )
+        if source != target:
+            mapping[source] = target
+    for canonical, names in _ALIASES.items():
+        if canonical in present or canonical in columns:
+            continue
+        found = [
+            c
+            for c in present
+            if c.strip().lower() in names and c not in mapping and c not in CANONICAL
+        ]
+        if len(found) == 1 and not np.isnan(_as_float(frame[found[0]], strict=False)).all():
+            mapping[found[0]] = canonical
+    for target in list(mapping.values()):  # a column already holding a mapped name moves aside
+        if target in present and target not in mapping:
+            spare = f"{target}_unmapped"
+            while spare in present:
+                spare += "_"
+            mapping[target] = spare
+    for source, target in mapping.items():
+        if target in _VALIDATED:
+            renamed[target] = renamed.pop(source, source)
+    return frame.rename(columns=mapping)
+
+
+def _derive(
+    frame: pd.DataFrame, derived: tuple[str, ...], derive_tokens: bool, at: str
+) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Add flops = 6·N·D when absent, and n_tokens = C/(6·N) when asked."""
+    if "flops" not in frame.columns and {"n_params", "n_tokens"} <= set(frame.columns):
+        frame["flops"] = 6.0 * frame["n_params"] * frame["n_tokens"]
+        derived = (*derived, "flops")
+    if derive_tokens and "n_tokens" not in frame.columns:
+        missing = [c for c in ("flops", "n_params") if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{at}derive_tokens=True computes n_tokens = flops / (6 n_params), but "
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing; "
+                "map them with columns="
+            )
+        frame["n_tokens"] = frame["flops"] / (6.0 * frame["n_params"])
+        derived = (*derived, "n_tokens")
+    return frame, derived
+
+
+def _check_values(
+    shown: str, values: np.ndarray, index: pd.Index, positive: bool, size: bool, at: str = ""
+) -> None:
+    """Raise a DataError for the first non-finite (or, if ``positive``, non-positive) value."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{at}{shown} needs finite numbers: row {index[first]} has {float(values[first])!r}"
+            f"{_more(bad)}; fill in or drop the run (where=)"
+        )
+    if positive:
+        bad = values <= 0
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                f"{at}{shown} must be > 0{_SIZES if size else ''}: "
+                f"row {index[first]} has {float(values[first])!r}{_more(bad)}"
+            )
+
+
+def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
+    """Messages about duplicated runs and sizes that look like millions or billions."""
+    messages = []
+    keys = [c for c in CANONICAL if c in frame.columns and c not in derived]
+    if "loss" in keys and len(keys) >= 2:
+        repeats = frame.duplicated(subset=keys, keep="first").to_numpy()
+        if repeats.any():
+            later = frame.index[np.flatnonzero(repeats)[0]]
+            same = (frame[keys] == frame.loc[later, keys]).all(axis=1).to_numpy()
+            earlier = frame.index[np.flatnonzero(same)[0]]
+            messages.append(
+                f"{int(repeats.sum())} run(s) repeat an earlier run in all of {', '.join(keys)} "
+                f"(first: rows {earlier} and {later}); keep them if they are repeated seeds, "
+                "otherwise drop them with where="
+            )
+    for name, (floor, what, example) in _UNIT_FLOORS.items():
+        if name in frame.columns and name not in derived and frame[name].max() < floor:
+            messages.append(
+                f"{name} looks like it is in millions or billions (max {frame[name].max():g}); "
+                f"give {what}, e.g. {example}"
+            )
+    return messages
+
+
+def _more(bad: np.ndarray) -> str:
+    extra = int(bad.sum()) - 1
+    return f" (and {extra} more row{'s' if extra > 1 else ''})" if extra else ""
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:200] if text else type(err).__name__
+
+
+_REFUSED = (bool, np.bool_, complex, np.complexfloating, datetime.date, datetime.timedelta,
+            np.datetime64, np.timedelta64)  # fmt: skip
+
+
+def _as_float(series: pd.Series, strict: bool) -> np.ndarray:
+    """A column as float64, shape (n,); entries that are not numbers become NaN.
+
+    Missing entries are NaN too (callers tell them apart with ``series.notna()``).
+    Integers beyond the float range become +-inf. Complex numbers are never numbers
+    here (pandas would drop the imaginary part). With ``strict``, neither are booleans,
+    dates and durations (pandas would read True as 1.0 and a date as nanoseconds): a
+    loss or a size given as one is a mistake, while a weight column of booleans is not.
+    """
+    dtype = series.dtype
+    api = pd.api.types
+    if api.is_complex_dtype(dtype) or (
+        strict
+        and (
+            api.is_bool_dtype(dtype)
+            or api.is_datetime64_any_dtype(dtype)
+            or api.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
+        )
+    ):
+        return np.full(len(series), np.nan)
+    if api.is_numeric_dtype(dtype) or api.is_bool_dtype(dtype):
+        return np.array(series.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+    if dtype == object:
+        refused = _REFUSED if strict else (complex, np.complexfloating)
+        odd = series.map(lambda v: isinstance(v, refused)).to_numpy(dtype=bool)
+        if odd.any():
+            series = series.where(~odd, None)
+    try:
+        coerced = pd.to_numeric(series, errors="coerce")
+    except (OverflowError, TypeError, ValueError):
+        coerced = series.map(_one_float)
+    return np.array(coerced.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
+
+
+def _one_float(value: Any) -> float:
+    """One entry as a float: huge integers as +-inf, anything unreadable as NaN."""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    try:
+        out = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
+        return float(out) if np.isreal(out) else math.nan
+    except (OverflowError, TypeError, ValueError):
+        return math.nan
+
+
+def _not_a_number(value: Any) -> str:
+    """Why a value that pandas could read as a number is not one here."""
+    if isinstance(value, bool | np.bool_):
+        return " (a boolean, not a number)"
+    if isinstance(value, complex | np.complexfloating):
+        return " (a complex number)"
+    if isinstance(value, datetime.date | datetime.timedelta | np.datetime64 | np.timedelta64):
+        return " (a date or duration, not a number)"
+    return ""

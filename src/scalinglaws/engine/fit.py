@@ -1,0 +1,455 @@
+"""``fit(runs, law)``: the one entry point that turns runs into a :class:`Fit`.
+
+It prepares the data (validated once, in :mod:`scalinglaws.data.runs`), builds the law
+(catalog name, formula, function; pinned parameters; groups), runs the batched
+multi-start, bootstraps by resampling runs, and diagnoses the result. It never looks at
+which law it fits.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglaws._version import __version__
+from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
+from scalinglaws.laws.law import Law
+from scalinglaws.laws import get_law
+from scalinglaws.engine.solver import CONVERGED, FAILED, Objective, Problem, Solution, levenberg_marquardt, multistart
+from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.data.runs import Runs, load_runs
+
+Seed = int | np.random.Generator | None
+
+
+def fit(
+    runs: Runs | pd.DataFrame | str,
+    law: str | Law | Callable[..., Any],
+    *,
+    loss: str = "huber",
+    delta: float = 1e-3,
+    space: str = "log",
+    target: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    fixed_source: str = "",
+    weights: str | Sequence[float] | np.ndarray | None = None,
+    asymmetry: float = 1.0,
+    groups: str | None = None,
+    shared: Sequence[str] = (),
+    starts: Mapping[str, Sequence[float]] | np.ndarray | None = None,
+    prune: bool = True,
+    bootstrap: int = 0,
+    seed: Seed = 0,
+    progress: bool = False,
+    law_options: Mapping[str, Any] | None = None,
+) -> Fit:
+    """Fit a scaling law to runs.
+
+    Parameters
+    ----------
+    runs : Runs, DataFrame or path
+        The experiments; a DataFrame or path is read with :func:`load_runs`.
+    law : str, Law or callable
+        A catalog name (``"chinchilla"``), a formula (``"E + A / n_params**alpha"``),
+        a Python function or a :class:`Law`. (``"auto"``, the choice among candidate
+        laws, is :func:`scalinglaws.fit`, one layer up in :mod:`scalinglaws.judge.auto`.)
+    loss : {"huber", "squared"}
+        Penalty on residuals, summed (never averaged) over runs.
+    delta : float
+        Huber threshold; 1e-3 on log loss is the recipe of Hoffmann et al. (2022).
+    space : {"log", "linear"}
+        Residuals of ``log(loss)`` (default) or of ``loss``.
+    target : str, optional
+        The column the law predicts; default: the law's own (``loss`` for most laws,
+        ``error`` for ``downstream_exp``, ``coverage`` for ``coverage``).
+    variables : dict, optional
+        Law variable -> runs column, e.g. ``{"x": "n_params"}`` to fit ``power`` in N.
+    fixed : dict, optional
+        Parameters pinned to values (``{"E": 1.69}``); ``fixed_source`` says where
+        the values come from, and both are kept in the result.
+    weights : str or array, optional
+        Per-run weights: a column name or an array of shape (n_runs,).
+    asymmetry : float
+        Penalty factor on over-predicted runs; > 1 fits the lower envelope.
+    groups, shared : str, sequence of str
+        Fit one law per value of the column ``groups``, with the parameters in
+        ``shared`` common to all groups (e.g. one floor ``E`` for several data sets).
+    starts : dict or array, optional
+        Replace the law's start grid: per-parameter values (Cartesian product) or an
+        array of shape (n_starts, n_params) in natural units.
+    prune : bool
+        Race the starts by successive halving (default) or run all to convergence.
+    bootstrap : int
+        Number of bootstrap resamples of the runs (0 for none); each is re-fitted
+        from the optimum, all together.
+    seed : int or numpy Generator
+        Seed of the bootstrap. Same data and seed give the same numbers.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    Fit
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> x = np.geomspace(1e6, 1e9, 12)
+    >>> df = pd.DataFrame({"x": x, "loss": 1.5 + 300 * x**-0.3})
+    >>> f = fit(df, "power")
+    >>> round(f.params["alpha"], 3)
+    0.3
+    """
+    if not isinstance(runs, Runs):
+        runs = load_runs(runs)
+    _check_arguments(variables, fixed, seed, law_options)
+    if isinstance(law, str) and law.strip().lower() == "auto":
+        raise FitError('law="auto" chooses among laws: call scalinglaws.fit, not scalinglaws.engine.fit')
+    options = dict(law_options or {})
+    base = get_law(law, **options)
+    if loss not in ("huber", "squared"):
+        raise FitError(f"loss must be 'huber' or 'squared', got {loss!r}")
+    if space not in ("log", "linear"):
+        raise FitError(f"space must be 'log' or 'linear', got {space!r}")
+    if not (isinstance(delta, (int, float)) and delta > 0 and math.isfinite(delta)):
+        raise FitError(f"delta must be a positive number, got {delta!r}")
+    if not (isinstance(asymmetry, (int, float)) and asymmetry > 0 and math.isfinite(asymmetry)):
+        raise FitError(f"asymmetry must be a positive number, got {asymmetry!r}")
+    if not isinstance(bootstrap, int) or bootstrap < 0:
+        raise FitError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
+    mapping = dict(variables or {})
+    for v in mapping:
+        if v not in base.variables:
+            raise LawError(f"law {base.name!r} has no variable {v!r} to map; its variables are {list(base.variables)}")
+
+    the_law = base
+    if groups is not None:
+        if groups not in runs.columns:
+            raise DataError(f"groups={groups!r} is not a column of the runs; columns: {', '.join(runs.columns)}")
+        labels = sorted({str(v) for v in runs.data[groups]})
+        the_law = the_law.grouped(groups, labels, shared)
+    elif shared:
+        raise FitError("shared parameters need groups=<column>")
+    if fixed:
+        the_law = the_law.with_fixed(dict(fixed))
+
+    # ------------------------------------------------------------------ data
+    target = target or the_law.target
+    numeric = [mapping.get(v, v) for v in base.variables]
+    positive = [c for c in numeric if c in _POSITIVE_COLUMNS or space == "log" and c == target]
+    runs.require(numeric + [target], positive=positive + ([target] if space == "log" else []),
+                 min_rows=len(the_law.params), purpose=f"fitting {the_law.name!r} ({len(the_law.params)} free parameters)")
+    X: dict[str, np.ndarray] = {v: runs.column(mapping.get(v, v)) for v in base.variables}
+    if groups is not None:
+        X[groups] = runs.data[groups].astype(str).to_numpy()
+    y = runs.column(target)
+    n = len(y)
+    w = _weights(runs, weights, n)
+
+    objective = Objective(kind=loss, delta=float(delta), space=space, asymmetry=float(asymmetry))
+    problem = Problem(law=the_law, variables=X, y=y, objective=objective)
+    start_nat = _starts(the_law, starts, X, y)
+    start_int = problem.to_internal(start_nat)
+
+    bar = _progress(progress, "fit")
+    sol, refined = _race(problem, start_int, w, prune, bar)
+    finite = np.isfinite(sol.objective)
+    if not finite.any():
+        raise FitError(
+            f"no start of {the_law.name!r} gave a finite objective on these runs: the law cannot produce "
+            f"{'positive ' if space == 'log' else ''}predictions here; check the data, bounds and starts"
+        )
+    best = int(np.argmin(np.where(finite, sol.objective, np.inf)))
+    theta = sol.theta[best]
+    natural = problem.to_natural(theta[None, :])[0]
+
+    draws = None
+    n_failed = 0
+    if bootstrap:
+        draws, n_failed = _bootstrap(problem, theta, w, bootstrap, seed, progress)
+
+    diagnostics = _diagnose(problem, sol, refined, best, w, n_failed, bootstrap)
+    for message in diagnostics.warnings:
+        warnings.warn(f"{the_law.name}: {message}", ScalingLawsWarning, stacklevel=2)
+
+    params = {p.name: float(v) for p, v in zip(the_law.params, natural)}
+    all_params = {**params, **{k: float(v) for k, v in (fixed or {}).items()}}
+    provenance = {
+        "scalinglaws": __version__,
+        "numpy": np.__version__,
+        "data": runs.source,
+        "data_fingerprint": runs.fingerprint(),
+        "n_runs": n,
+        "seed": seed if isinstance(seed, int) or seed is None else "generator",
+    }
+    fit_options = {
+        "loss": loss,
+        "delta": float(delta),
+        "space": space,
+        "target": target,
+        "variables": mapping,
+        "weights": weights if isinstance(weights, str) else (None if weights is None else "array"),
+        "asymmetry": float(asymmetry),
+        "groups": groups,
+        "shared": list(shared),
+        "prune": prune,
+        "bootstrap": bootstrap,
+        "n_starts": int(start_int.shape[0]),
+    }
+    return Fit(
+        law=the_law,
+        params=all_params,
+        fixed={k: float(v) for k, v in (fixed or {}).items()},
+        fixed_source=fixed_source,
+        objective=float(sol.objective[best]),
+        n_runs=n,
+        draws=draws,
+        diagnostics=diagnostics,
+        options=fit_options,
+        provenance=provenance,
+    )
+
+
+def _check_arguments(variables: Any, fixed: Any, seed: Any, law_options: Any) -> None:
+    """Refuse arguments of the wrong type before numpy sees them."""
+    if variables is not None and not (
+        isinstance(variables, Mapping) and all(isinstance(c, str) for c in variables.values())
+    ):
+        raise DataError(f"variables must map law variables to column names, e.g. {{'x': 'n_params'}}; got {variables!r}")
+    if fixed is not None:
+        if not isinstance(fixed, Mapping):
+            raise LawError(f"fixed must map parameters to numbers, e.g. {{'E': 1.69}}; got {fixed!r}")
+        for name, value in fixed.items():
+            if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+                raise LawError(f"fixed value for {name} must be a number, got {value!r}")
+    if law_options is not None and not isinstance(law_options, Mapping):
+        raise LawError(f"law_options must map option names to values, e.g. {{'breaks': 2}}; got {law_options!r}")
+    if not (
+        seed is None
+        or isinstance(seed, np.random.Generator)
+        or (isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0)
+    ):
+        raise FitError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+
+
+_POSITIVE_COLUMNS = {"n_params", "n_tokens", "flops", "x", "unique_tokens", "n_params_encoder", "n_params_decoder"}
+
+
+def _weights(runs: Runs, weights: Any, n: int) -> np.ndarray:
+    if weights is None:
+        return np.ones(n)
+    if isinstance(weights, str):
+        runs.require([weights], purpose="weights")
+        w = runs.column(weights)
+    else:
+        try:
+            w = np.asarray(weights, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"weights must be a column name or one number per run, got {type(weights).__name__}"
+            ) from None
+    if w.shape != (n,):
+        raise DataError(f"weights must have one value per run ({n}), got shape {w.shape}")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"weights must be finite and >= 0; row {i} has {w[i]!r}")
+    if not (w > 0).any():
+        raise DataError("weights are all zero: no run would count")
+    return w
+
+
+def _starts(law: Law, starts: Any, X: Mapping[str, np.ndarray], y: np.ndarray) -> np.ndarray:
+    if starts is None:
+        return law.start_grid(X, y)
+    if isinstance(starts, Mapping):
+        unknown = set(starts) - set(law.param_names)
+        if unknown:
+            raise LawError(f"starts given for unknown parameters {sorted(unknown)}; the law has {list(law.param_names)}")
+        from dataclasses import replace
+
+        try:
+            params = tuple(
+                replace(p, grid=tuple(float(v) for v in starts[p.name])) if p.name in starts else p
+                for p in law.params
+            )
+        except (TypeError, ValueError):
+            raise LawError(f"starts must give numbers for each parameter, e.g. {{'E': [1.0, 2.0]}}; got {starts!r}") from None
+        base_fn = law.grid_fn
+
+        def grid_fn(variables: Mapping[str, Any], values: Any) -> dict[str, Any]:
+            # the user's starts win over the starts the law would choose from the data
+            chosen = dict(base_fn(variables, values)) if base_fn is not None else {}
+            return {k: v for k, v in chosen.items() if k not in starts}
+
+        return replace(law, params=params, grid_fn=grid_fn).start_grid(X, y)
+    try:
+        arr = np.asarray(starts, dtype=float)
+    except (TypeError, ValueError):
+        raise LawError("starts must be a mapping of parameter -> values or an array of numbers") from None
+    if arr.ndim != 2 or arr.shape[1] != len(law.params):
+        raise LawError(f"starts must have shape (n_starts, {len(law.params)}), got {arr.shape}")
+    return arr
+
+
+def _progress(enabled: bool, label: str) -> Callable[[int, int], None] | None:
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=label, unit="iter", leave=False)
+
+    def update(iteration: int, active: int) -> None:
+        bar.set_postfix(active=active, refresh=False)
+        bar.update(1)
+
+    return update
+
+
+#: Above this many runs, the starts race on a random subsample of RACE_SAMPLE runs and
+#: only the finalists are refined on all runs: the objective's landscape is the same up
+#: to noise, at a fraction of the cost.
+RACE_THRESHOLD = 50_000
+RACE_SAMPLE = 4_000
+#: How many of the race's finalists are refined on all runs.
+RACE_FINALISTS = 2
+#: Below RACE_THRESHOLD runs, the starts still race on the subsample when running every
+#: start on every run would cost more than this many (start, run) pairs per iteration
+#: (chinchilla's 4,500 starts on 10,000 runs are 4.5e7).
+RACE_WORK = 20_000_000
+
+
+def _race(problem: Problem, starts: np.ndarray, w: np.ndarray, prune: bool, bar: Any) -> tuple[Any, np.ndarray]:
+    n = problem.y.shape[-1]
+    if n <= 2 * RACE_SAMPLE or (n <= RACE_THRESHOLD and n * len(starts) <= RACE_WORK):
+        return multistart(problem, starts, w, prune=prune, callback=bar)
+    pick = np.sort(np.random.default_rng(0).choice(n, RACE_SAMPLE, replace=False))
+    sample = Problem(
+        law=problem.law,
+        variables={k: v[pick] for k, v in problem.variables.items()},
+        y=problem.y[pick],
+        objective=problem.objective,
+    )
+    raced, finalists = multistart(sample, starts, w[pick], prune=prune, callback=bar)
+    finalists = finalists[np.argsort(raced.objective[finalists], kind="stable")][:RACE_FINALISTS]
+    full = levenberg_marquardt(problem, raced.theta[finalists], w, max_iter=300, ftol=1e-12, callback=bar)
+    theta = raced.theta.copy()
+    objective = np.full(len(starts), np.inf)  # subsample objectives are not comparable
+    status, iters = raced.status.copy(), raced.iterations.copy()
+    theta[finalists], objective[finalists] = full.theta, full.objective
+    status[finalists], iters[finalists] = full.status, iters[finalists] + full.iterations
+
+    return Solution(theta=theta, objective=objective, status=status, iterations=iters), finalists
+
+
+#: Bootstrap resamples are drawn and refitted in blocks of at most this many weights.
+BOOTSTRAP_BLOCK_ELEMENTS = 20_000_000
+
+
+def _bootstrap(
+    problem: Problem, theta: np.ndarray, w: np.ndarray, n_draws: int, seed: Seed, progress: bool
+) -> tuple[np.ndarray, int]:
+    """Resample runs with replacement; refit every resample from the optimum, together."""
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    n = problem.y.shape[-1]
+    block = max(1, BOOTSTRAP_BLOCK_ELEMENTS // n)
+    bar = _progress(progress, "bootstrap")
+    parts = []
+    for first in range(0, n_draws, block):
+        size = min(block, n_draws - first)
+        # a resample is a vector of counts: run i appears counts[i] times
+        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(float)
+        start = np.repeat(theta[None, :], size, axis=0)
+        parts.append(levenberg_marquardt(problem, start, counts * w, max_iter=200, ftol=1e-10, callback=bar))
+
+    sol = Solution(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("theta", "objective", "status", "iterations")))
+    ok = sol.status == CONVERGED
+    draws = problem.to_natural(sol.theta)
+    draws[~ok] = np.nan
+    return draws, int((~ok).sum())
+
+
+def _diagnose(
+    problem: Problem, sol: Any, refined: np.ndarray, best: int, w: np.ndarray, n_failed: int, n_boot: int
+) -> Diagnostics:
+    law = problem.law
+    names = law.param_names
+    theta = sol.theta[best]
+    messages: list[str] = []
+    converged = bool(sol.status[best] == CONVERGED)
+    if not converged:
+        messages.append(
+            f"the best start did not converge in {int(sol.iterations[best])} iterations; "
+            "the parameters may be off: try other starts or loosen the law's bounds"
+        )
+    lo, hi = problem.bounds
+    tol = 1e-6 * np.maximum(1.0, np.abs(theta))
+    at_bounds = tuple(
+        n for n, t, a, b in zip(names, theta, lo, hi) if (np.isfinite(a) and t - a <= tol[names.index(n)])
+        or (np.isfinite(b) and b - t <= tol[names.index(n)])
+    )
+    if at_bounds:
+        messages.append(f"parameters at a bound: {', '.join(at_bounds)}; the optimum may lie beyond it")
+
+    # identifiability: curvature of the objective at the optimum, in internal units
+    r, J = problem.residuals(theta[None, :])
+    assert J is not None
+    omega = w * problem.objective.irls_weight(r[0])
+    H = (J[0] * omega) @ J[0].T
+    d = np.sqrt(np.clip(np.diagonal(H), 0, None))
+    dead = d <= 1e-12 * max(float(d.max()), 1e-300)
+    scaled = H / np.outer(np.where(dead, 1, d), np.where(dead, 1, d))
+    eig, vec = np.linalg.eigh(scaled)
+    cond = float(eig[-1] / max(eig[0], 1e-300)) if eig[-1] > 0 else math.inf
+    poorly = set(np.array(names)[dead])
+    if cond > 1e8:
+        weak = vec[:, 0]
+        poorly |= {names[i] for i in np.flatnonzero(np.abs(weak) > 0.3)}
+    poorly_t = tuple(n for n in names if n in poorly)
+    if poorly_t:
+        messages.append(
+            f"poorly identified: {', '.join(poorly_t)} (condition number {cond:.3g}); the data cannot pin them "
+            "down together: fix one (fixed=...) or add runs that vary them"
+        )
+
+    # the spread of the best starts
+    F = sol.objective
+    near = np.flatnonzero(np.isfinite(F) & (F <= F[best] * (1 + 1e-4) + 1e-12))
+    near = np.intersect1d(near, refined)
+    nat = problem.to_natural(sol.theta[near])
+    ref = problem.to_natural(theta[None, :])[0]
+    spread = {
+        n: float(np.max(np.abs(nat[:, i] - ref[i])) / max(abs(ref[i]), 1e-12)) if near.size else 0.0
+        for i, n in enumerate(names)
+    }
+    flat = [n for n, s in spread.items() if s > 1e-2]
+    if flat:
+        messages.append(
+            "starts within 0.01 % of the best objective disagree on "
+            + ", ".join(f"{n} (by {spread[n]:.1%})" for n in flat)
+            + ": the objective is flat there"
+        )
+    if n_boot and n_failed:
+        share = n_failed / n_boot
+        if share > 0.01:
+            messages.append(f"{n_failed} of {n_boot} bootstrap refits did not converge; they are left out of intervals")
+    return Diagnostics(
+        converged=converged,
+        iterations=int(sol.iterations[best]),
+        n_starts=int(sol.theta.shape[0]),
+        n_refined=int(refined.size),
+        n_failed_starts=int((sol.status == FAILED).sum()),
+        at_bounds=at_bounds,
+        condition_number=cond,
+        poorly_identified=poorly_t,
+        start_spread=spread,
+        n_near_best=int(near.size),
+        bootstrap_failed=n_failed,
+        warnings=tuple(messages),
+    )

@@ -1,0 +1,421 @@
+"""The result of a fit: immutable, printable, serialisable, and able to predict."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from scalinglaws.errors import FitError, LawError
+from scalinglaws.laws.law import Law
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What the optimiser saw: convergence, bounds, identifiability, agreement of starts.
+
+    Attributes
+    ----------
+    converged : bool
+        The best start met the convergence test.
+    iterations : int
+        Iterations the best start took.
+    n_starts, n_refined, n_failed_starts : int
+        Starts tried, starts carried to convergence, starts with no finite objective.
+    at_bounds : tuple of str
+        Parameters that ended on one of their bounds.
+    condition_number : float
+        Of the scaled curvature matrix at the optimum; above ~1e8 some combination of
+        parameters is not determined by the data.
+    poorly_identified : tuple of str
+        Parameters taking part in the least determined direction.
+    start_spread : dict
+        Per parameter, the largest relative distance from the optimum among the starts
+        that reached an objective within 0.01 % of the best.
+    n_near_best : int
+        How many refined starts reached that objective.
+    bootstrap_failed : int
+        Bootstrap refits that did not converge (left out of the intervals).
+    warnings : tuple of str
+        Plain-language statements of the problems above.
+    """
+
+    converged: bool
+    iterations: int
+    n_starts: int
+    n_refined: int
+    n_failed_starts: int
+    at_bounds: tuple[str, ...]
+    condition_number: float
+    poorly_identified: tuple[str, ...]
+    start_spread: Mapping[str, float]
+    n_near_best: int
+    bootstrap_failed: int = 0
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "n_starts": self.n_starts,
+            "n_refined": self.n_refined,
+            "n_failed_starts": self.n_failed_starts,
+            "at_bounds": list(self.at_bounds),
+            "condition_number": finite_or_none(self.condition_number),
+            "poorly_identified": list(self.poorly_identified),
+            "start_spread": dict(self.start_spread),
+            "n_near_best": self.n_near_best,
+            "bootstrap_failed": self.bootstrap_failed,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Diagnostics:
+        return cls(
+            converged=bool(d["converged"]),
+            iterations=int(d["iterations"]),
+            n_starts=int(d["n_starts"]),
+            n_refined=int(d["n_refined"]),
+            n_failed_starts=int(d["n_failed_starts"]),
+            at_bounds=tuple(d["at_bounds"]),
+            condition_number=float(d["condition_number"]) if d["condition_number"] is not None else math.inf,
+            poorly_identified=tuple(d["poorly_identified"]),
+            start_spread=dict(d["start_spread"]),
+            n_near_best=int(d["n_near_best"]),
+            bootstrap_failed=int(d.get("bootstrap_failed", 0)),
+            warnings=tuple(d.get("warnings", ())),
+        )
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """``float(x)``, or None for a missing or non-finite number (JSON has no NaN)."""
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted law.
+
+    Attributes
+    ----------
+    law : Law
+        The law as fitted (with pinned parameters and groups applied).
+    params : dict
+        Every parameter's value, pinned ones included.
+    fixed : dict
+        The pinned parameters, with ``fixed_source`` saying where they come from.
+    objective : float
+        The objective at the optimum, summed over runs.
+    n_runs : int
+    draws : array of shape (n_bootstrap, n_free_params) or None
+        Bootstrap estimates of the free parameters (NaN rows: refits that failed).
+    diagnostics : Diagnostics
+    options, provenance : dict
+        How the fit was made, and from what (law, data fingerprint, seed, versions).
+    """
+
+    law: Law
+    params: Mapping[str, float]
+    objective: float
+    n_runs: int
+    diagnostics: Diagnostics
+    fixed: Mapping[str, float] = field(default_factory=dict)
+    fixed_source: str = ""
+    draws: np.ndarray | None = field(default=None, repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    provenance: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # a Fit is a value: its mappings are read-only views and its draws read-only
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
+        if self.draws is not None:
+            draws = np.array(self.draws, dtype=float)
+            draws.setflags(write=False)
+            object.__setattr__(self, "draws", draws)
+
+    # ---------------------------------------------------------------- uncertainty
+
+    @property
+    def free_params(self) -> tuple[str, ...]:
+        return self.law.param_names
+
+    def _valid_draws(self) -> np.ndarray:
+        if self.draws is None or len(self.draws) == 0:
+            raise FitError("this fit has no bootstrap draws: fit again with bootstrap=1000 (or any number > 0)")
+        d = self.draws[np.all(np.isfinite(self.draws), axis=1)]
+        if len(d) < 2:
+            raise FitError("fewer than 2 bootstrap refits converged: intervals are not available")
+        return d
+
+    def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile bootstrap intervals of the free parameters at ``level``."""
+        check_level(level)
+        d = self._valid_draws()
+        q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
+        lo, hi = np.percentile(d, q, axis=0)
+        return {n: (float(a), float(b)) for n, a, b in zip(self.free_params, lo, hi)}
+
+    def standard_errors(self) -> dict[str, float]:
+        """Bootstrap standard deviation of each free parameter."""
+        d = self._valid_draws()
+        return {n: float(s) for n, s in zip(self.free_params, d.std(axis=0, ddof=1))}
+
+    # ---------------------------------------------------------------- prediction
+
+    def predict(self, **variables: Any) -> np.ndarray:
+        """The law at the fitted parameters; arrays broadcast with numpy's rules.
+
+        Examples
+        --------
+        ``fit.predict(n_params=7e10, n_tokens=1.4e12)``
+        """
+        free = {n: self.params[n] for n in self.free_params}
+        return self.law(free, **_rename(self, variables))
+
+    def predict_draws(self, **variables: Any) -> np.ndarray:
+        """Predictions under every valid bootstrap draw: shape (n_draws, *broadcast shape)."""
+        d = self._valid_draws()
+        shape = np.broadcast_shapes(*(np.shape(v) for v in variables.values()))
+        flat = {k: np.broadcast_to(np.asarray(v), shape).reshape(-1) for k, v in _rename(self, variables).items()}
+        P = {n: d[:, i : i + 1] for i, n in enumerate(self.free_params)}
+        X = {k: (v if k in self.law.categorical else v.astype(float)) for k, v in flat.items()}
+        with np.errstate(all="ignore"):
+            out = np.broadcast_to(np.asarray(self.law.function(X, P), dtype=float), (len(d), flat_len(flat)))
+        return out.reshape((len(d), *shape))
+
+    def predict_interval(self, level: float = 0.95, **variables: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Percentile bootstrap band of the prediction at ``level``: (lower, upper)."""
+        check_level(level)
+        p = self.predict_draws(**variables)
+        lo, hi = np.nanpercentile(p, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
+        return lo, hi
+
+    # ---------------------------------------------------------------- display
+
+    def report(self, level: float = 0.95) -> str:
+        """A plain-text report: parameters, intervals, objective and diagnostics."""
+        lines = [f"Fit of {self.law.name} to {self.n_runs} runs"]
+        if self.law.formula:
+            lines.append(f"  law: {self.law.formula}")
+        opts = self.options
+        if opts:
+            lines.append(
+                f"  objective: {opts.get('loss', '?')}"
+                + (f"(delta={opts.get('delta'):g})" if opts.get("loss") == "huber" else "")
+                + f" on {opts.get('space', '?')} residuals, summed = {self.objective:.10g}"
+            )
+        have_ci = self.draws is not None and np.isfinite(self.draws).all(axis=1).sum() >= 2
+        ci = self.intervals(level) if have_ci else {}
+        width = max(len(n) for n in self.params)
+        header = f"  {'parameter':<{width}}  {'value':>12}"
+        if ci:
+            header += f"  {int(level * 100)}% interval"
+        lines.append(header)
+        for name, value in self.params.items():
+            row = f"  {name:<{width}}  {value:>12.6g}"
+            if name in ci:
+                row += f"  ({ci[name][0]:.6g}, {ci[name][1]:.6g})"
+            if name in self.fixed:
+                row += "  fixed" + (f" ({self.fixed_source})" if self.fixed_source else "")
+            lines.append(row)
+        auto = self.options.get("auto") if isinstance(self.options, Mapping) else None
+        if auto:
+            scores = ", ".join(
+                f"{row['candidate']} {row['score']:.4g}" if row.get("score") is not None else f"{row['candidate']} -"
+                for row in auto.get("table", [])
+            )
+            lines.append(
+                f"  chosen automatically by nested extrapolation tests along {auto.get('by')} "
+                f"(mean held-out log RMSE: {scores})"
+            )
+            if auto.get("note"):
+                lines.append(f"  note: {auto['note']}")
+        d = self.diagnostics
+        lines.append(
+            f"  converged: {'yes' if d.converged else 'NO'} ({d.iterations} iterations; "
+            f"{d.n_starts} starts, {d.n_refined} refined, {d.n_near_best} reached the best objective)"
+        )
+        lines.append(f"  condition number: {d.condition_number:.3g}")
+        if self.draws is not None:
+            lines.append(f"  bootstrap: {len(self.draws)} resamples, {d.bootstrap_failed} failed")
+        for w in d.warnings:
+            lines.append(f"  warning: {w}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.report()
+
+    def __repr__(self) -> str:
+        ps = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
+        return f"Fit(law={self.law.name!r}, n_runs={self.n_runs}, objective={self.objective:.6g}, params={{{ps}}})"
+
+    # ---------------------------------------------------------------- serialisation
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict holding everything needed to rebuild the fit."""
+        return {
+            "format": "scalinglaws.engine.fit/1",
+            "law": {
+                "name": self.law.name,
+                "formula": self.law.formula,
+                "variables": list(self.law.variables),
+                "free_params": list(self.free_params),
+                "source": self.law.source,
+                "spec": jsonable(dict(self.law.spec)),
+            },
+            "params": dict(self.params),
+            "fixed": dict(self.fixed),
+            "fixed_source": self.fixed_source,
+            "objective": finite_or_none(self.objective),
+            "n_runs": self.n_runs,
+            "draws": None if self.draws is None else [[finite_or_none(v) for v in row] for row in self.draws.tolist()],
+            "diagnostics": self.diagnostics.to_dict(),
+            "options": jsonable(dict(self.options)),
+            "provenance": jsonable(dict(self.provenance)),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], law: Law | Any = None) -> Fit:
+        """Rebuild a fit from :meth:`to_dict`; pass ``law`` for laws given as Python functions."""
+        from scalinglaws.laws import get_law, law_from_spec
+
+        if not isinstance(d, Mapping) or d.get("format") != "scalinglaws.engine.fit/1":
+            raise LawError("this is not a scalinglaws fit (missing format 'scalinglaws.engine.fit/1')")
+        try:
+            spec = d["law"]["spec"]
+            if law is None:
+                rebuilt = law_from_spec(spec)
+            else:
+                rebuilt = get_law(law)
+                if spec.get("groups"):
+                    g = spec["groups"]
+                    rebuilt = rebuilt.grouped(g["column"], g["labels"], g["shared"])
+                if spec.get("fixed"):
+                    rebuilt = rebuilt.with_fixed(spec["fixed"])
+            draws = d.get("draws")
+            return cls(
+                law=rebuilt,
+                params={k: float(v) for k, v in d["params"].items()},
+                fixed={k: float(v) for k, v in d.get("fixed", {}).items()},
+                fixed_source=d.get("fixed_source", ""),
+                objective=math.nan if d["objective"] is None else float(d["objective"]),
+                n_runs=int(d["n_runs"]),
+                draws=None if draws is None else np.array([[np.nan if v is None else v for v in row] for row in draws], dtype=float).reshape(len(draws), -1),
+                diagnostics=Diagnostics.from_dict(d["diagnostics"]),
+                options=dict(d.get("options", {})),
+                provenance=dict(d.get("provenance", {})),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            if isinstance(err, LawError):
+                raise
+            raise LawError(f"this fit file is incomplete or corrupt: {type(err).__name__}: {err}") from None
+
+    @classmethod
+    def from_params(
+        cls,
+        law: Any,
+        params: Mapping[str, float],
+        *,
+        draws: np.ndarray | None = None,
+        source: str = "",
+        law_options: Mapping[str, Any] | None = None,
+    ) -> Fit:
+        """A fit made from known parameter values (published constants), not from data.
+
+        ``draws`` (shape (n_draws, n_params), columns like ``law.param_names``) carry
+        intervals; ``source`` says where the values come from. The result has
+        ``n_runs = 0`` and ``objective = 0``.
+
+        Examples
+        --------
+        >>> f = Fit.from_params("chinchilla", {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28})
+        >>> round(float(f.predict(n_params=7e10, n_tokens=1.4e12)), 3)
+        1.937
+        """
+        from scalinglaws.laws import get_law
+
+        the_law = get_law(law, **dict(law_options or {}))
+        names = the_law.param_names
+        missing = [n for n in names if n not in params]
+        unknown = [k for k in params if k not in names]
+        if missing or unknown:
+            raise LawError(
+                f"law {the_law.name!r} has parameters {list(names)}; "
+                + (f"missing {missing}" if missing else "")
+                + ("; " if missing and unknown else "")
+                + (f"unknown {unknown}" if unknown else "")
+            )
+        values = {n: float(params[n]) for n in names}
+        bad = [n for n, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise LawError(f"parameters must be finite numbers; {bad[0]} is {values[bad[0]]}")
+        if draws is not None:
+            draws = np.asarray(draws, dtype=float)
+            if draws.ndim != 2 or draws.shape[1] != len(names):
+                raise LawError(f"draws must have shape (n_draws, {len(names)}), got {draws.shape}")
+        diagnostics = Diagnostics(
+            converged=True, iterations=0, n_starts=0, n_refined=0, n_failed_starts=0, at_bounds=(),
+            condition_number=math.nan, poorly_identified=(), start_spread={}, n_near_best=0,
+        )
+        return cls(
+            law=the_law,
+            params=values,
+            objective=0.0,
+            n_runs=0,
+            diagnostics=diagnostics,
+            draws=draws,
+            provenance={"constructed": "from given parameter values", "source": source},
+        )
+
+    @classmethod
+    def from_json(cls, text: str, law: Law | Any = None) -> Fit:
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise LawError(f"this fit file is not valid JSON: {err}") from None
+        return cls.from_dict(d, law=law)
+
+
+def flat_len(flat: Mapping[str, np.ndarray]) -> int:
+    return max((v.size for v in flat.values()), default=1)
+
+
+def _rename(fit: Fit, variables: Mapping[str, Any]) -> dict[str, Any]:
+    """Accept the runs' column names for mapped variables (``n_params`` for ``x``)."""
+    mapping = dict(fit.options.get("variables") or {})
+    inverse = {col: var for var, col in mapping.items()}
+    return {inverse.get(k, k): v for k, v in variables.items()}
+
+
+def check_level(level: float) -> float:
+    """``level`` as a float strictly between 0 and 1, or a FitError."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
+    return float(level)
+
+
+def jsonable(x: Any) -> Any:
+    """A JSON-ready copy: mappings and sequences recursed, numpy scalars and arrays made
+    plain, non-finite floats None."""
+    if isinstance(x, Mapping):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (np.floating, float)):
+        return finite_or_none(float(x))
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    return x

@@ -1,0 +1,419 @@
+"""The numerical core: a robust objective and a batched Levenberg–Marquardt solver.
+
+Every start of a multi-start fit and every bootstrap resample is one row of a
+``(n_starts, n_params)`` array, and all rows take their steps together: one call of the
+law's function per iteration evaluates every start on every run. Huber losses are
+minimised by iteratively reweighted least squares (Huber's own algorithm): each
+iteration solves a damped Gauss–Newton system whose weights are ``psi(r)/r``, a
+majoriser of the Huber objective, so accepted steps always decrease it.
+
+Nothing here knows which law it is fitting: a :class:`Problem` only needs the law's
+function (and its Jacobian, when the law has one; otherwise forward differences).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scalinglaws.laws.law import Law
+
+#: Status codes of a start.
+RUNNING, CONVERGED, MAX_ITER, FAILED = 0, 1, 2, 3
+CURVATURE_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The per-run penalty on residuals, summed over runs.
+
+    Parameters
+    ----------
+    kind : {"huber", "squared"}
+        Huber (quadratic within ``delta``, linear beyond) or squared error.
+    delta : float
+        Huber threshold, in the units of the residual (log loss by default).
+    space : {"log", "linear"}
+        Residuals ``log(y) - log(f)`` (relative errors; the default of Hoffmann et al.)
+        or ``y - f``.
+    asymmetry : float
+        Factor on the penalty of runs the law over-predicts (``f > y``). Above 1 it
+        fits the lower envelope of the runs: under-tuned runs above the frontier pull
+        the fit up less than good runs pull it down.
+    """
+
+    kind: str = "huber"
+    delta: float = 1e-3
+    space: str = "log"
+    asymmetry: float = 1.0
+
+    def rho(self, r: np.ndarray) -> np.ndarray:
+        if self.kind == "huber":
+            a = np.abs(r)
+            d = self.delta
+            out = np.where(a <= d, 0.5 * r * r, d * a - 0.5 * d * d)
+        else:
+            out = 0.5 * r * r
+        return out * self.side(r)
+
+    def irls_weight(self, r: np.ndarray) -> np.ndarray:
+        """``psi(r) / r``: the weights of Huber's iteratively reweighted least squares."""
+        if self.kind == "huber":
+            with np.errstate(divide="ignore"):
+                w = np.minimum(1.0, self.delta / np.abs(r))
+        else:
+            w = np.ones_like(r)
+        return w * self.side(r)
+
+    def weights(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """IRLS weights (for the gradient) and Gauss-Newton curvature weights.
+
+        The curvature is rho'' where it is positive and a small share of the IRLS
+        weight on Huber's linear part, which keeps the system well posed far from the
+        optimum and close to Newton's near it.
+        """
+        side = self.side(r)
+        if self.kind != "huber":
+            w = np.ones_like(r) * side
+            return w, w
+        with np.errstate(divide="ignore"):
+            w = np.minimum(1.0, self.delta / np.abs(r))
+        curv = np.where(w >= 1.0, 1.0, CURVATURE_SHARE * w)
+        return w * side, curv * side
+
+    def side(self, r: np.ndarray) -> Any:
+        if self.asymmetry == 1.0:
+            return 1.0
+        return np.where(r < 0, self.asymmetry, 1.0)
+
+    def total(self, r: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Objective per start, ``inf`` where any residual is not finite."""
+        with np.errstate(invalid="ignore", over="ignore"):
+            out = np.sum(weights * self.rho(r), axis=-1)
+        return np.where(np.isfinite(out), out, np.inf)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A law, the data it is fitted to, and the map between natural and internal units.
+
+    Internal coordinates are ``log(p)`` for parameters declared ``log=True`` and ``p``
+    otherwise; bounds apply in internal coordinates.
+    """
+
+    law: Law
+    variables: Mapping[str, np.ndarray]
+    y: np.ndarray
+    objective: Objective
+
+    @property
+    def n_params(self) -> int:
+        return len(self.law.params)
+
+    @property
+    def log_mask(self) -> np.ndarray:
+        return np.array([p.log for p in self.law.params])
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        b = np.array([p.internal_bounds for p in self.law.params], dtype=float).reshape(-1, 2)
+        return b[:, 0], b[:, 1]
+
+    def to_internal(self, natural: np.ndarray) -> np.ndarray:
+        out = np.array(natural, dtype=float, copy=True)
+        m = self.log_mask
+        with np.errstate(divide="ignore"):
+            out[..., m] = np.log(out[..., m])
+        return out
+
+    def to_natural(self, internal: np.ndarray) -> np.ndarray:
+        out = np.array(internal, dtype=float, copy=True)
+        m = self.log_mask
+        with np.errstate(over="ignore"):
+            out[..., m] = np.exp(out[..., m])
+        return out
+
+    def _params(self, natural: np.ndarray) -> dict[str, np.ndarray]:
+        return {p.name: natural[:, i : i + 1] for i, p in enumerate(self.law.params)}
+
+    def _transform(self, f: Any) -> np.ndarray:
+        # non-positive predictions give NaN or -inf: the objective treats them as infeasible
+        return np.log(f) if self.objective.space == "log" else f
+
+    def residuals(self, theta: np.ndarray, jacobian: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Residuals ``(n_starts, n_runs)`` and a Jacobian ``(n_starts, n_params, n_runs)``.
+
+        The Jacobian is of the *prediction* (log prediction in log space) with respect
+        to the internal coordinates; the residual's is its negative.
+        """
+        S, n = theta.shape[0], self.y.shape[-1]
+        natural = self.to_natural(theta)
+        P = self._params(natural)
+        target = self._transform(self.y)
+        with np.errstate(all="ignore"):
+            if jacobian and self.law.value_and_grad is not None:
+                f, grads = self.law.value_and_grad(self.variables, P)
+                f = np.broadcast_to(np.asarray(f, dtype=float), (S, n))
+                r = target - self._transform(f)
+                J = np.empty((S, self.n_params, n))
+                inv = 1.0 / f if self.objective.space == "log" else None
+                for k, g in enumerate(grads):
+                    # chain rule: internal coordinate log(p) scales by p; log space divides by f
+                    factor: Any = natural[:, k : k + 1] if self.log_mask[k] else None
+                    if inv is not None:
+                        factor = inv if factor is None else inv * factor
+                    if factor is None:
+                        J[:, k, :] = g
+                    else:
+                        np.multiply(g, factor, out=J[:, k, :])
+            else:
+                f = np.broadcast_to(np.asarray(self.law.function(self.variables, P), dtype=float), (S, n))
+                g0 = self._transform(f)
+                r = target - g0
+                J = None
+                if jacobian:
+                    J = np.empty((S, self.n_params, n))
+                    for k in range(self.n_params):
+                        h = 1e-7 * np.maximum(1.0, np.abs(theta[:, k]))
+                        t2 = theta.copy()
+                        t2[:, k] += h
+                        f2 = np.broadcast_to(
+                            np.asarray(self.law.function(self.variables, self._params(self.to_natural(t2))), dtype=float),
+                            (S, n),
+                        )
+                        J[:, k, :] = (self._transform(f2) - g0) / h[:, None]
+        return r, J
+
+
+@dataclass(frozen=True)
+class Solution:
+    """Where each start ended: internal coordinates, objective, status, iterations."""
+
+    theta: np.ndarray
+    objective: np.ndarray
+    status: np.ndarray
+    iterations: np.ndarray
+
+
+def levenberg_marquardt(
+    problem: Problem,
+    theta0: np.ndarray,
+    weights: np.ndarray,
+    *,
+    max_iter: int = 200,
+    ftol: float = 1e-12,
+    callback: Callable[[int, int], None] | None = None,
+    threads: int | None = None,
+) -> Solution:
+    """Minimise the objective from every row of ``theta0`` at once.
+
+    Parameters
+    ----------
+    problem : Problem
+    theta0 : array of shape (n_starts, n_params)
+        Starts, internal coordinates.
+    weights : array of shape (n_runs,) or (n_starts, n_runs)
+        Per-run weights; a 2-D array gives every start its own (bootstrap counts).
+    max_iter : int
+        Iterations per start.
+    ftol : float
+        A start has converged when an accepted step lowers its objective by less than
+        ``ftol`` relative, or when no step helps any more (damping exhausted).
+    callback : callable, optional
+        Called as ``callback(iteration, n_active)`` after each iteration.
+    threads : int, optional
+        Starts are independent, so large batches are split into contiguous chunks
+        solved in parallel threads (numpy releases the GIL in array loops). Every
+        start follows the same path whatever the split, so results do not depend on
+        the thread count. Default: ``SCALINGLAWS_THREADS`` or the usable CPUs, at most 4.
+    """
+    S, n = theta0.shape[0], problem.y.shape[-1]
+    n_threads = _thread_count(threads, S * n)
+    W = np.broadcast_to(np.asarray(weights, dtype=float), (S, n))
+    # chunks: one per thread, and small enough that a chunk's arrays stay within memory
+    per_chunk = max(1, min(-(-S // n_threads), MAX_CHUNK_ELEMENTS // max(1, n * (theta0.shape[1] + 8))))
+    if per_chunk >= S:
+        return _lm(problem, theta0, W, max_iter=max_iter, ftol=ftol, callback=callback)
+    chunks = [(a, min(a + per_chunk, S)) for a in range(0, S, per_chunk)]
+    with ThreadPoolExecutor(max_workers=n_threads) as pool:
+        parts = list(
+            pool.map(
+                lambda ab: _lm(
+                    problem, theta0[ab[0] : ab[1]], W[ab[0] : ab[1]], max_iter=max_iter, ftol=ftol,
+                    callback=callback if ab[0] == 0 else None,
+                ),
+                chunks,
+            )
+        )
+    return Solution(
+        theta=np.concatenate([p.theta for p in parts]),
+        objective=np.concatenate([p.objective for p in parts]),
+        status=np.concatenate([p.status for p in parts]),
+        iterations=np.concatenate([p.iterations for p in parts]),
+    )
+
+
+#: Below this many (start, run) pairs per thread, threads cost more than they save.
+MIN_WORK_PER_THREAD = 50_000
+#: Grids up to this many starts always run every start to convergence: it is cheap, and a
+#: start far from the optimum can look poor after a few iterations yet be the one that
+#: gets there (henighan's C_0 grid on data whose C_0 lies decades away does exactly that).
+PRUNE_MIN_STARTS = 512
+#: At most this many float64 values in one chunk's working arrays (about 256 MB).
+MAX_CHUNK_ELEMENTS = 32_000_000
+
+
+def _thread_count(threads: int | None, work: int) -> int:
+    if threads is None:
+        env = os.environ.get("SCALINGLAWS_THREADS")
+        if env and env.isdigit():
+            threads = int(env)
+        else:
+            try:
+                threads = min(4, len(os.sched_getaffinity(0)))
+            except AttributeError:  # pragma: no cover - not on Linux
+                threads = min(4, os.cpu_count() or 1)
+    return max(1, min(int(threads), work // MIN_WORK_PER_THREAD))
+
+
+def _lm(
+    problem: Problem,
+    theta0: np.ndarray,
+    weights: np.ndarray,
+    *,
+    max_iter: int = 200,
+    ftol: float = 1e-12,
+    callback: Callable[[int, int], None] | None = None,
+) -> Solution:
+    """The batched Levenberg–Marquardt iteration on one chunk of starts.
+
+    The working arrays hold the running starts only; they are compacted when starts
+    finish, so no iteration copies the Jacobians of every start.
+    """
+    lo, hi = problem.bounds
+    theta = np.clip(np.array(theta0, dtype=float), lo, hi)
+    S, P = theta.shape
+    W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
+    obj = problem.objective
+    F_out = np.full(S, np.inf)
+    status = np.full(S, RUNNING)
+    iters = np.zeros(S, dtype=int)
+    eye = np.eye(P)
+
+    r, J = problem.residuals(theta)
+    F = obj.total(r, W_all)
+    ids = np.flatnonzero(np.isfinite(F))
+    status[np.isfinite(F) == 0] = FAILED
+    F_out[:] = F
+    th, r, J, W, F = theta[ids], r[ids], J[ids], W_all[ids], F[ids]
+    lam = np.full(ids.size, 1e-3)
+    for it in range(max_iter):
+        if ids.size == 0:
+            break
+        # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
+        w_grad, w_curv = obj.weights(r)
+        with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught below
+            H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
+            g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+        sane = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
+        if not sane.all():
+            H[~sane], g[~sane] = eye, 0.0
+        # pin parameters sitting on a bound whose step would leave it
+        free = ~(((th <= lo) & (g < 0)) | ((th >= hi) & (g > 0)))
+        H = H * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
+        g = g * free
+        d = np.diagonal(H, axis1=1, axis2=2)
+        scale = d.mean(axis=1, keepdims=True) * 1e-12 + 1e-300
+        A = H + (lam[:, None] * (d + scale))[:, :, None] * eye
+        trial = np.clip(th + _solve(A, g), lo, hi)
+        last = it == max_iter - 1  # no Jacobian needed after the last step
+        rt, Jt = problem.residuals(trial, jacobian=not last)
+        Ft = obj.total(rt, W)
+        better = Ft < F
+        if Jt is None:
+            Jt = J
+        if better.all():
+            th, r, J = trial, rt, Jt
+        else:
+            keep = ~better
+            trial[keep], rt[keep] = th[keep], r[keep]
+            if Jt is not J:
+                Jt[keep] = J[keep]
+            th, r, J = trial, rt, Jt
+        small = better & ((F - Ft) <= ftol * np.maximum(F, 1e-300))
+        F = np.where(better, Ft, F)
+        lam = np.where(better, np.maximum(lam * 0.2, 1e-12), lam * 10.0)
+        stalled = (~better) & (lam > 1e12)
+        iters[ids] += 1
+        done = small | stalled
+        if callback is not None:
+            callback(it, ids.size)
+        if done.any():
+            fin = ids[done]
+            theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
+            go = ~done
+            ids, th, r, J, W, F, lam = ids[go], th[go], r[go], J[go], W[go], F[go], lam[go]
+    theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
+    return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
+
+
+def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(A, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return (np.linalg.pinv(A) @ b[..., None])[..., 0]
+
+
+def multistart(
+    problem: Problem,
+    starts: np.ndarray,
+    weights: np.ndarray,
+    *,
+    screen_iter: int = 1,
+    final_keep: int = 8,
+    keep_fraction: float = 0.25,
+    max_iter: int = 300,
+    ftol: float = 1e-13,
+    prune: bool = True,
+    callback: Callable[[int, int], None] | None = None,
+) -> tuple[Solution, np.ndarray]:
+    """Optimise every start; returns the solution for all starts and the indices of
+    the starts carried to convergence.
+
+    With ``prune`` (the default) the starts race by successive halving: every start
+    takes ``screen_iter`` iterations, the best ``keep_fraction`` of the distinct ones takes
+    twice as many more, and so on until ``final_keep`` remain, which run to
+    convergence. Starts dropped on the way keep the objective they had reached (an
+    upper bound of where they would end). Grids of at most ``PRUNE_MIN_STARTS`` starts,
+    and ``prune=False``, run every start to convergence, as the paper recipe does.
+    """
+    S = starts.shape[0]
+    if not prune or S <= max(final_keep, PRUNE_MIN_STARTS):
+        sol = levenberg_marquardt(problem, starts, weights, max_iter=max_iter, ftol=ftol, callback=callback)
+        return sol, np.arange(S)
+    theta = np.array(starts, dtype=float)
+    F = np.full(S, np.inf)
+    status = np.full(S, MAX_ITER)
+    iters = np.zeros(S, dtype=int)
+    active = np.arange(S)
+    budget = screen_iter
+    while active.size > final_keep:
+        sol = levenberg_marquardt(problem, theta[active], weights, max_iter=budget, ftol=ftol, callback=callback)
+        theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
+        status[active] = np.where(sol.status == RUNNING, MAX_ITER, sol.status)
+        order = active[np.argsort(F[active], kind="stable")]
+        order = order[np.isfinite(F[order])]
+        # distinct starts only: starts that reached the same point count once
+        _, first = np.unique(np.round(theta[order], 6), axis=0, return_index=True)
+        order = order[np.sort(first)]
+        active = order[: max(final_keep, int(active.size * keep_fraction))]
+        budget *= 2
+    sol = levenberg_marquardt(problem, theta[active], weights, max_iter=max_iter, ftol=ftol, callback=callback)
+    theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
+    status[active] = sol.status
+    return Solution(theta=theta, objective=F, status=status, iterations=iters), active

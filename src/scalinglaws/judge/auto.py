@@ -1,0 +1,509 @@
+"""Choosing a law automatically, by how well each candidate extrapolates *inside* the data.
+
+:func:`choose_law` never looks beyond the runs it is given. It orders them by scale and,
+for several cut points, fits every candidate on the runs below the cut and scores its
+prediction of the runs above it (root mean square log error): nested extrapolation tests,
+as Alabdulmohsin et al. (2022) judge laws. The candidate with the lowest mean error over
+the cuts wins; a candidate whose fit fails, or whose prediction is not a finite positive
+number, scores infinity at that cut. Candidates are compared on the same cuts: a cut
+counts only when every candidate still in the race has more training runs than free
+parameters (the most flexible candidates drop out first when the runs are few).
+
+``sl.fit(runs, "auto", candidates=[...])`` is :func:`fit_auto`: ``choose_law`` on the
+runs, then the winner fitted on all of them, with a guard against laws that explode
+beyond the data (the next candidate is fitted when the winner predicts a non-finite or
+non-positive value at 2 or 10 times the largest scale). The choice is recorded in
+``fit.options["auto"]``. See docs/judging.md for the benchmark behind the defaults.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError
+from scalinglaws.laws.law import Law
+from scalinglaws.laws import get_law
+from scalinglaws.engine.result import Fit
+from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.engine.fit import fit as fit_one
+from scalinglaws.engine.predict import predict_runs
+from scalinglaws.engine.predict import default_by
+from scalinglaws.judge.holdout import frame_records, split_kwargs
+
+#: Default candidates for a learning curve in one variable ``x``. M2 of Alabdulmohsin et
+#: al. (``beta * x**c + eps_inf``) is the same model as ``power`` and is left out.
+CURVE_CANDIDATES: tuple[str, ...] = ("power", "m1", "m3", "m4", "bnsl")
+#: Default candidates for laws in model size and data.
+SIZE_DATA_CANDIDATES: tuple[str, ...] = ("chinchilla", "kaplan")
+#: Training shares of the distinct scales at the nested cut points.
+DEFAULT_CUTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
+_INNER_DROP = ("bootstrap", "seed", "progress")
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """The outcome of :func:`choose_law`.
+
+    Attributes
+    ----------
+    law : str or Law
+        The winner, as given among the candidates: pass it to :func:`scalinglaws.engine.fit`.
+    name : str
+        Its name.
+    by : str
+        The column that ordered the runs by scale.
+    cuts : tuple of int
+        Number of training runs at each nested cut that counted.
+    table : pandas.DataFrame
+        One row per candidate: ``candidate``, ``n_params``, ``score`` (mean nested log
+        RMSE over the cuts; inf when it failed, NaN when it could not be scored),
+        ``rank``, one column ``cut_<k>`` per cut (log RMSE of the runs above a cut
+        of ``k`` training runs), and ``note``.
+    n_runs : int
+        Runs the choice saw.
+    """
+
+    law: str | Law
+    name: str
+    by: str
+    cuts: tuple[int, ...]
+    table: pd.DataFrame = field(repr=False)
+    n_runs: int = 0
+    candidates: tuple[str | Law, ...] = field(default=(), repr=False)
+
+    def ranked(self) -> list[str | Law]:
+        """The candidates as given, best first (the order of ``table.rank``)."""
+        order = np.argsort(self.table["rank"].to_numpy(), kind="stable")
+        return [self.candidates[i] for i in order] if self.candidates else [self.law]
+
+    @property
+    def scores(self) -> dict[str, float]:
+        """Candidate name -> mean nested extrapolation error (log RMSE)."""
+        return {str(r.candidate): float(r.score) for r in self.table.itertuples()}
+
+    def summary(self) -> str:
+        lines = [
+            f"Chose {self.name} among {len(self.table)} candidates by nested extrapolation on {self.n_runs} runs "
+            f"(ordered by {self.by}; cuts after {', '.join(map(str, self.cuts)) or 'none'} runs)"
+        ]
+        for r in self.table.sort_values("rank").itertuples():
+            score = f"{r.score:.4g}" if np.isfinite(r.score) else str(r.score)
+            lines.append(f"  {r.candidate:<12} log RMSE {score:>10}  ({r.n_params} params){'  ' + r.note if r.note else ''}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        s = ", ".join(f"{k}={v:.4g}" for k, v in self.scores.items())
+        return f"Selection(name={self.name!r}, by={self.by!r}, n_runs={self.n_runs}, cuts={self.cuts}, scores={{{s}}})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "law": self.name,
+            "by": self.by,
+            "cuts": list(self.cuts),
+            "n_runs": self.n_runs,
+            "table": frame_records(self.table),
+        }
+
+
+def default_candidates(runs: Runs, variables: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """``CURVE_CANDIDATES`` for a learning curve (an ``x`` column or a mapping of ``x``),
+    ``SIZE_DATA_CANDIDATES`` when the runs have ``n_params`` and ``n_tokens``."""
+    mapping = dict(variables or {})
+    if "x" in mapping or "x" in runs.columns:
+        return CURVE_CANDIDATES
+    if {"n_params", "n_tokens"} <= set(runs.columns):
+        return SIZE_DATA_CANDIDATES
+    raise DataError(
+        "cannot tell which laws to try: the runs have neither an x column (a learning curve) nor n_params "
+        "and n_tokens; pass candidates=[...] or map a column to x with variables={'x': '<column>'}"
+    )
+
+
+def choose_law(
+    runs: Runs | pd.DataFrame | str,
+    candidates: Sequence[str | Law] | None = None,
+    *,
+    by: str | None = None,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    **fit_kwargs: Any,
+) -> Selection:
+    """Choose the candidate law that best extrapolates within ``runs`` (nested tests).
+
+    Parameters
+    ----------
+    runs : Runs, DataFrame or path
+        The training runs; nothing else is read.
+    candidates : sequence of str or Law, optional
+        Laws to choose from; default :func:`default_candidates`.
+    by : str, optional
+        Column ordering runs by scale (default as in :func:`scalinglaws.judge.validate.validate`).
+    cuts : sequence of float
+        Each cut trains on the runs of the smallest ``round(c * m)`` of the ``m``
+        distinct scales and scores the runs above them.
+    **fit_kwargs
+        Options of :func:`scalinglaws.engine.fit`. Inner fits use no bootstrap; ``variables``,
+        ``starts`` and ``law_options`` are given to the candidates they apply to; a
+        candidate without a parameter named in ``fixed`` is left out.
+
+    Returns
+    -------
+    Selection
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> x = np.geomspace(10, 1e4, 20)
+    >>> df = pd.DataFrame({"x": x, "loss": 0.5 + 3 * x**-0.4})
+    >>> choose_law(df, ["m1", "power"]).name
+    'power'
+    """
+    nest = nested_errors(runs, candidates, by=by, cuts=cuts, **fit_kwargs)
+    names, n_par, notes = nest.names, nest.n_params, dict(nest.notes)
+    rows = []
+    for name in names:
+        errs = nest.errors.get(name, {})
+        per_cut = {k: _rmse(e) for k, e in errs.items()}
+        score = float(np.mean(list(per_cut.values()))) if per_cut else math.nan
+        if name in nest.racing and not per_cut:
+            notes[name] = notes[name] or "not enough runs for a nested test"
+        row: dict[str, Any] = {"candidate": name, "n_params": n_par[name], "score": score}
+        row.update({f"cut_{nest.train_sizes[k]}": per_cut.get(k, math.nan) for k in nest.cuts})
+        row["note"] = notes[name]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    # rank: finite scores first, ties to the simpler law, then the order given
+    order = sorted(
+        range(len(names)),
+        key=lambda i: (
+            0 if np.isfinite(table.score[i]) else 1 if table.score[i] == math.inf else 2,
+            table.score[i] if np.isfinite(table.score[i]) else 0.0,
+            n_par[names[i]],
+            i,
+        ),
+    )
+    if not nest.cuts:
+        # nothing could be tested: the simplest usable candidate
+        first = names.index(nest.racing[0])
+        order.remove(first)
+        order.insert(0, first)
+        notes[names[first]] = "chosen untested: too few runs for a nested test"
+        table["note"] = [notes[n] for n in names]
+    ranks = np.empty(len(names), dtype=int)
+    ranks[order] = np.arange(1, len(names) + 1)
+    table.insert(3, "rank", ranks)
+    best = names[order[0]]
+    chosen = nest.candidates[names.index(best)]
+    return Selection(
+        law=chosen if isinstance(chosen, Law) else str(chosen).strip(),
+        name=best,
+        by=nest.by,
+        cuts=tuple(nest.train_sizes[k] for k in nest.cuts),
+        table=table,
+        n_runs=nest.n_runs,
+        candidates=tuple(nest.candidates),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Nested:
+    """Raw nested extrapolation errors (see :func:`nested_errors`).
+
+    ``errors[name][k]`` is the array of log errors (log predicted - log actual) of the
+    runs above the cut with ``k`` training scales, or an array of inf when the fit
+    failed or predicted a non-finite or non-positive value.
+    """
+
+    candidates: tuple[str | Law, ...]
+    names: tuple[str, ...]
+    n_params: Mapping[str, int]
+    notes: Mapping[str, str]
+    racing: tuple[str, ...]
+    by: str
+    cuts: tuple[int, ...]
+    train_sizes: Mapping[int, int]
+    errors: Mapping[str, Mapping[int, np.ndarray]]
+    n_runs: int
+
+
+def nested_errors(
+    runs: Runs | pd.DataFrame | str,
+    candidates: Sequence[str | Law] | None = None,
+    *,
+    by: str | None = None,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    **fit_kwargs: Any,
+) -> Nested:
+    """Fit every candidate below each cut and record its log errors above it.
+
+    Arguments as in :func:`choose_law`; returns a :class:`Nested`.
+    """
+    if not isinstance(runs, Runs):
+        runs = load_runs(runs)
+    mapping = dict(fit_kwargs.get("variables") or {})
+    cands = list(candidates) if candidates is not None else list(default_candidates(runs, mapping))
+    if not cands:
+        raise LawError("choose_law needs at least one candidate law")
+    if any(isinstance(c, str) and c.strip().lower() == "auto" for c in cands):
+        raise LawError("'auto' cannot be one of its own candidates")
+    laws = [_resolve(c, fit_kwargs) for c in cands]
+    names = _unique_names(laws)
+    by = by or default_by(laws[0], runs, mapping)
+    runs.require([by], purpose=f"ordering runs by scale ({by!r})")
+    scale = runs.column(by)
+    values = np.unique(scale)
+    m = values.size
+    ks = sorted({min(max(int(round(c * m)), 1), m - 1) for c in _check_cuts(cuts)}) if m >= 2 else []
+    train_sizes = {k: int((scale <= values[k - 1]).sum()) for k in ks}
+
+    notes = {n: "" for n in names}
+    usable = []
+    for name, law in zip(names, laws):
+        why = _unusable(law, fit_kwargs)
+        if why:
+            notes[name] = why
+        else:
+            usable.append(name)
+    if not usable:
+        raise LawError("no candidate can be fitted with these options: " + "; ".join(f"{n}: {w}" for n, w in notes.items()))
+    n_fixed = len(dict(fit_kwargs.get("fixed") or {}))
+    n_par = {n: len(law.params) - n_fixed for n, law in zip(names, laws)}
+
+    # the cuts every remaining candidate can be fitted at; drop the most flexible first
+    racing = sorted(usable, key=lambda n: n_par[n])
+    while True:
+        need = max(n_par[n] for n in racing) + 1
+        common = [k for k in ks if train_sizes[k] >= need]
+        if common or len(racing) == 1:
+            break
+        dropped = racing.pop()
+        notes[dropped] = f"too few runs to test it ({n_par[dropped]} parameters)"
+    errors: dict[str, dict[int, np.ndarray]] = {n: {} for n in names}
+    for k in common:
+        train = scale <= values[k - 1]
+        for name in racing:
+            errors[name][k] = _cut_errors(runs, laws[names.index(name)], train, ~train, fit_kwargs)
+    return Nested(
+        candidates=tuple(cands), names=tuple(names), n_params=n_par, notes=notes, racing=tuple(racing), by=by,
+        cuts=tuple(common), train_sizes=train_sizes, errors=errors, n_runs=len(runs),
+    )
+
+
+def _rmse(e: np.ndarray) -> float:
+    if e.size == 0:
+        return math.nan
+    if not np.all(np.isfinite(e)):
+        return math.inf
+    return float(np.sqrt(np.mean(e**2)))
+
+
+def fit_auto(
+    runs: Runs | pd.DataFrame | str,
+    candidates: Sequence[str | Law] | None = None,
+    *,
+    by: str | None = None,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    **fit_kwargs: Any,
+) -> Fit:
+    """Choose a law with :func:`choose_law`, fit it with ``fit_kwargs``, and record the
+    choice in ``fit.options["auto"]``.
+
+    ``sl.fit(runs, "auto", candidates=...)`` is this function. A guard against laws that
+    explode beyond the data: if the winner's fit on all runs predicts a non-finite or
+    non-positive value at 2 or 10 times the largest scale (laws of one variable), the
+    next candidate by rank is fitted instead (said in ``options["auto"]["note"]``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> x = np.geomspace(10, 1e4, 20)
+    >>> df = pd.DataFrame({"x": x, "loss": 0.5 + 3 * x**-0.4})
+    >>> fit_auto(df, ["m1", "power"]).options["auto"]["law"]
+    'power'
+    """
+    if not isinstance(runs, Runs):
+        runs = load_runs(runs)
+    selection = choose_law(runs, candidates, by=by, cuts=cuts, **fit_kwargs)
+    scores = dict(zip(selection.table.candidate, selection.table.score))
+    fitted: list[Fit] = []
+    skipped: list[str] = []
+    result: Fit | None = None
+    for candidate in selection.ranked():
+        name = _resolve(candidate, fit_kwargs).name
+        if (fitted or skipped) and not np.isfinite(scores.get(name, math.nan)):
+            break  # fall back only to candidates that passed the nested tests
+        try:
+            f = fit_one(runs, candidate, **options_for(candidate, fit_kwargs, inner=False))
+        except ScalingLawsError:
+            skipped.append(name)
+            continue
+        fitted.append(f)
+        if _sane_beyond(f, runs):
+            result = f
+            break
+        skipped.append(name)
+    if result is None:
+        if not fitted:
+            raise LawError(f"no candidate could be fitted to all {len(runs)} runs (tried {', '.join(skipped)})")
+        result = fitted[0]
+    record = selection.to_dict()
+    record["law"] = result.law.name
+    if skipped:
+        record["note"] = (f"{', '.join(skipped)}: fit failed on all runs, or predicted non-finite or non-positive "
+                          f"values beyond the data; fitted {result.law.name}")
+    return replace(result, options={**result.options, "auto": record})
+
+
+def _sane_beyond(f: Fit, runs: Runs) -> bool:
+    """Finite positive predictions at 2 and 10 times the largest scale (one-variable laws)."""
+    numeric = [v for v in f.law.variables if v not in f.law.categorical]
+    if len(numeric) != 1 or f.law.categorical:
+        return True
+    col = dict(f.options.get("variables") or {}).get(numeric[0], numeric[0])
+    top = float(np.max(runs.column(col)))
+    with np.errstate(all="ignore"):
+        p = np.asarray(f.predict(**{numeric[0]: top * np.array([2.0, 10.0])}), dtype=float)
+    return bool(np.all(np.isfinite(p)) and np.all(p > 0))
+
+
+def options_for(candidate: str | Law, fit_kwargs: Mapping[str, Any], *, inner: bool = True) -> dict[str, Any]:
+    """The options of :func:`scalinglaws.engine.fit` that apply to ``candidate``.
+
+    ``variables`` and dict ``starts`` keep the entries the law has; an array of starts
+    of the wrong width and ``law_options`` the law does not take are dropped; with
+    ``inner`` (fits inside the choice) ``bootstrap``, ``seed`` and ``progress`` too.
+    """
+    law = _resolve(candidate, fit_kwargs)
+    out = {k: v for k, v in fit_kwargs.items() if not (inner and k in _INNER_DROP)}
+    if out.get("variables"):
+        out["variables"] = {k: v for k, v in dict(out["variables"]).items() if k in law.variables} or None
+    starts = out.get("starts")
+    n_free = len(law.params) - len(dict(fit_kwargs.get("fixed") or {}))
+    if isinstance(starts, Mapping):
+        out["starts"] = {k: v for k, v in starts.items() if k in law.param_names} or None
+    elif starts is not None and (np.ndim(starts) != 2 or np.shape(starts)[1] != n_free):
+        out["starts"] = None
+    if out.get("law_options"):
+        if isinstance(candidate, Law):
+            out.pop("law_options")
+        else:
+            try:
+                get_law(candidate, **dict(out["law_options"]))
+            except LawError:
+                out.pop("law_options")
+    return out
+
+
+# ----------------------------------------------------------------------------- internals
+
+
+def _resolve(candidate: str | Law, fit_kwargs: Mapping[str, Any]) -> Law:
+    opts = dict(fit_kwargs.get("law_options") or {})
+    if isinstance(candidate, Law) or not opts:
+        return get_law(candidate)
+    try:
+        return get_law(candidate, **opts)
+    except LawError:
+        return get_law(candidate)
+
+
+def _unique_names(laws: Sequence[Law]) -> list[str]:
+    out: list[str] = []
+    for law in laws:
+        name, i = law.name, 2
+        while name in out:
+            name, i = f"{law.name}#{i}", i + 1
+        out.append(name)
+    return out
+
+
+def _check_cuts(cuts: Sequence[float]) -> list[float]:
+    values = list(cuts)
+    if not values or any(not isinstance(c, (int, float)) or not 0 < c < 1 for c in values):
+        raise DataError(f"cuts must be shares strictly between 0 and 1, got {cuts!r}")
+    return values
+
+
+def _unusable(law: Law, fit_kwargs: Mapping[str, Any]) -> str:
+    fixed = dict(fit_kwargs.get("fixed") or {})
+    missing = [k for k in fixed if k not in law.param_names]
+    if missing:
+        return f"has no parameter {', '.join(missing)} to pin"
+    if len(fixed) >= len(law.params):
+        return "every parameter would be pinned"
+    return ""
+
+
+def _cut_errors(runs: Runs, law: Law, train: np.ndarray, test: np.ndarray, fit_kwargs: Mapping[str, Any]) -> np.ndarray:
+    """Log errors of ``law`` fitted on ``train`` at the ``test`` runs (inf on failure)."""
+    kwargs = options_for(law, split_kwargs(fit_kwargs, train))
+    groups = kwargs.get("groups")
+    if groups is not None:
+        seen = set(runs.data.loc[train, groups].astype(str))
+        test = test & runs.data[groups].astype(str).isin(seen).to_numpy()
+    if not test.any():
+        return np.empty(0)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f = fit_one(runs.subset(train), law, **kwargs)
+            pred = predict_runs(f, runs.subset(test))
+    except ScalingLawsError:
+        return np.full(int(test.sum()), np.inf)
+    y = runs.column(f.options.get("target") or "loss")
+    with np.errstate(all="ignore"):
+        e = np.log(pred) - np.log(y[test])
+    return np.where(np.isfinite(e), e, np.inf)
+
+
+def fit(
+    runs: Runs | pd.DataFrame | str,
+    law: str | Law | Callable[..., Any],
+    *,
+    candidates: Sequence[str | Law] | None = None,
+    **options: Any,
+) -> Fit:
+    """Fit a scaling law to runs: ``scalinglaws.fit``.
+
+    ``law="auto"`` chooses among ``candidates`` (default: by the runs' columns) by
+    nested extrapolation tests on these runs (:func:`fit_auto`); any other law is
+    fitted by the engine, :func:`scalinglaws.engine.fit.fit`, whose options
+    (objective, starts, bootstrap, ...) are accepted here unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> x = np.geomspace(1e6, 1e9, 12)
+    >>> df = pd.DataFrame({"x": x, "loss": 1.5 + 300 * x**-0.3})
+    >>> round(fit(df, "power").params["alpha"], 3)
+    0.3
+    """
+    if isinstance(law, str) and law.strip().lower() == "auto":
+        return fit_auto(runs, candidates, **options)
+    if candidates is not None:
+        raise FitError('candidates apply to law="auto" only')
+    return fit_one(runs, law, **options)
+
+
+__all__ = [
+    "fit",
+    "CURVE_CANDIDATES",
+    "DEFAULT_CUTS",
+    "SIZE_DATA_CANDIDATES",
+    "Selection",
+    "choose_law",
+    "default_candidates",
+    "Nested",
+    "fit_auto",
+    "nested_errors",
+    "options_for",
+]

@@ -1,0 +1,379 @@
+"""Formula strings: parsed safely, differentiated symbolically, evaluated with numpy.
+
+A formula such as ``"E + A / n_params**alpha"`` is read with :func:`ast.parse` and
+rebuilt node by node from a whitelist (numbers, names, ``+ - * / **``, a few math
+functions). Nothing is ever passed to :func:`eval` or :func:`exec`: a string that
+tries to call, import, index or reach an attribute is refused with a
+:class:`~scalinglaws.errors.LawError`.
+
+The parsed expression is a SymPy tree. Its derivatives with respect to the parameters
+are taken symbolically, common subexpressions are shared (:func:`sympy.cse`), and the
+result is evaluated by a small numpy interpreter of the SymPy tree, so a law's value
+and its Jacobian cost little more than its value alone.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scalinglaws.errors import LawError
+
+MAX_FORMULA_LENGTH = 4000
+MAX_DEPTH = 60
+#: Integer exponents beyond this are applied as floats: SymPy computes integer powers
+#: exactly, and 9**9**9 (370 million digits) would take it minutes and gigabytes.
+MAX_EXACT_EXPONENT = 64
+
+# Names a formula may call, mapped to SymPy constructors (filled lazily).
+_FUNCTIONS = ("exp", "log", "sqrt", "abs", "min", "max", "log1p", "tanh")
+_CONSTANTS = {"pi": math.pi, "e": math.e}
+
+
+def _sympy() -> Any:
+    import sympy
+
+    return sympy
+
+
+def _check_name(name: str, formula: str) -> None:
+    if name.startswith("_"):
+        raise LawError(
+            f"formula {formula!r}: the name {name!r} is not allowed "
+            "(names may not start with an underscore)"
+        )
+
+
+class _Builder(ast.NodeVisitor):
+    """Turns a whitelisted Python expression tree into a SymPy expression."""
+
+    def __init__(self, formula: str) -> None:
+        self.formula = formula
+        self.sp = _sympy()
+        self.depth = 0
+
+    def refuse(self, node: ast.AST, what: str | None = None) -> LawError:
+        kind = what or type(node).__name__
+        return LawError(
+            f"formula {self.formula!r} is not allowed: it contains {kind}. Formulas may use "
+            "numbers, names, + - * / **, parentheses and the functions "
+            + ", ".join(_FUNCTIONS)
+        )
+
+    def visit(self, node: ast.AST) -> Any:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise LawError(f"formula {self.formula!r} is nested too deeply")
+        try:
+            method = getattr(self, "visit_" + type(node).__name__, None)
+            if method is None:
+                raise self.refuse(node)
+            return method(node)
+        finally:
+            self.depth -= 1
+
+    def visit_Expression(self, node: ast.Expression) -> Any:
+        return self.visit(node.body)
+
+    def visit_Constant(self, node: ast.Constant) -> Any:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.refuse(node, f"the constant {value!r}")
+        if not math.isfinite(value):
+            raise self.refuse(node, "a non-finite constant")
+        return self.sp.Integer(value) if isinstance(value, int) else self.sp.Float(value)
+
+    def visit_Name(self, node: ast.Name) -> Any:
+        _check_name(node.id, self.formula)
+        if node.id in _CONSTANTS:
+            return self.sp.Float(_CONSTANTS[node.id])
+        if node.id in _FUNCTIONS:
+            raise self.refuse(node, f"the function name {node.id!r} used as a value")
+        return self.sp.Symbol(node.id, real=True)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        operand = self.visit(node.operand)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        raise self.refuse(node, f"the operator {type(node.op).__name__}")
+
+    def visit_BinOp(self, node: ast.BinOp) -> Any:
+        left, right = self.visit(node.left), self.visit(node.right)
+        op = node.op
+        if isinstance(op, ast.Add):
+            return left + right
+        if isinstance(op, ast.Sub):
+            return left - right
+        if isinstance(op, ast.Mult):
+            return left * right
+        if isinstance(op, ast.Div):
+            return left / right
+        if isinstance(op, ast.Pow):
+            return self._power(node, left, right)
+        raise self.refuse(node, f"the operator {type(op).__name__}")
+
+    def _power(self, node: ast.AST, base: Any, expo: Any) -> Any:
+        """``base**expo`` without exact arithmetic on huge integers."""
+        sp = self.sp
+        if base.is_number and expo.is_number:
+            # a constant: evaluate it in floating point, keeping small exact powers exact
+            try:
+                value = float(base) ** float(expo)
+            except (OverflowError, ZeroDivisionError, TypeError, ValueError):
+                value = math.nan
+            if isinstance(value, complex) or not math.isfinite(value):
+                raise self.refuse(node, f"the constant power {ast.unparse(node)[:60]}, which is not a finite real number")
+            if base.is_Rational and expo.is_Integer and abs(int(expo)) <= MAX_EXACT_EXPONENT:
+                return base**expo
+            return sp.Float(value)
+        if expo.is_Integer and abs(int(expo)) > MAX_EXACT_EXPONENT:
+            expo = sp.Float(int(expo))  # (2*x)**(9**9) would expand 2**387420489 exactly
+        return base**expo
+
+    def visit_Call(self, node: ast.Call) -> Any:
+        if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS:
+            raise self.refuse(node, "a call to something other than " + ", ".join(_FUNCTIONS))
+        if node.keywords:
+            raise self.refuse(node, "keyword arguments")
+        args = [self.visit(a) for a in node.args]
+        name, sp = node.func.id, self.sp
+        unary = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs, "tanh": sp.tanh}
+        if name in unary:
+            if len(args) != 1:
+                raise LawError(f"formula {self.formula!r}: {name}() takes one argument")
+            return unary[name](args[0])
+        if name == "log1p":
+            if len(args) != 1:
+                raise LawError(f"formula {self.formula!r}: log1p() takes one argument")
+            return sp.log(1 + args[0])
+        if len(args) < 2:
+            raise LawError(f"formula {self.formula!r}: {name}() takes two or more arguments")
+        return (sp.Min if name == "min" else sp.Max)(*args)
+
+
+@functools.lru_cache(maxsize=256)
+def parse(formula: str) -> Any:
+    """Parse a formula string into a SymPy expression, refusing anything but arithmetic.
+
+    Examples
+    --------
+    >>> str(parse("E + A / n_params**alpha"))
+    'A/n_params**alpha + E'
+    """
+    if not isinstance(formula, str):
+        raise LawError(f"a formula must be a string, got {type(formula).__name__}")
+    if len(formula) > MAX_FORMULA_LENGTH:
+        raise LawError(f"formula is too long ({len(formula)} characters, at most {MAX_FORMULA_LENGTH})")
+    if not formula.strip():
+        raise LawError("formula is empty")
+    try:
+        tree = ast.parse(formula.strip(), mode="eval")
+    except SyntaxError as err:
+        raise LawError(f"formula {formula!r} is not a valid expression: {err.msg}") from None
+    except (RecursionError, MemoryError):
+        raise LawError(f"formula {formula[:60]!r}... is nested too deeply") from None
+    expr = _Builder(formula).visit(tree)
+    sp = _sympy()
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+        raise LawError(
+            f"formula {formula!r} is not a finite real expression (SymPy reads it as {str(expr)[:60]}): "
+            "look for a division by zero, log(0) or the root of a negative number"
+        )
+    return expr
+
+
+def free_names(formula: str) -> tuple[str, ...]:
+    """The names a formula uses, sorted."""
+    return tuple(sorted(str(s) for s in parse(formula).free_symbols))
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def _heaviside(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, 1.0, np.where(x < 0, 0.0, 0.5))
+
+
+class _Env(dict):  # type: ignore[type-arg]
+    """Values by name; ``"log:<variable>"`` is computed on first use and kept."""
+
+    def __missing__(self, key: str) -> Any:
+        if key.startswith("log:"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = np.log(self[key[4:]])
+            self[key] = value
+            return value
+        raise KeyError(key)
+
+
+Step = Callable[[_Env], Any]
+
+
+def _compile_node(e: Any, variables: frozenset[str]) -> Step:
+    """Turn a SymPy tree into nested numpy closures, once, so evaluating it does no
+    symbolic dispatch: the hot loop of a fit calls these thousands of times."""
+    sp = _sympy()
+    if e.is_Symbol:
+        name = e.name
+        return lambda env: env[name]
+    if e.is_Number or e is sp.zoo or e is sp.S.NaN:
+        const = float(e) if e.is_Number else math.nan
+        return lambda env: const
+    if e.is_Add or e.is_Mul:
+        kids = [_compile_node(a, variables) for a in e.args]
+        add = bool(e.is_Add)
+
+        def combine(env: _Env) -> Any:
+            # combine the smallest operands first: scalars and per-start or per-run
+            # vectors meet before any full (n_starts, n_runs) array is touched
+            vals = sorted((k(env) for k in kids), key=np.size)
+            out = vals[0]
+            for v in vals[1:]:
+                out = out + v if add else out * v
+            return out
+
+        return combine
+    if e.is_Pow:
+        base, expo = e.args
+        if expo.is_Integer:
+            k = int(expo)
+            b = _compile_node(base, variables)
+            if k == -1:
+                return lambda env: 1.0 / b(env)
+            if k == 2:
+                return lambda env: np.square(b(env))
+            return lambda env: b(env) ** k
+        if expo == sp.Rational(1, 2) or expo == sp.Rational(-1, 2):
+            b = _compile_node(base, variables)
+            if expo.is_positive:
+                return lambda env: np.sqrt(b(env))
+            return lambda env: 1.0 / np.sqrt(b(env))
+        x = _compile_node(expo, variables)
+        if base.is_Symbol and base.name in variables:
+            key = "log:" + base.name
+            return lambda env: np.exp(x(env) * env[key])
+        b = _compile_node(base, variables)
+        return lambda env: np.power(b(env), x(env))
+    func = e.func
+    if func is sp.log:
+        arg = e.args[0]
+        if arg.is_Symbol and arg.name in variables:
+            key = "log:" + arg.name
+            return lambda env: env[key]
+        inner = _compile_node(arg, variables)
+        return lambda env: np.log(inner(env))
+    unary = {sp.exp: np.exp, sp.Abs: np.abs, sp.tanh: np.tanh, sp.Heaviside: _heaviside, sp.sign: np.sign}
+    if func in unary:
+        g, inner = unary[func], _compile_node(e.args[0], variables)
+        return lambda env: g(inner(env))
+    if func is sp.Min or func is sp.Max:
+        kids = [_compile_node(a, variables) for a in e.args]
+        op = np.minimum if func is sp.Min else np.maximum
+        return lambda env: functools.reduce(op, [k(env) for k in kids])
+    raise LawError(f"cannot evaluate the expression {e} (unsupported operation {func})")
+
+
+def _program(cse: tuple[Any, Any], variables: frozenset[str]) -> tuple[tuple[tuple[str, Step], ...], tuple[Step, ...]]:
+    replacements, outputs = cse
+    steps = tuple((str(sym), _compile_node(expr, variables)) for sym, expr in replacements)
+    return steps, tuple(_compile_node(o, variables) for o in outputs)
+
+
+@dataclass(frozen=True)
+class CompiledFormula:
+    """A formula with its symbolic gradient, ready to evaluate on arrays.
+
+    ``evaluate(variables, params)`` returns the value; ``value_and_grad`` also returns
+    the derivative with respect to every parameter, in ``param_names`` order. Inputs
+    broadcast with numpy rules: variables of shape ``(n_runs,)`` and parameters of
+    shape ``(n_starts, 1)`` give outputs of shape ``(n_starts, n_runs)``.
+    """
+
+    formula: str
+    variable_names: tuple[str, ...]
+    param_names: tuple[str, ...]
+    _value: tuple[Any, ...]
+    _both: tuple[Any, ...]
+
+    def _run(self, program: tuple[Any, ...], variables: Mapping[str, Any], params: Mapping[str, Any]) -> list[Any]:
+        env = _Env()
+        for name in self.variable_names:
+            env[name] = np.asarray(variables[name], dtype=float)
+        for name in self.param_names:
+            env[name] = np.asarray(params[name], dtype=float)
+        steps, outputs = program
+        with np.errstate(all="ignore"):
+            for name, step in steps:
+                env[name] = step(env)
+            return [out(env) for out in outputs]
+
+    def evaluate(self, variables: Mapping[str, Any], params: Mapping[str, Any]) -> np.ndarray:
+        return np.asarray(self._run(self._value, variables, params)[0], dtype=float)
+
+    def value_and_grad(
+        self, variables: Mapping[str, Any], params: Mapping[str, Any]
+    ) -> tuple[np.ndarray, list[Any]]:
+        out = self._run(self._both, variables, params)
+        return np.asarray(out[0], dtype=float), out[1:]
+
+
+@functools.lru_cache(maxsize=256)
+def compile_formula(
+    formula: str, variable_names: tuple[str, ...], param_names: tuple[str, ...]
+) -> CompiledFormula:
+    """Compile ``formula`` for the given variables and parameters.
+
+    Every name in the formula must be one of them; a missing or extra name is a
+    :class:`LawError` that lists both sets.
+    """
+    sp = _sympy()
+    expr = parse(formula)
+    used = {str(s) for s in expr.free_symbols}
+    declared = set(variable_names) | set(param_names)
+    unknown = used - declared
+    if unknown:
+        raise LawError(
+            f"formula {formula!r} uses {sorted(unknown)}, which are neither variables "
+            f"{list(variable_names)} nor parameters {list(param_names)}"
+        )
+    symbols = [sp.Symbol(p, real=True) for p in param_names]
+    grads = [sp.diff(expr, s) for s in symbols]
+    # shared subexpressions get names no formula can use (formulas refuse a leading underscore)
+    both = sp.cse([expr, *grads], symbols=sp.numbered_symbols("_cse"), optimizations="basic")
+    value = sp.cse([expr], symbols=sp.numbered_symbols("_cse"))
+    data = frozenset(variable_names)
+    return CompiledFormula(
+        formula=formula,
+        variable_names=tuple(variable_names),
+        param_names=tuple(param_names),
+        _value=_program(value, data),
+        _both=_program(both, data),
+    )
+
+
+def formula_function(compiled: CompiledFormula) -> Callable[[Mapping[str, Any], Mapping[str, Any]], np.ndarray]:
+    """The plain ``f(variables, params)`` function of a compiled formula."""
+    return compiled.evaluate
+
+
+def split_names(formula: str, variables: Sequence[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split a formula's names into (variables present, parameters), in order of appearance."""
+    parse(formula)  # refuses unsafe formulas before anything else is looked at
+    first: dict[str, tuple[int, int]] = {}
+    for node in ast.walk(ast.parse(formula.strip(), mode="eval")):
+        if isinstance(node, ast.Name) and node.id not in _FUNCTIONS and node.id not in _CONSTANTS:
+            pos = (node.lineno, node.col_offset)
+            if node.id not in first or pos < first[node.id]:
+                first[node.id] = pos
+    order = sorted(first, key=first.__getitem__)
+    var = tuple(n for n in order if n in variables)
+    par = tuple(n for n in order if n not in variables)
+    return var, par

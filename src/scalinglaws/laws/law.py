@@ -1,0 +1,451 @@
+"""What a law is: named variables, parameters with bounds and starts, and one function.
+
+A :class:`Law` is data plus one vectorised function ``function(variables, params)``.
+``variables`` maps each variable name to an array (the runs' columns); ``params`` maps
+each parameter name to an array. Inputs broadcast by numpy's rules, so the fitting
+engine passes parameters of shape ``(n_starts, 1)`` and variables of shape
+``(n_runs,)`` and gets ``(n_starts, n_runs)`` back, while a user passes scalars.
+
+Laws written as formula strings also carry their exact symbolic Jacobian
+(``value_and_grad``); laws given as Python functions are differentiated numerically by
+the engine. The engine never looks at a law's name.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from scalinglaws.laws import formula as _formula
+from scalinglaws.errors import LawError
+
+#: Names that denote data (columns of the runs table) when a formula is split into
+#: variables and parameters. Other names in a formula are parameters.
+VARIABLE_NAMES = (
+    "n_params",
+    "n_tokens",
+    "flops",
+    "x",
+    "unique_tokens",
+    "n_params_encoder",
+    "n_params_decoder",
+    "tokens_per_param",
+    "steps",
+    "batch_size",
+    "lr",
+    "loss",
+    "loss_x",
+    "n_samples",
+    "precision",
+)
+
+Function = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+ValueAndGrad = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[Any, list[Any]]]
+#: ``grid_fn(variables, y)`` returns start values for some parameters, chosen from the data.
+GridFunction = Callable[[Mapping[str, Any], Any], Mapping[str, Sequence[float]]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a law.
+
+    Parameters
+    ----------
+    name : str
+        Its name in the formula.
+    lower, upper : float
+        Bounds, in natural units. ``log=True`` needs ``lower >= 0``.
+    log : bool
+        Optimise ``log(value)`` instead of the value: for positive scale constants
+        (A, B, E) whose plausible range spans orders of magnitude.
+    grid : tuple of float
+        Start values for the multi-start grid, in natural units.
+    doc : str
+        What the parameter means.
+    """
+
+    name: str
+    lower: float = -math.inf
+    upper: float = math.inf
+    log: bool = False
+    grid: tuple[float, ...] = ()
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.isidentifier() or self.name.startswith("_"):
+            raise LawError(f"parameter name {self.name!r} is not a valid identifier")
+        if not self.lower < self.upper:
+            raise LawError(f"parameter {self.name}: lower bound {self.lower} is not below upper {self.upper}")
+        if self.log and self.lower < 0:
+            raise LawError(f"parameter {self.name}: log=True needs a lower bound >= 0, got {self.lower}")
+        for g in self.grid:
+            if not (self.lower <= g <= self.upper) or (self.log and g <= 0):
+                raise LawError(f"parameter {self.name}: start {g} lies outside its bounds")
+
+    def to_internal(self, value: Any) -> Any:
+        return np.log(value) if self.log else np.asarray(value, dtype=float)
+
+    def to_natural(self, value: Any) -> Any:
+        return np.exp(value) if self.log else value
+
+    @property
+    def internal_bounds(self) -> tuple[float, float]:
+        if self.log:
+            lo = math.log(self.lower) if self.lower > 0 else -math.inf
+            hi = math.log(self.upper) if math.isfinite(self.upper) else math.inf
+            return lo, hi
+        return self.lower, self.upper
+
+
+@dataclass(frozen=True)
+class Law:
+    """A scaling law: variables, parameters and one vectorised function.
+
+    Examples
+    --------
+    >>> law = formula_law("E + A * x**-alpha", name="power")
+    >>> law.variables, law.param_names
+    (('x',), ('E', 'A', 'alpha'))
+    >>> float(law({"E": 1.0, "A": 2.0, "alpha": 1.0}, x=4.0))
+    1.5
+    """
+
+    name: str
+    variables: tuple[str, ...]
+    params: tuple[Param, ...]
+    function: Function
+    formula: str = ""
+    source: str = ""
+    description: str = ""
+    value_and_grad: ValueAndGrad | None = field(default=None, repr=False, compare=False)
+    spec: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    categorical: tuple[str, ...] = ()
+    grid_fn: GridFunction | None = field(default=None, repr=False, compare=False)
+    start_map: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    target: str = "loss"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params)
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise LawError(f"law {self.name!r} has no parameter {name!r}; it has {list(self.param_names)}")
+
+    def __call__(self, params: Mapping[str, Any], /, **variables: Any) -> np.ndarray:
+        """Evaluate the law at ``params`` (a dict) on the given variables."""
+        missing = [v for v in self.variables if v not in variables]
+        if missing:
+            raise LawError(f"law {self.name!r} needs the variables {list(self.variables)}; missing {missing}")
+        unknown = [v for v in variables if v not in self.variables]
+        if unknown:
+            raise LawError(f"law {self.name!r} has no variable {unknown[0]!r}; its variables are {list(self.variables)}")
+        missing_p = [p for p in self.param_names if p not in params]
+        if missing_p:
+            raise LawError(f"law {self.name!r}: missing parameters {missing_p}")
+        X = {k: (np.asarray(v) if k in self.categorical else np.asarray(v, dtype=float)) for k, v in variables.items()}
+        P = {k: np.asarray(params[k], dtype=float) for k in self.param_names}
+        with np.errstate(all="ignore"):
+            return np.asarray(self.function(X, P), dtype=float)
+
+    def start_grid(self, variables: Mapping[str, Any] | None = None, y: Any = None) -> np.ndarray:
+        """The default starts, shape (n_starts, n_params), natural units.
+
+        The Cartesian product of each parameter's grid. Grids the law computes from
+        the data (``grid_fn``) replace the fixed ones when ``variables`` and ``y`` are
+        given. Parameters that copy another's grid (``start_map``: the per-group
+        copies of a grouped law) start equal to it instead of multiplying the grid.
+        """
+        dynamic = dict(self.grid_fn(variables, y)) if (self.grid_fn and variables is not None) else {}
+        sources = [self.start_map.get(p.name, p.name) for p in self.params]
+        axes: dict[str, tuple[float, ...]] = {}
+        for p, src in zip(self.params, sources):
+            if src not in axes:
+                values = dynamic.get(src) or p.grid or (_default_start(p),)
+                lo, hi = p.lower, p.upper
+                clipped = tuple(sorted({min(max(float(v), lo), hi) for v in values}))
+                if p.log:
+                    clipped = tuple(v for v in clipped if v > 0) or (_default_start(p),)
+                axes[src] = clipped
+        names = list(axes)
+        combos = np.array(list(itertools.product(*(axes[n] for n in names))), dtype=float)
+        col = {n: i for i, n in enumerate(names)}
+        return combos[:, [col[s] for s in sources]].reshape(-1, len(self.params))
+
+    def describe(self) -> str:
+        lines = [f"{self.name}: {self.formula or '(Python function)'}"]
+        if self.description:
+            lines.append(f"  {self.description}")
+        lines.append(f"  variables: {', '.join(self.variables)}; predicts: {self.target}")
+        lines.append("  parameters: " + ", ".join(_describe_param(p) for p in self.params))
+        if self.source:
+            lines.append(f"  source: {self.source}")
+        return "\n".join(lines)
+
+    # ----------------------------------------------------------------- derived laws
+
+    def with_fixed(self, fixed: Mapping[str, float]) -> Law:
+        """The same law with some parameters pinned to constants."""
+        for name, value in fixed.items():
+            self.param(name)
+            if not np.isfinite(value):
+                raise LawError(f"fixed value for {name} must be finite, got {value}")
+        if len(fixed) >= len(self.params):
+            raise LawError(f"cannot fix every parameter of {self.name!r}: nothing would be fitted")
+        base = self
+        const = {k: float(v) for k, v in fixed.items()}
+        keep = tuple(p for p in self.params if p.name not in const)
+        keep_idx = [i for i, p in enumerate(self.params) if p.name not in const]
+
+        def function(X: Mapping[str, Any], P: Mapping[str, Any]) -> Any:
+            return base.function(X, {**P, **const})
+
+        vg: ValueAndGrad | None = None
+        if base.value_and_grad is not None:
+            base_vg = base.value_and_grad
+
+            def vg(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+                f, grads = base_vg(X, {**P, **const})
+                return f, [grads[i] for i in keep_idx]
+
+        label = ", ".join(f"{k}={v:g}" for k, v in const.items())
+        return replace(
+            self,
+            name=f"{self.name}[{label}]",
+            params=keep,
+            function=function,
+            value_and_grad=vg,
+            spec={**self.spec, "fixed": {**self.spec.get("fixed", {}), **const}},
+        )
+
+    def grouped(self, column: str, groups: Sequence[Any], shared: Iterable[str]) -> Law:
+        """One law per group of runs, with the ``shared`` parameters common to all groups.
+
+        The grouped law has a categorical variable ``column`` and parameters
+        ``"A[g]"`` for each unshared ``A`` and group ``g``.
+        """
+        shared = tuple(shared)
+        for name in shared:
+            self.param(name)
+        labels = [str(g) for g in groups]
+        if len(labels) < 2:
+            raise LawError(f"grouping by {column!r} needs at least two groups, got {labels}")
+        if len(set(labels)) != len(labels):
+            raise LawError(f"group labels in {column!r} are not unique: {labels}")
+        base = self
+        lookup = {g: i for i, g in enumerate(labels)}
+        params: list[Param] = []
+        start_map: dict[str, str] = dict(self.start_map)
+        # per base parameter: list of grouped parameter names (one if shared)
+        expand: dict[str, list[str]] = {}
+        for p in self.params:
+            if p.name in shared:
+                params.append(p)
+                expand[p.name] = [p.name]
+            else:
+                names = [f"{p.name}_{_slug(g)}" for g in labels]
+                expand[p.name] = names
+                params.extend(replace(p, name=n) for n in names)
+                start_map.update({n: self.start_map.get(p.name, p.name) for n in names})
+        index = {p.name: i for i, p in enumerate(params)}
+
+        def codes_of(values: Any) -> np.ndarray:
+            arr = np.asarray(values).astype(str)
+            codes = np.array([lookup.get(v, -1) for v in arr.ravel()], dtype=int).reshape(arr.shape)
+            if (codes < 0).any():
+                bad = arr.ravel()[np.argmax(codes.ravel() < 0)]
+                raise LawError(f"unknown group {str(bad)!r} in {column!r}; the fit knows {labels}")
+            return codes
+
+        def base_params(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+            codes = codes_of(X[column])
+            masks = [codes == i for i in range(len(labels))]
+            out: dict[str, Any] = {}
+            for name, names in expand.items():
+                if len(names) == 1:
+                    out[name] = P[names[0]]
+                else:
+                    out[name] = sum(P[n] * m for n, m in zip(names, masks))
+            return out, masks
+
+        def function(X: Mapping[str, Any], P: Mapping[str, Any]) -> Any:
+            bp, _ = base_params(X, P)
+            return base.function({k: v for k, v in X.items() if k != column}, bp)
+
+        vg: ValueAndGrad | None = None
+        if base.value_and_grad is not None:
+            base_vg = base.value_and_grad
+
+            def vg(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[Any, list[Any]]:
+                bp, masks = base_params(X, P)
+                f, grads = base_vg({k: v for k, v in X.items() if k != column}, bp)
+                out: list[Any] = [None] * len(params)
+                for j, (name, names) in enumerate(expand.items()):
+                    if len(names) == 1:
+                        out[index[names[0]]] = grads[j]
+                    else:
+                        for n, m in zip(names, masks):
+                            out[index[n]] = grads[j] * m
+                return f, out
+
+        return Law(
+            name=f"{self.name}[by {column}; shared {', '.join(shared) or 'none'}]",
+            variables=self.variables + (column,),
+            params=tuple(params),
+            function=function,
+            formula=self.formula,
+            source=self.source,
+            description=self.description,
+            value_and_grad=vg,
+            spec={**self.spec, "groups": {"column": column, "labels": labels, "shared": list(shared)}},
+            categorical=self.categorical + (column,),
+            grid_fn=self.grid_fn,
+            start_map=start_map,
+            target=self.target,
+        )
+
+
+def _slug(label: str) -> str:
+    out = "".join(c if c.isalnum() else "_" for c in label)
+    return out if out and not out[0].isdigit() else "g" + out
+
+
+def _default_start(p: Param) -> float:
+    lo, hi = p.lower, p.upper
+    if p.log:
+        if math.isfinite(hi):
+            return math.sqrt(max(lo, hi * 1e-6) * hi) if lo > 0 else hi / 10
+        return max(1.0, lo * 10) if lo > 0 else 1.0
+    if math.isfinite(lo) and math.isfinite(hi):
+        return (lo + hi) / 2
+    if math.isfinite(lo):
+        return lo + 1.0
+    if math.isfinite(hi):
+        return hi - 1.0
+    return 0.0
+
+
+def _describe_param(p: Param) -> str:
+    lo = "-inf" if p.lower == -math.inf else f"{p.lower:g}"
+    hi = "inf" if p.upper == math.inf else f"{p.upper:g}"
+    return f"{p.name} in [{lo}, {hi}]" + (" (log)" if p.log else "")
+
+
+# --------------------------------------------------------------------------- builders
+
+
+def formula_law(
+    formula: str,
+    *,
+    name: str | None = None,
+    params: Sequence[Param] | Mapping[str, Mapping[str, Any]] | None = None,
+    variables: Sequence[str] | None = None,
+    source: str = "",
+    description: str = "",
+    grid_fn: GridFunction | None = None,
+    target: str = "loss",
+) -> Law:
+    """A law from a formula string, parsed safely and differentiated symbolically.
+
+    Names that are data columns (``n_params``, ``n_tokens``, ``flops``, ``x``, ... or
+    those listed in ``variables``) are variables; every other name is a parameter.
+    Parameters not described in ``params`` get default bounds: unbounded, one start
+    at 1 (or 0 for a name that looks like a floor, ``E``/``L_inf``).
+
+    Examples
+    --------
+    >>> law = formula_law("E + A / n_params**alpha")
+    >>> law.variables, law.param_names
+    (('n_params',), ('E', 'A', 'alpha'))
+    """
+    known = tuple(variables) if variables is not None else VARIABLE_NAMES
+    var, par = _formula.split_names(formula, known)
+    if not var:
+        raise LawError(
+            f"formula {formula!r} has no variable: name one of {list(VARIABLE_NAMES)} "
+            "or pass variables=[...]"
+        )
+    if not par:
+        raise LawError(f"formula {formula!r} has no parameter to fit")
+    given: dict[str, Param] = {}
+    if params is not None:
+        items = params.items() if isinstance(params, Mapping) else ((p.name, p) for p in params)
+        for key, spec in items:
+            given[key] = spec if isinstance(spec, Param) else Param(name=key, **dict(spec))
+    extra = set(given) - set(par)
+    if extra:
+        raise LawError(f"parameters {sorted(extra)} are described but do not appear in {formula!r}")
+    par = tuple([p for p in given if p in par] + [p for p in par if p not in given])
+    plist = tuple(given.get(p, Param(name=p, grid=(1.0,))) for p in par)
+    compiled = _formula.compile_formula(formula, var, tuple(p.name for p in plist))
+    return Law(
+        name=name or formula,
+        variables=var,
+        params=plist,
+        function=compiled.evaluate,
+        formula=formula,
+        source=source,
+        description=description,
+        value_and_grad=compiled.value_and_grad,
+        spec={"formula": formula, "variables": list(var), "name": name or formula},
+        grid_fn=grid_fn,
+        target=target,
+    )
+
+
+def function_law(
+    fn: Callable[..., Any],
+    *,
+    name: str | None = None,
+    params: Sequence[Param] | None = None,
+    variables: Sequence[str] | None = None,
+    source: str = "",
+    description: str = "",
+    grid_fn: GridFunction | None = None,
+    target: str = "loss",
+) -> Law:
+    """A law from a Python function ``fn(n_params, ..., alpha, ...)``.
+
+    Argument names that are data columns are variables, the rest are parameters
+    (in signature order). The function must work on numpy arrays with broadcasting.
+    It is differentiated numerically by the engine.
+    """
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError) as err:
+        raise LawError(f"cannot read the arguments of {fn!r}: {err}") from None
+    names = [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    known = tuple(variables) if variables is not None else VARIABLE_NAMES
+    var = tuple(n for n in names if n in known)
+    par = tuple(n for n in names if n not in known)
+    if not var:
+        raise LawError(f"function {getattr(fn, '__name__', fn)!r} takes no variable: name an argument one of {list(VARIABLE_NAMES)}")
+    if not par:
+        raise LawError(f"function {getattr(fn, '__name__', fn)!r} has no parameter to fit")
+    given = {p.name: p for p in (params or ())}
+    plist = tuple(given.get(p, Param(name=p, grid=(1.0,))) for p in par)
+
+    def function(X: Mapping[str, Any], P: Mapping[str, Any]) -> Any:
+        return fn(**X, **P)
+
+    label = name or getattr(fn, "__name__", "custom")
+    return Law(
+        name=label,
+        variables=var,
+        params=plist,
+        function=function,
+        formula="",
+        source=source,
+        description=description or (inspect.getdoc(fn) or "").split("\n")[0],
+        spec={"function": label},
+        grid_fn=grid_fn,
+        target=target,
+    )

@@ -1,0 +1,284 @@
+"""One self-contained HTML page about a fit: data, parameters with intervals, diagnostics,
+figures, the extrapolation test and, when it applies, the compute-optimal plan.
+
+The page needs nothing but itself: figures are inline base64 PNG, the style sheet is
+inline, there is no script and no network access. It is written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scalinglaws._version import __version__
+from scalinglaws.errors import ScalingLawsError
+from scalinglaws.engine.result import Fit
+from scalinglaws.data.runs import Runs
+
+if TYPE_CHECKING:  # types only: render never imports the code that fits
+    from scalinglaws.reporting import Review
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1b1b1b;background:#fff;line-height:1.45}
+main{max-width:1100px;margin:0 auto;padding:24px 28px 60px}
+h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.25em;margin:32px 0 8px;border-bottom:2px solid #0072B2;padding-bottom:3px}
+.sub{color:#555;margin:0 0 16px}
+table{border-collapse:collapse;margin:8px 0 12px;font-size:.92em}
+th,td{padding:4px 10px;border-bottom:1px solid #ddd;text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f2f6fa;text-align:center}td:first-child,th:first-child{text-align:left}
+.warn{background:#fff4e5;border-left:4px solid #E69F00;padding:6px 10px;margin:6px 0}
+.ok{background:#eaf6ef;border-left:4px solid #009E73;padding:6px 10px;margin:6px 0}
+.note{color:#555;font-size:.9em}
+figure{margin:12px 0 20px}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}
+code{background:#f4f4f4;padding:1px 4px;border-radius:3px}
+"""
+
+
+def render_report(review: Review, *, title: str | None = None, figures: bool = True) -> str:
+    """The HTML page of a :class:`~scalinglaws.reporting.Review` (made by
+    :func:`scalinglaws.reporting.review`): draws what the review holds and fits nothing.
+
+    Returns
+    -------
+    str
+        A complete HTML document.
+    """
+    fit, runs, validation, level = review.fit, review.runs, review.validation, review.level
+    parts = [_header(title or f"Scaling-law report: {fit.law.name}", runs, fit)]
+    parts.append(_data_section(runs, fit))
+    parts.append(_fit_section(fit, level))
+    parts.append(_diagnostics_section(fit, review.warnings))
+    if figures:
+        parts.append(_figures_section(fit, runs, validation, level))
+    parts.append(_validation_section(validation, review.notes, runs, figures))
+    auto = fit.options.get("auto")
+    if auto:
+        parts.append(_selection_section(auto))
+    plan = _plan_section(review.plans, level)
+    if plan:
+        parts.append(plan)
+    parts.append(
+        f'<p class="note">Made by scalinglaws {html.escape(__version__)} on '
+        f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Data fingerprint "
+        f"<code>{html.escape(runs.fingerprint()[:16])}</code>.</p>"
+    )
+    body = "\n".join(parts)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{html.escape(title or 'Scaling-law report: ' + fit.law.name)}</title>"
+        f"<style>{_CSS}</style></head><body><main>\n{body}\n</main></body></html>\n"
+    )
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _header(title: str, runs: Runs, fit: Fit) -> str:
+    formula = f"<code>{html.escape(fit.law.formula)}</code>" if fit.law.formula else "(a Python function)"
+    src = f"<br>{html.escape(fit.law.source)}" if fit.law.source else ""
+    return f"<h1>{html.escape(title)}</h1><p class=\"sub\">Law {html.escape(fit.law.name)}: {formula}{src}</p>"
+
+
+def _data_section(runs: Runs, fit: Fit) -> str:
+    mapping = dict(fit.options.get("variables") or {})
+    cols = [mapping.get(v, v) for v in fit.law.variables if v not in fit.law.categorical]
+    target = (fit.options.get("target") or "loss")
+    rows = []
+    for c in dict.fromkeys([*cols, target, *(["flops"] if "flops" in runs.columns else [])]):
+        if c not in runs.columns:
+            continue
+        v = runs.column(c)
+        derived = " (derived)" if c in runs.derived else ""
+        rows.append([c + derived, f"{np.nanmin(v):.4g}", f"{np.nanmax(v):.4g}", f"{np.unique(v).size}"])
+    source = runs.source if runs.source == "<DataFrame>" else Path(runs.source).name
+    return (
+        f"<h2>Data</h2><p>{len(runs)} runs from <code>{html.escape(source)}</code>; "
+        f"{len(runs.columns)} columns.</p>" + _table(["column", "min", "max", "distinct"], rows)
+    )
+
+
+def _fit_section(fit: Fit, level: float) -> str:
+    have = fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2
+    ci = fit.intervals(level) if have else {}
+    se = fit.standard_errors() if have else {}
+    head = ["parameter", "value"] + ([f"{level:.0%} interval", "bootstrap s.e."] if have else []) + ["note"]
+    rows = []
+    for name, value in fit.params.items():
+        row = [name, f"{value:.6g}"]
+        if have:
+            row += [f"{ci[name][0]:.4g} – {ci[name][1]:.4g}" if name in ci else "", f"{se[name]:.3g}" if name in se else ""]
+        note = ("fixed" + (f" ({fit.fixed_source})" if fit.fixed_source else "")) if name in fit.fixed else ""
+        row.append(note)
+        rows.append(row)
+    o = fit.options
+    how = (f"{o.get('loss', '?')}" + (f" (delta {o.get('delta'):g})" if o.get("loss") == "huber" else "")
+           + f" on {o.get('space', '?')} residuals, summed")
+    boot = f"; {len(fit.draws)} bootstrap refits (runs resampled)" if fit.draws is not None else "; no bootstrap"
+    return (f"<h2>Fit</h2><p>{fit.n_runs} runs; objective {html.escape(how)} = {fit.objective:.6g}{boot}.</p>"
+            + _table(head, rows))
+
+
+def _diagnostics_section(fit: Fit, caught: Sequence[str]) -> str:
+    d = fit.diagnostics
+    rows = [
+        ["converged", "yes" if d.converged else "NO"],
+        ["iterations of the best start", str(d.iterations)],
+        ["starts / refined / reaching the best objective", f"{d.n_starts} / {d.n_refined} / {d.n_near_best}"],
+        ["condition number", f"{d.condition_number:.3g}"],
+        ["parameters at a bound", ", ".join(d.at_bounds) or "none"],
+        ["poorly identified", ", ".join(d.poorly_identified) or "none"],
+        ["failed bootstrap refits", str(d.bootstrap_failed)],
+    ]
+    msgs = list(dict.fromkeys([*d.warnings, *caught]))
+    box = "".join(f'<div class="warn">{html.escape(m)}</div>' for m in msgs) or '<div class="ok">No warnings.</div>'
+    return "<h2>Diagnostics</h2>" + _table(["check", "result"], rows) + box
+
+
+def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float) -> str:
+    from scalinglaws.render import plot
+
+    figs: list[tuple[str, Callable[[], Any]]] = []
+    numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
+    if len(numeric) == 1 and not fit.law.categorical:
+        figs.append((f"The fit on all runs, extrapolated to 10 times the largest; {level:.0%} bootstrap band.",
+                     lambda: plot.learning_curve(fit, runs, level=level)))
+    else:
+        figs.append(("The fit at each run, runs coloured by compute.", lambda: plot.fit(fit, runs)))
+    figs.append(("Log residuals of the fit (dotted: the Huber threshold).", lambda: plot.residuals(fit, runs)))
+    if {"n_params", "n_tokens"} <= set(numeric) and {"n_params", "flops"} <= set(runs.columns):
+        figs.append(("IsoFLOP curves: a parabola in log N per budget, minima starred, with the fit (thin lines).",
+                     lambda: plot.isoflop(runs, fit=fit)))
+    if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
+        figs.append(("Pairwise bootstrap distributions of the parameters (x: the fit).", lambda: plot.bootstrap(fit)))
+    return "<h2>Figures</h2>\n" + _figures(figs)
+
+
+def _figures(figs: Sequence[tuple[str, Callable[[], Any]]]) -> str:
+    out = []
+    for caption, make in figs:
+        try:
+            fig = make()
+        except ScalingLawsError as err:
+            out.append(f'<div class="warn">figure skipped: {html.escape(str(err))}</div>')
+            continue
+        out.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
+                   f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+    return "\n".join(out)
+
+
+def _validation_section(v: Any, notes: Sequence[str], runs: Runs, figures: bool = True) -> str:
+    out = ["<h2>Extrapolation test</h2>"]
+    out += [f'<div class="warn">{html.escape(n)}</div>' for n in notes]
+    if v is None:
+        if not notes:
+            out.append("<p>Not run.</p>")
+        return "\n".join(out)
+    out.append(f"<p>{html.escape(v.summary().splitlines()[0])}.</p>")
+    cov = f"{v.coverage:.0%}" if math.isfinite(v.coverage) else "n/a"
+    out.append(_table(["metric", "value"], [
+        ["log RMSE", f"{v.rmse_log:.4g}"], ["mean log error (bias)", f"{v.bias_log:+.4g}"],
+        ["largest |log error|", f"{v.max_abs_log_error:.4g}"], ["largest relative error", f"{v.max_abs_rel_error:.3%}"],
+        [f"coverage of {v.level:.0%} intervals", cov],
+    ]))
+    t = v.table
+    shown = t.head(40)
+    rows = [[str(int(r["row"])), f"{r[v.by]:.4g}", f"{r['actual']:.5g}", f"{r['predicted']:.5g}",
+             f"{r['lower']:.5g} – {r['upper']:.5g}", f"{r['log_error']:+.4f}", "yes" if r["inside"] else "NO"]
+            for _, r in shown.iterrows()]
+    out.append(_table(["run", v.by, "actual", "predicted", f"{v.level:.0%} interval", "log error", "inside"], rows))
+    if len(t) > len(shown):
+        out.append(f'<p class="note">First {len(shown)} of {len(t)} held-out runs.</p>')
+    out.append(f'<p class="note">{html.escape(v.interval)}.</p>')
+    if not figures:
+        return "\n".join(out)
+    from scalinglaws.render import plot
+
+    figs: list[tuple[str, Callable[[], Any]]] = []
+    if v.holdout in ("largest", "mask") and len(v.fits) == 1:
+        figs.append(("The fit on the training runs only; held-out runs hollow, the extrapolated range shaded.",
+                     lambda: plot.fit(v.fit, runs, validation=v, level=v.level)))
+    figs.append(("Log error of each held-out prediction with its interval (zero: exact).", lambda: plot.validation(v)))
+    out.append(_figures(figs))
+    return "\n".join(out)
+
+
+def _selection_section(auto: Mapping[str, Any]) -> str:
+    table = auto.get("table") or []
+    head = ["candidate", "parameters", "nested log RMSE", "rank", "note"]
+    rows = [[str(r.get("candidate")), str(r.get("n_params")), _fmt(r.get("score")), str(r.get("rank")), str(r.get("note") or "")]
+            for r in table]
+    return (f"<h2>Law choice</h2><p>{html.escape(str(auto.get('law')))} was chosen by nested extrapolation tests "
+            f"on the runs (ordered by {html.escape(str(auto.get('by')))}; cuts after {auto.get('cuts')} runs).</p>"
+            + _table(head, rows))
+
+
+def _plan_section(plans: Sequence[tuple[float, Any]], level: float) -> str:
+    if not plans:
+        return ""
+    out = ["<h2>Compute-optimal plan</h2>"]
+    for c, result in plans:
+        if isinstance(result, str):
+            out.append(f'<div class="warn">plan at {float(c):.3g} FLOPs: {html.escape(result)}</div>')
+            continue
+        out.append(f"<h3>Budget {float(c):.3g} FLOPs</h3>")
+        d = result.to_dict() if hasattr(result, "to_dict") else None
+        if not isinstance(d, Mapping):
+            out.append(f"<pre>{html.escape(str(result))}</pre>")
+            continue
+        intervals = d.get("intervals") if isinstance(d.get("intervals"), Mapping) else {}
+        rows = []
+        for k, v in d.items():
+            if k in ("intervals", "warnings", "level") or isinstance(v, Mapping) or (isinstance(v, (list, tuple)) and not _short(v)):
+                continue
+            iv = intervals.get(k)
+            rows.append([str(k), _fmt(v), f"{iv[0]:.4g} – {iv[1]:.4g}" if iv is not None and len(iv) == 2 else ""])
+        lvl = d.get("level", level)
+        out.append(_table(["quantity", "value", f"{_fmt(float(lvl) * 100)}% interval" if intervals else ""], rows))
+        out += [f'<div class="warn">{html.escape(str(w))}</div>' for w in d.get("warnings") or ()]
+    return "\n".join(out)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.5g}"
+    if v is None:
+        return "n/a"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_fmt(x) for x in v)
+    return str(v)
+
+
+def _short(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) <= 4 and all(isinstance(x, (int, float, str)) for x in v)
+
+
+__all__ = ["render_report"]
