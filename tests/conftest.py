@@ -6,12 +6,24 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+GOLDEN_DATA = Path(__file__).resolve().parent / "data"
+GOLDEN_FIXTURES = ("golden_data", "shared_data")
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The folder of real scaling-law data next to the repository (skip if absent)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data folder not found at {SHARED_DATA}")
-    return SHARED_DATA
+def golden_data() -> Path:
+    """The folder of real scaling-law data that ships with the tests (``tests/data``)."""
+    return GOLDEN_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_data(golden_data: Path) -> Path:
+    """The same folder, under the name older tests use."""
+    return golden_data
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that reads the golden data is a golden test: ``pytest -m golden``."""
+    for item in items:
+        if any(name in getattr(item, "fixturenames", ()) for name in GOLDEN_FIXTURES):
+            item.add_marker(pytest.mark.golden)

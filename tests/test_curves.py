@@ -173,7 +173,7 @@ def test_kaplan_steps_law_recovers_its_parameters() -> None:
 
 
 def test_the_law_describes_a_real_cosine_curve(shared_data: Path) -> None:
-    d = pd.read_csv(shared_data / "misfitting_li2025" / "misfitting_checkpoints.csv")
+    d = pd.read_csv(shared_data / "misfitting_li2025" / "misfitting_checkpoints.csv.gz")
     run = d[(d.model == "misfitting_70m") & (d.total_steps == 5000) & (d.peak_lr == 0.002)]
     table = run.assign(run="r").rename(columns={"current_steps": "step"})[["run", "step", "loss"]]
     lrs = schedules.cosine(0.002, 5000, warmup=100)  # open_lm cosine; the warmup is not recorded
