@@ -45,7 +45,8 @@ class Review:
     notes : tuple of str
         Steps that were not run, and why.
     warnings : tuple of str
-        Warnings raised while fitting and validating, without duplicates.
+        The main fit's diagnostics and the warnings raised while making it, without
+        duplicates (the validation's own warnings are ``validation.warnings``).
     """
 
     runs: Runs
@@ -110,6 +111,9 @@ def review(
             assert law is not None
             auto_opts = {"candidates": candidates, "by": by} if isinstance(law, str) and law.strip().lower() == "auto" else {}
             fit = fit_law(runs, law, bootstrap=bootstrap, seed=seed, **auto_opts, **fit_kwargs)
+    # the validation's refits warn about their own fits: those are not the main fit's warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         if validation is None and validate and law is not None:
             try:
                 validation = validate_law(runs, law, holdout=holdout, by=by, frac=frac, n=n, level=level,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import json
 import math
 from collections.abc import Mapping
@@ -189,12 +191,80 @@ class Fit:
             out = np.broadcast_to(np.asarray(self.law.function(X, P), dtype=float), (len(d), flat_len(flat)))
         return out.reshape((len(d), *shape))
 
-    def predict_interval(self, level: float = 0.95, **variables: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile bootstrap band of the prediction at ``level``: (lower, upper)."""
+    def predict_interval(
+        self, level: float = 0.95, *, kind: str = "predictive", **variables: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """An interval at ``level`` around the prediction: (lower, upper).
+
+        ``kind="predictive"`` (default): where a run at that point will measure. It
+        holds the run-to-run noise (the fit's residual scatter) and the error of
+        extrapolating the law, which grows with the distance beyond the training data at
+        the rate measured by nested extrapolation tests on the training runs
+        (:mod:`scalinglaws.judge.calibrate`), with a conformal quantile of their scores.
+        Those refits on fewer runs carry parameter error too, so the bootstrap band (when
+        the fit has draws) is taken where it is wider. Without enough nested tests the
+        quantile is Student-t and the bootstrap band is added in quadrature.
+        ``predictive_note`` says which applies to this fit.
+
+        ``kind="parameters"``: the percentile bootstrap band of the law's prediction
+        only (needs ``bootstrap > 0``): uncertainty of the curve, not of a run.
+        """
         check_level(level)
-        p = self.predict_draws(**variables)
-        lo, hi = np.nanpercentile(p, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
-        return lo, hi
+        if kind == "parameters":
+            p = self.predict_draws(**variables)
+            lo, hi = np.nanpercentile(p, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
+            return lo, hi
+        if kind != "predictive":
+            raise FitError(f"kind must be 'predictive' or 'parameters', got {kind!r}")
+        with np.errstate(all="ignore"):
+            m = np.log(np.asarray(self.predict(**variables), dtype=float))
+        lo_b = hi_b = m
+        if self.draws is not None and np.isfinite(self.draws).all(axis=1).sum() >= 2:
+            draws = self.predict_draws(**variables)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                logd = np.where(draws > 0, np.log(np.where(draws > 0, draws, 1.0)), np.nan)
+                lo_b, hi_b = np.nanpercentile(logd, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
+            lo_b = np.where(np.isfinite(lo_b), np.minimum(lo_b, m), m)
+            hi_b = np.where(np.isfinite(hi_b), np.maximum(hi_b, m), m)
+        half = self._predictive_halfwidth(level, _rename(self, variables))
+        if (self.options.get("calibration") or {}).get("quantiles"):
+            # conformal scores of refits on fewer runs already hold parameter error: the wider wins
+            return np.exp(m - np.maximum(m - lo_b, half)), np.exp(m + np.maximum(hi_b - m, half))
+        return np.exp(m - np.sqrt((m - lo_b) ** 2 + half**2)), np.exp(m + np.sqrt((hi_b - m) ** 2 + half**2))
+
+    @property
+    def predictive_note(self) -> str:
+        """How :meth:`predict_interval` builds its default (predictive) interval for this fit."""
+        cal = self.options.get("calibration")
+        if not cal:
+            return "noise only (residual scatter, Student-t): this fit carries no extrapolation calibration"
+        how = (f"conformal quantiles of {cal['n_scores']} nested extrapolation errors" if cal.get("quantiles")
+               else "Student-t quantiles")
+        return (f"noise {cal['noise']:.3g} (log) plus extrapolation error growing {cal['growth']:.3g} per decade "
+                f"beyond the data, {how}" + (f"; {cal['note']}" if cal.get("note") else "")
+                + ("; with the bootstrap band" if self.draws is not None else ""))
+
+    def _predictive_halfwidth(self, level: float, variables: Mapping[str, Any]) -> np.ndarray:
+        """Half-width, in log units, of the noise-plus-extrapolation part of the interval."""
+        from scipy import stats  # imported here: scipy.stats costs half a second at start-up
+
+        cal = self.options.get("calibration") or {}
+        noise = cal.get("noise")
+        if noise is None or not np.isfinite(noise):
+            noise = 0.0
+        growth = float(cal.get("growth") or 0.0)
+        d = extrapolation_distance(dict(cal.get("top") or {}), variables)
+        sd = np.sqrt(float(noise) ** 2 + (growth * d) ** 2)
+        q = cal.get("quantiles")
+        if q:
+            levels = np.asarray(CALIBRATION_LEVELS)
+            z = float(np.interp(level, levels, np.asarray(q, dtype=float)))
+            if level > levels[-1]:
+                z = float(q[-1]) * float(stats.norm.ppf((1 + level) / 2) / stats.norm.ppf((1 + levels[-1]) / 2))
+        else:
+            z = float(stats.t.ppf((1 + level) / 2, max(int(cal.get("dof") or 1), 1)))
+        return np.asarray(z * sd)
 
     # ---------------------------------------------------------------- display
 
@@ -383,6 +453,38 @@ class Fit:
         except json.JSONDecodeError as err:
             raise LawError(f"this fit file is not valid JSON: {err}") from None
         return cls.from_dict(d, law=law)
+
+
+#: Levels at which a calibration stores its conformal quantiles (interpolated between).
+CALIBRATION_LEVELS: tuple[float, ...] = tuple(round(x, 3) for x in np.arange(0.5, 0.995, 0.01)) + (0.995,)
+
+
+#: Key of the training range's largest product of all positive variables (e.g. N * D).
+PRODUCT = "*"
+
+
+def extrapolation_distance(top: Mapping[str, float], variables: Mapping[str, Any]) -> np.ndarray:
+    """Decades beyond the training data: the largest ``log10(value / largest training
+    value)`` over the variables in ``top``, and over their product (``top["*"]``: the
+    largest training product, so that N and D each in range but N * D beyond, i.e. more
+    compute, counts as beyond); 0 inside the data."""
+    d: Any = 0.0
+    total: Any = 0.0
+    complete = True
+    for v, hi in top.items():
+        if v == PRODUCT:
+            continue
+        if v not in variables or not (hi and hi > 0):
+            complete = False
+            continue
+        with np.errstate(all="ignore"):
+            x = np.asarray(variables[v], dtype=float)
+            lx = np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), -np.inf)
+        d = np.maximum(d, lx - math.log10(hi))
+        total = total + lx
+    if complete and top.get(PRODUCT) and len(top) > 2:
+        d = np.maximum(d, total - float(top[PRODUCT]))
+    return np.maximum(np.nan_to_num(np.asarray(d, dtype=float), neginf=0.0), 0.0)
 
 
 def flat_len(flat: Mapping[str, np.ndarray]) -> int:

@@ -33,6 +33,7 @@ from scalinglaws.laws import get_law
 from scalinglaws.engine.result import Fit
 from scalinglaws.data.runs import Runs, load_runs
 from scalinglaws.engine.fit import fit as fit_one
+from scalinglaws.judge.calibrate import calibrate
 from scalinglaws.engine.predict import predict_runs
 from scalinglaws.engine.predict import default_by
 from scalinglaws.judge.holdout import frame_records, split_kwargs
@@ -470,6 +471,7 @@ def fit(
     law: str | Law | Callable[..., Any],
     *,
     candidates: Sequence[str | Law] | None = None,
+    calibrate_intervals: bool = True,
     **options: Any,
 ) -> Fit:
     """Fit a scaling law to runs: ``scalinglaws.fit``.
@@ -479,6 +481,12 @@ def fit(
     fitted by the engine, :func:`scalinglaws.engine.fit.fit`, whose options
     (objective, starts, bootstrap, ...) are accepted here unchanged.
 
+    Then the fit's predictive intervals are calibrated (``calibrate_intervals=True``):
+    the law is refitted below a few cuts of the runs ordered by scale, and its errors
+    above each cut measure how fast the error of extrapolating grows with the distance
+    beyond the data (:mod:`scalinglaws.judge.calibrate`). :meth:`Fit.predict_interval`
+    uses them by default.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -487,11 +495,22 @@ def fit(
     >>> round(fit(df, "power").params["alpha"], 3)
     0.3
     """
+    if not isinstance(runs, Runs):
+        runs = load_runs(runs)
     if isinstance(law, str) and law.strip().lower() == "auto":
-        return fit_auto(runs, candidates, **options)
-    if candidates is not None:
-        raise FitError('candidates apply to law="auto" only')
-    return fit_one(runs, law, **options)
+        result = fit_auto(runs, candidates, **options)
+        chosen: Any = result.options["auto"]["law"]
+        chosen = next((c for c in (candidates or ()) if isinstance(c, Law) and c.name == chosen), chosen)
+        opts = options_for(chosen, {k: v for k, v in options.items() if k not in ("by", "cuts")}, inner=False)
+    else:
+        if candidates is not None:
+            raise FitError('candidates apply to law="auto" only')
+        result = fit_one(runs, law, **options)
+        chosen, opts = law, options
+    if not calibrate_intervals:
+        return result
+    record = calibrate(result, runs, chosen, opts)
+    return replace(result, options={**result.options, "calibration": record})
 
 
 __all__ = [

@@ -26,6 +26,7 @@ seeded synthetic data that 90 % intervals cover between 80 % and 97 % of held-ou
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,14 +34,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglaws.errors import FitError
+from scalinglaws.errors import FitError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 from scalinglaws.laws import get_law
 from scalinglaws.engine.result import Fit, check_level, finite_or_none
 from scalinglaws.data.runs import Runs, load_runs
-from scalinglaws.engine.fit import fit as fit_law
 from scalinglaws.engine.predict import law_inputs, predict_runs
 from scalinglaws.judge.auto import choose_law, options_for
+from scalinglaws.judge.auto import fit as fit_law
 from scalinglaws.engine.predict import default_by
 from scalinglaws.judge.holdout import _folds, frame_records, holdout_mask, split_kwargs
 
@@ -102,6 +103,26 @@ class Validation:
     interval: str = ""
 
     @property
+    def undercovered(self) -> bool:
+        """True when the held-out coverage is significantly below the nominal level: a
+        one-sided binomial test at 5 % (with fewer than 5 held-out runs, never)."""
+        n = self.n_test
+        if n < 5 or not math.isfinite(self.coverage):
+            return False
+        from scipy import stats  # imported here: scipy.stats costs half a second at start-up
+
+        inside = int(round(self.coverage * n))
+        return bool(stats.binom.cdf(inside, n, self.level) < 0.05)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a reader must not miss about this validation."""
+        if not self.undercovered:
+            return ()
+        return (f"{self.level:.0%} intervals covered only {self.coverage:.0%} of {self.n_test} held-out runs: "
+                "they are too narrow beyond the data",)
+
+    @property
     def fit(self) -> Fit:
         """The fit of the first (for ``holdout="largest"``: the only) fold."""
         return self.fits[0]
@@ -130,6 +151,7 @@ class Validation:
         if self.selections:
             chosen = ", ".join(sorted({s.name for s in self.selections}))
             lines.append(f"  law chosen inside the training runs: {chosen}")
+        lines += [f"  WARNING: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -157,6 +179,8 @@ class Validation:
             "max_abs_log_error": finite_or_none(self.max_abs_log_error),
             "max_abs_rel_error": finite_or_none(self.max_abs_rel_error),
             "coverage": finite_or_none(self.coverage),
+            "undercovered": self.undercovered,
+            "warnings": list(self.warnings),
             "interval": self.interval,
             "table": frame_records(self.table),
             "fits": [{"law": f.law.name, "params": dict(f.params), "n_runs": f.n_runs} for f in self.fits],
@@ -261,47 +285,27 @@ def validate(
         pieces.append(_score_fold(f, train_runs, runs.subset(test), np.flatnonzero(test), k, by, target, level))
     table = pd.concat(pieces, ignore_index=True)
     name = "auto" if is_auto else (base.name if base is not None else str(law))
-    return summarize(table, law=name, holdout=mode, by=by, level=level, fits=tuple(fits),
-                     selections=tuple(selections), n_train=tuple(n_train), bootstrap=bootstrap)
+    result = summarize(table, law=name, holdout=mode, by=by, level=level, fits=tuple(fits),
+                       selections=tuple(selections), n_train=tuple(n_train), bootstrap=bootstrap)
+    for message in result.warnings:
+        warnings.warn(message, ScalingLawsWarning, stacklevel=2)
+    return result
 
 
 def prediction_interval(
     fit: Fit, train: Runs, test: Runs, level: float, target: str = "loss"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prediction, lower and upper bound for the runs ``test`` (see the module notes).
+    """Prediction, lower and upper bound for the runs ``test``: the fit's own predictive
+    interval (:meth:`Fit.predict_interval`, the one users get), so validation measures the
+    coverage of exactly what :func:`scalinglaws.fit` promises.
 
     Returns three arrays of shape (n_test,), in the units of the target.
     """
     pred = predict_runs(fit, test)
-    with np.errstate(all="ignore"):
-        m = np.log(pred)
-        y = train.column(target)
-        r = np.log(y) - np.log(predict_runs(fit, train))
-    p = len(fit.free_params)
-    dof = max(len(r) - p, 1)
-    finite = np.isfinite(r)
-    s = math.sqrt(float(np.sum(r[finite] ** 2)) / dof) if finite.any() else math.nan
-    from scipy import stats  # imported here: scipy.stats costs half a second at start-up
-
-    t = float(stats.t.ppf((1 + level) / 2, dof))
-    lo_b = hi_b = m
-    if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
-        X = law_inputs(fit, test)
-        draws = fit.predict_draws(**X).reshape(-1, len(test))
-        with np.errstate(all="ignore"):
-            logd = np.where(draws > 0, np.log(np.where(draws > 0, draws, 1.0)), np.nan)
-        q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                lo_b, hi_b = np.nanpercentile(logd, q, axis=0)
-        lo_b = np.where(np.isfinite(lo_b), np.minimum(lo_b, m), m)
-        hi_b = np.where(np.isfinite(hi_b), np.maximum(hi_b, m), m)
-    lower = m - np.sqrt((m - lo_b) ** 2 + (t * s) ** 2)
-    upper = m + np.sqrt((hi_b - m) ** 2 + (t * s) ** 2)
-    return pred, np.exp(lower), np.exp(upper)
+    X = law_inputs(fit, test)
+    lower, upper = fit.predict_interval(level, **X)
+    ones = np.ones(len(test))
+    return pred, np.asarray(lower, dtype=float).reshape(-1) * ones, np.asarray(upper, dtype=float).reshape(-1) * ones
 
 
 def summarize(
@@ -328,10 +332,8 @@ def summarize(
         mx = math.inf if bad.any() else float(np.max(np.abs(e)))
         mrel = math.inf if not np.isfinite(rel).all() else float(np.max(np.abs(rel)))
     interval = (
-        f"{level:.0%} interval: bootstrap percentile band of the log prediction ({bootstrap} refits), "
-        "each side widened in quadrature by t * residual scatter of the training fit"
-        if bootstrap
-        else f"{level:.0%} interval: t * residual scatter of the training fit (no bootstrap)"
+        f"{level:.0%} predictive interval of each training fit (Fit.predict_interval): "
+        + (fits[0].predictive_note if fits else "")
     )
     return Validation(
         law=law, holdout=holdout, by=by, level=level, table=table, rmse_log=rmse, mae_log=mae, bias_log=bias,

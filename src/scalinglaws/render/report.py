@@ -184,6 +184,7 @@ def _validation_section(v: Any, notes: Sequence[str], runs: Runs, figures: bool 
             out.append("<p>Not run.</p>")
         return "\n".join(out)
     out.append(f"<p>{html.escape(v.summary().splitlines()[0])}.</p>")
+    out += [f'<div class="warn"><b>{html.escape(w)}</b></div>' for w in v.warnings]
     cov = f"{v.coverage:.0%}" if math.isfinite(v.coverage) else "n/a"
     out.append(_table(["metric", "value"], [
         ["log RMSE", f"{v.rmse_log:.4g}"], ["mean log error (bias)", f"{v.bias_log:+.4g}"],

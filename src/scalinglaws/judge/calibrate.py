@@ -1,0 +1,145 @@
+"""How wrong is a law beyond its data? Calibrating predictive intervals from nested
+extrapolation tests on the training runs themselves.
+
+A predictive interval must cover what a run *will measure*: the law's parameter
+uncertainty, the run-to-run noise, and the error of extrapolating the law itself. The
+last one is not in the bootstrap: a law can fit its data well and still bend the wrong
+way beyond it. It is measured here, conformal style, from the data alone:
+
+1. Order the runs by scale (and, for laws of several variables, by each variable alone:
+   a run can lie beyond the data in any direction) and cut them at a few shares of
+   their distinct values (50, 60, 70 and 80 %). At each cut, refit the law on the runs below it (its own start
+   grid, no bootstrap) and record the log error at every run above it, with the run's
+   *distance* beyond the training data in decades (0 inside the data): the largest, over
+   the law's variables and their product, of ``log10(value / largest training value)``
+   (:func:`scalinglaws.engine.result.extrapolation_distance`).
+2. Model the error's variance as ``s**2 + (g * d)**2``: ``s`` the residual scatter of the
+   full fit (noise), ``g`` the growth per decade beyond the data, fitted by least squares
+   on the squared errors (never negative).
+3. Normalise each error by its modelled standard deviation; the empirical quantiles of
+   these scores (with the conformal ``(n + 1)`` correction) replace the Gaussian quantile.
+
+The numbers are stored in ``fit.options["calibration"]``; :meth:`Fit.predict_interval`
+reads them. With too few runs to cut, the calibration says so and intervals fall back to
+noise plus parameter uncertainty, marked as not calibrated.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from scalinglaws.data.runs import Runs
+from scalinglaws.engine.fit import fit as fit_one
+from scalinglaws.engine.predict import default_by, law_inputs, predict_runs
+from scalinglaws.engine.result import CALIBRATION_LEVELS as LEVELS
+from scalinglaws.engine.result import PRODUCT, Fit, extrapolation_distance
+from scalinglaws.errors import ScalingLawsError
+from scalinglaws.judge.holdout import split_kwargs
+
+#: Shares of the distinct scales kept for training at the calibration cuts.
+CUTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
+_DROP = ("bootstrap", "seed", "progress", "starts")
+
+
+def training_top(fit: Fit, runs: Runs) -> dict[str, float]:
+    """The largest value of each numeric law variable in ``runs`` (law variable names), and
+    with two or more, the largest ``log10`` of their product (key ``"*"``)."""
+    out: dict[str, float] = {}
+    total = np.zeros(len(runs))
+    for v, values in law_inputs(fit, runs).items():
+        if v in fit.law.categorical:
+            continue
+        vals = np.asarray(values, dtype=float)
+        if vals.size and np.all(vals > 0):
+            out[v] = float(np.max(vals))
+            total = total + np.log10(vals)
+    if len(out) > 1:
+        out[PRODUCT] = float(np.max(total))
+    return out
+
+
+def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The calibration record of ``fit``, made on ``runs`` from ``law`` (as the user gave it)
+    with ``fit_kwargs`` (see the module notes)."""
+    fit_kwargs = dict(fit_kwargs or {})
+    target = fit.options.get("target") or "loss"
+    top = training_top(fit, runs)
+    resid = _log_residuals(fit, runs, target)
+    n_free = len(fit.free_params)
+    dof = max(int(np.isfinite(resid).sum()) - n_free, 1)
+    noise = float(math.sqrt(np.nansum(resid**2) / dof)) if np.isfinite(resid).any() else math.nan
+    record: dict[str, Any] = {"noise": noise, "growth": 0.0, "top": top, "n_scores": 0, "quantiles": None,
+                              "dof": dof, "method": "nested extrapolation residuals (conformal)"}
+    try:
+        orders = [default_by(fit.law, runs, fit.options.get("variables"))]
+    except ScalingLawsError as err:
+        record["note"] = f"not calibrated: {err}"
+        return record
+    mapping = dict(fit.options.get("variables") or {})
+    numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
+    if len(numeric) > 1:  # beyond the data in any direction: each variable alone, too
+        orders += [mapping.get(v, v) for v in numeric if mapping.get(v, v) not in orders]
+    errs: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    kwargs = {k: v for k, v in fit_kwargs.items() if k not in _DROP}
+    for by in orders:
+        scale = runs.column(by)
+        values = np.unique(scale)
+        m = values.size
+        ks = sorted({min(max(int(round(c * m)), 1), m - 1) for c in CUTS}) if m >= 3 else []
+        for k in ks:
+            train = scale <= values[k - 1]
+            if train.sum() < n_free + 2 or (~train).sum() == 0:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    sub = fit_one(runs.subset(train), law, **split_kwargs(kwargs, train))
+                    pred = predict_runs(sub, runs.subset(~train))
+            except ScalingLawsError:
+                continue
+            y = runs.column(target)[~train]
+            with np.errstate(all="ignore"):
+                e = np.log(pred) - np.log(y)
+            ok = np.isfinite(e)
+            if not ok.any():
+                continue
+            d = extrapolation_distance(training_top(sub, runs.subset(train)), law_inputs(sub, runs.subset(~train)))
+            errs.append(e[ok])
+            dists.append(np.broadcast_to(d, e.shape)[ok])
+    if not errs:
+        record["note"] = "not calibrated: too few runs or scales to test extrapolation within the data"
+        return record
+    e = np.concatenate(errs)
+    d = np.concatenate(dists)
+    s2 = noise**2 if math.isfinite(noise) else 0.0
+    d4 = float(np.sum(d**4))
+    growth = math.sqrt(max(float(np.sum((e**2 - s2) * d**2)) / d4, 0.0)) if d4 > 0 else 0.0
+    sd = np.sqrt(s2 + (growth * d) ** 2)
+    scores = np.abs(e) / np.where(sd > 0, sd, np.inf)
+    scores = np.sort(scores[np.isfinite(scores)])
+    n = scores.size
+    record.update(growth=growth, n_scores=int(n), bias=float(np.mean(e)))
+    if n >= 8:
+        q = []
+        for lv in LEVELS:
+            rank = min(math.ceil((n + 1) * lv), n)
+            q.append(float(scores[rank - 1]))
+        record["quantiles"] = q
+    else:
+        record["note"] = f"only {n} nested extrapolation errors: Student-t quantiles instead of conformal ones"
+    return record
+
+
+def _log_residuals(fit: Fit, runs: Runs, target: str) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        r = np.log(runs.column(target)) - np.log(predict_runs(fit, runs))
+    return np.where(np.isfinite(r), r, np.nan)
+
+
+__all__ = ["CUTS", "calibrate", "training_top"]
