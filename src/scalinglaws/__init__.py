@@ -18,6 +18,7 @@ from scalinglaws.judge.compare import Comparison, LadderComparison, compare, com
 from scalinglaws.reporting import Review, build_report, review, write_report
 from scalinglaws.judge.auto import Selection, choose_law
 from scalinglaws.judge.validate import Validation, validate
+from scalinglaws.judge.sensitivity import Sensitivity, sensitivity
 from scalinglaws.plan.hparams import CriticalBatch, HparamAdvice, HparamFit, HparamLaw, critical_batch_size, fit_hparams, hparam_preset, recommend_hparams
 from scalinglaws.plan.isoflop import IsoFlop, PowerLawFit, envelope, fit_power_law, isoflop
 from scalinglaws.plan.optimal import Plan, compute_for_loss, compute_optimal, fit_from_params, frontier
@@ -32,6 +33,8 @@ from scalinglaws.engine.result import Diagnostics, Fit
 from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = [
+    "Sensitivity",
+    "sensitivity",
     "datasets",
     "Review",
     "review",

@@ -21,6 +21,8 @@ from scalinglaws.engine.result import Fit
 from scalinglaws.errors import LawError, ScalingLawsError
 from scalinglaws.io import atomic_write_text
 from scalinglaws.judge.auto import fit as fit_law
+from scalinglaws.judge.sensitivity import Sensitivity
+from scalinglaws.judge.sensitivity import sensitivity as sensitivity_of
 from scalinglaws.judge.validate import Validation
 from scalinglaws.judge.validate import validate as validate_law
 from scalinglaws.laws.law import Law
@@ -42,6 +44,9 @@ class Review:
         Level of every interval.
     plans : tuple of (flops, Plan or str)
         Compute-optimal plans; a string says why a budget could not be planned.
+    sensitivity : Sensitivity or None
+        How far the prediction at 10 times the largest scale moves under other fitting
+        choices (Li et al. 2025).
     notes : tuple of str
         Steps that were not run, and why.
     warnings : tuple of str
@@ -54,6 +59,7 @@ class Review:
     validation: Validation | None = None
     level: float = 0.9
     plans: tuple[tuple[float, Any], ...] = ()
+    sensitivity: Sensitivity | None = None
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
 
@@ -74,6 +80,7 @@ def review(
     seed: int = 0,
     candidates: Sequence[str | Law] | None = None,
     plan_flops: Sequence[float] | None = None,
+    sensitivity_check: bool = True,
     **fit_kwargs: Any,
 ) -> Review:
     """Fit ``law`` (or take ``fit``), test its extrapolation and plan from it.
@@ -97,6 +104,9 @@ def review(
     plan_flops : sequence of float, optional
         Budgets for the compute-optimal plan (default: 10 and 100 times the largest
         budget in the runs), when the law is in ``n_params`` and ``n_tokens``.
+    sensitivity_check : bool
+        Refit under other fitting choices (:func:`scalinglaws.sensitivity`) and show
+        how far the prediction at 10 times the largest scale moves.
     **fit_kwargs
         Options of :func:`scalinglaws.fit`.
     """
@@ -120,10 +130,16 @@ def review(
                                           bootstrap=bootstrap, seed=seed, candidates=candidates, **fit_kwargs)
             except ScalingLawsError as err:
                 notes.append(f"validation not run: {err}")
+        sens = None
+        if law is not None and sensitivity_check and not (isinstance(law, str) and law.strip().lower() == "auto"):
+            try:
+                sens = sensitivity_of(runs, law, by=by, **fit_kwargs)
+            except ScalingLawsError as err:
+                notes.append(f"sensitivity not run: {err}")
     found = tuple(dict.fromkeys([*fit.diagnostics.warnings,
                                  *(str(w.message) for w in caught if issubclass(w.category, UserWarning))]))
     return Review(runs=runs, fit=fit, validation=validation, level=level,
-                  plans=_plans(fit, runs, plan_flops, level), notes=tuple(notes), warnings=found)
+                  plans=_plans(fit, runs, plan_flops, level), sensitivity=sens, notes=tuple(notes), warnings=found)
 
 
 def build_report(runs: Runs | pd.DataFrame | str, law: Any = None, *, title: str | None = None,

@@ -63,6 +63,8 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
     auto = fit.options.get("auto")
     if auto:
         parts.append(_selection_section(auto))
+    if review.sensitivity is not None:
+        parts.append(_sensitivity_section(review.sensitivity))
     plan = _plan_section(review.plans, level)
     if plan:
         parts.append(plan)
@@ -221,6 +223,14 @@ def _selection_section(auto: Mapping[str, Any]) -> str:
     return (f"<h2>Law choice</h2><p>{html.escape(str(auto.get('law')))} was chosen by nested extrapolation tests "
             f"on the runs (ordered by {html.escape(str(auto.get('by')))}; cuts after {auto.get('cuts')} runs).</p>"
             + _table(head, rows))
+
+
+def _sensitivity_section(s: Any) -> str:
+    note = ("<p class=\"note\">Each row refits the law with one fitting choice changed (Li et al. 2025, "
+            "&ldquo;(Mis)Fitting&rdquo;); the move is the change of the prediction against the baseline.</p>")
+    warn = ('<div class="warn"><b>The prediction moves by more than 5 % under other defensible fitting '
+            "choices: report it with this spread.</b></div>" if s.spread > math.log(1.05) else "")
+    return "<h2>Sensitivity to fitting choices</h2>" + warn + s._repr_html_() + note
 
 
 def _plan_section(plans: Sequence[tuple[float, Any]], level: float) -> str:
