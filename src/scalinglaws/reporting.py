@@ -119,7 +119,7 @@ def review(
         warnings.simplefilter("always")
         if fit is None:
             assert law is not None
-            auto_opts = {"candidates": candidates, "by": by} if isinstance(law, str) and law.strip().lower() == "auto" else {}
+            auto_opts: dict[str, Any] = {"candidates": candidates, "by": by} if isinstance(law, str) and law.strip().lower() == "auto" else {}
             fit = fit_law(runs, law, bootstrap=bootstrap, seed=seed, **auto_opts, **fit_kwargs)
     # the validation's refits warn about their own fits: those are not the main fit's warnings
     with warnings.catch_warnings():

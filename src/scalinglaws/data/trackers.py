@@ -261,8 +261,8 @@ def _mlflow_runs(root: str | os.PathLike[str], experiment: str | None) -> Iterat
             meta_path = run_dir / "meta.yaml"
             if not run_dir.is_dir() or not meta_path.is_file():
                 continue
-            meta = _read_meta(meta_path)
-            if meta.get("lifecycle_stage", "active") == "deleted":
+            run_meta = _read_meta(meta_path)
+            if run_meta.get("lifecycle_stage", "active") == "deleted":
                 continue
             tags = {k: p.read_text(encoding="utf-8").strip() for k, p in _walk_values(run_dir / "tags")}
             params = {k: p.read_text(encoding="utf-8").strip() for k, p in _walk_values(run_dir / "params")}
@@ -280,10 +280,10 @@ def _mlflow_runs(root: str | os.PathLike[str], experiment: str | None) -> Iterat
                     except ValueError:
                         raise DataError(f"{p}: line {number} is not 'timestamp value [step]': {line!r}") from None
                 metrics[key] = rows
-            run_id = meta.get("run_id") or meta.get("run_uuid") or run_dir.name
-            status = meta.get("status", "")
+            run_id = run_meta.get("run_id") or run_meta.get("run_uuid") or run_dir.name
+            status = run_meta.get("status", "")
             yield {
-                "run": meta.get("run_name") or tags.get("mlflow.runName") or run_id,
+                "run": run_meta.get("run_name") or tags.get("mlflow.runName") or run_id,
                 "run_id": run_id,
                 "experiment": exp_name,
                 "status": _MLFLOW_STATUS.get(int(status), status) if status.isdigit() else status,

@@ -302,7 +302,7 @@ def prediction_interval(
     Returns three arrays of shape (n_test,), in the units of the target.
     """
     pred = predict_runs(fit, test)
-    X = law_inputs(fit, test)
+    X: dict[str, Any] = dict(law_inputs(fit, test))
     lower, upper = fit.predict_interval(level, **X)
     ones = np.ones(len(test))
     return pred, np.asarray(lower, dtype=float).reshape(-1) * ones, np.asarray(upper, dtype=float).reshape(-1) * ones

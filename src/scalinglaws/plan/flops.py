@@ -200,7 +200,7 @@ class ShapeFamily:
     seq_len: int = 2048
     tied_embeddings: bool = True
     learned_positions: bool = False
-    count: str = "total"
+    count: ParamCount = "total"
 
     def __post_init__(self) -> None:
         if self.count not in PARAM_COUNTS:
@@ -307,7 +307,7 @@ def as_counter(flops_per_token: str | FlopCounter | Callable[[Any], Any] | None)
 
 
 def counter_name(counter: Any) -> str:
-    return getattr(counter, "name", None) or getattr(counter, "__name__", "custom")
+    return str(getattr(counter, "name", None) or getattr(counter, "__name__", "custom"))
 
 
 __all__ = [
