@@ -19,6 +19,7 @@ from scalinglaws.laws import beyond as _beyond
 from scalinglaws.laws import bnsl as _bnsl
 from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
+from scalinglaws.laws import finetune as _ft
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -39,6 +40,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "downstream_exp": _beyond.downstream_exp,
     "coverage": _beyond.coverage,
     "loss_to_loss": _beyond.loss_to_loss,
+    "rectified": _ft.rectified,
 }
 
 
