@@ -22,10 +22,8 @@ derived from others) it asks when it is fitted, through :meth:`Runs.require` and
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import hashlib
-import math
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglaws.data.readers import FORMATS, check_table, read_table
+from scalinglaws.data.values import as_float, check_values, more_rows, not_a_number
 from scalinglaws.data.where import evaluate_where
 from scalinglaws.errors import DataError, ScalingLawsWarning
 
@@ -112,7 +111,7 @@ class Runs:
         """
         self._need(name)
         raw = self.data[name]
-        values = _as_float(raw, strict=False)
+        values = as_float(raw, strict=False)
         bad = raw.notna().to_numpy() & np.isnan(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
@@ -151,7 +150,7 @@ class Runs:
         units = dict(positive) if isinstance(positive, Mapping) else dict.fromkeys(positive, "")
         for name in dict.fromkeys([*names, *units]):
             shown = f"column {name!r}" + (f" (from {self.renamed[name]!r})" if name in self.renamed else "")
-            _check_values(f"{shown}{why}", self.column(name), self.data.index, name in units, units.get(name, ""))
+            check_values(f"{shown}{why}", self.column(name), self.data.index, name in units, units.get(name, ""))
         if len(self) < min_rows:
             raise DataError(
                 f"{purpose or 'this'} needs at least {min_rows} runs, got {len(self)}; "
@@ -343,7 +342,7 @@ def load_runs(
     frame = _rename(frame, dict(columns or {}), renamed, at)
     raw = {c: frame[c] for c in _VALIDATED if c in frame.columns}
     for name, series in raw.items():
-        frame[name] = _as_float(series, strict=True)
+        frame[name] = as_float(series, strict=True)
     frame, derived = _derive(frame, derived, derive_tokens, at)
 
     if where is not None:
@@ -364,10 +363,10 @@ def load_runs(
             value = raw[name].loc[row]
             value = value.item() if isinstance(value, np.generic) else value
             raise DataError(
-                f"{at}{shown} is not numeric: row {row} has {value!r}{_not_a_number(value)}"
-                f"{_more(bad)}; fix the value or drop the row with where="
+                f"{at}{shown} is not numeric: row {row} has {value!r}{not_a_number(value)}"
+                f"{more_rows(bad)}; fix the value or drop the row with where="
             )
-        _check_values(shown, values, frame.index, False, "", at)
+        check_values(shown, values, frame.index, False, "", at)
 
     for message in _warnings(frame, derived):
         warnings.warn(message, ScalingLawsWarning, stacklevel=2)
@@ -409,7 +408,7 @@ def _rename(
             for c in present
             if c.strip().lower() in names and c not in mapping and c not in CANONICAL
         ]
-        if len(found) == 1 and not np.isnan(_as_float(frame[found[0]], strict=False)).all():
+        if len(found) == 1 and not np.isnan(as_float(frame[found[0]], strict=False)).all():
             mapping[found[0]] = canonical
     for target in list(mapping.values()):  # a column already holding a mapped name moves aside
         if target in present and target not in mapping:
@@ -443,30 +442,6 @@ def _derive(
     return frame, derived
 
 
-def _check_values(
-    shown: str, values: np.ndarray, index: pd.Index, positive: bool, unit: str, at: str = ""
-) -> None:
-    """Raise a DataError for the first non-finite (or, if ``positive``, non-positive) value.
-
-    ``unit`` (``"tokens"``) is named in the message about a value that is not > 0.
-    """
-    bad = ~np.isfinite(values)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{at}{shown} needs finite numbers: row {index[first]} has {float(values[first])!r}"
-            f"{_more(bad)}; fill in or drop the run (where=)"
-        )
-    if positive:
-        bad = values <= 0
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{at}{shown} must be > 0{f' (in {unit}, not millions or logs)' if unit else ''}: "
-                f"row {index[first]} has {float(values[first])!r}{_more(bad)}"
-            )
-
-
 def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
     """Messages about duplicated runs and sizes that look like millions or billions."""
     messages = []
@@ -489,72 +464,3 @@ def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
                 f"give {what}, e.g. {example}"
             )
     return messages
-
-
-def _more(bad: np.ndarray) -> str:
-    extra = int(bad.sum()) - 1
-    return f" (and {extra} more row{'s' if extra > 1 else ''})" if extra else ""
-
-
-_REFUSED = (bool, np.bool_, complex, np.complexfloating, datetime.date, datetime.timedelta,
-            np.datetime64, np.timedelta64)  # fmt: skip
-
-
-def _as_float(series: pd.Series, strict: bool) -> np.ndarray:
-    """A column as float64, shape (n,); entries that are not numbers become NaN.
-
-    Missing entries are NaN too (callers tell them apart with ``series.notna()``).
-    Integers beyond the float range become +-inf. Complex numbers are never numbers
-    here (pandas would drop the imaginary part). With ``strict``, neither are booleans,
-    dates and durations (pandas would read True as 1.0 and a date as nanoseconds): a
-    loss or a size given as one is a mistake, while a weight column of booleans is not.
-    """
-    dtype = series.dtype
-    api = pd.api.types
-    if api.is_complex_dtype(dtype) or (
-        strict
-        and (
-            api.is_bool_dtype(dtype)
-            or api.is_datetime64_any_dtype(dtype)
-            or api.is_timedelta64_dtype(dtype)
-            or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
-        )
-    ):
-        return np.full(len(series), np.nan)
-    if api.is_numeric_dtype(dtype) or api.is_bool_dtype(dtype):
-        return np.array(series.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
-    if dtype == object:
-        refused = _REFUSED if strict else (complex, np.complexfloating)
-        odd = series.map(lambda v: isinstance(v, refused)).to_numpy(dtype=bool)
-        if odd.any():
-            series = series.where(~odd, None)
-    try:
-        coerced = pd.to_numeric(series, errors="coerce")
-    except (OverflowError, TypeError, ValueError):
-        coerced = series.map(_one_float)
-    return np.array(coerced.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
-
-
-def _one_float(value: Any) -> float:
-    """One entry as a float: huge integers as +-inf, anything unreadable as NaN."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
-    try:
-        out = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
-        return float(out) if np.isreal(out) else math.nan
-    except (OverflowError, TypeError, ValueError):
-        return math.nan
-
-
-def _not_a_number(value: Any) -> str:
-    """Why a value that pandas could read as a number is not one here."""
-    if isinstance(value, bool | np.bool_):
-        return " (a boolean, not a number)"
-    if isinstance(value, complex | np.complexfloating):
-        return " (a complex number)"
-    if isinstance(value, datetime.date | datetime.timedelta | np.datetime64 | np.timedelta64):
-        return " (a date or duration, not a number)"
-    return ""
