@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalinglaws.errors import DataError, ScalingLawsWarning
+import scalinglaws as sl
 from scalinglaws.data.runs import CANONICAL, Runs, load_runs
+from scalinglaws.errors import DataError, ScalingLawsWarning
 
 
 @pytest.fixture
@@ -186,12 +187,6 @@ def test_unicode_column_names(tmp_path, quiet):
         ("N_params", "7B", r"column 'n_params' \(from 'N_params'\) is not numeric: row 2 has '7B'"),
         ("loss", np.nan, r"column 'loss' needs finite numbers: row 2 has nan"),
         ("loss", np.inf, r"column 'loss' needs finite numbers: row 2 has inf"),
-        (
-            "D_tokens",
-            0.0,
-            r"'n_tokens' \(from 'D_tokens'\) must be > 0 \(sizes are counts.*row 2 has 0.0",
-        ),
-        ("N_params", -5.0, r"'n_params' \(from 'N_params'\) must be > 0.*row 2 has -5.0"),
     ],
 )
 def test_bad_values_name_column_row_and_value(table, column, value, message):
@@ -199,6 +194,34 @@ def test_bad_values_name_column_row_and_value(table, column, value, message):
     bad.loc[2, column] = value
     with pytest.raises(DataError, match=message):
         load_runs(bad)
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "message"),
+    [
+        (
+            "D_tokens",
+            0.0,
+            (
+                r"'n_tokens' \(from 'D_tokens'\) for fitting 'chinchilla'.* must be > 0 "
+                r"\(in tokens, not millions or logs\): row 2 has 0.0"
+            ),
+        ),
+        ("N_params", -5.0, r"'n_params' \(from 'N_params'\) for fitting 'chinchilla'.* must be > 0.*row 2 has -5.0"),
+    ],
+)
+def test_sizes_must_be_positive_where_a_law_says_so(table, column, value, message, quiet):
+    """The loader keeps a size <= 0 (no law asked yet); a law that declares it positive refuses it."""
+    bad = table.astype({column: float})
+    bad.loc[2, column] = value
+    runs = load_runs(bad)
+    assert runs.column({"D_tokens": "n_tokens", "N_params": "n_params"}[column])[2] == value
+    variable = {"D_tokens": "n_tokens", "N_params": "n_params"}[column]
+    with pytest.raises(DataError, match=message):
+        sl.fit(runs, "chinchilla")
+    # a formula whose variable is not declared positive takes the same column as it is
+    law = sl.formula_law(f"E + A * {variable}", variables=[sl.Variable(variable)])
+    assert sl.fit(runs, law, objective=sl.Objective(space="linear")).n_runs == len(runs)
 
 
 def test_bad_value_in_a_file_names_the_path(table, tmp_path):

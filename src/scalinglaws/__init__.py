@@ -28,6 +28,8 @@ from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_d
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.judge.auto import fit
 from scalinglaws.laws.law import Law, Param, formula_law, function_law
+from scalinglaws.laws.variables import Variable
+from scalinglaws.engine.options import Bootstrap, Objective, Starts
 from scalinglaws.laws import get_law
 from scalinglaws.engine.result import Diagnostics, Fit
 from scalinglaws.data.runs import Runs, load_runs
@@ -80,16 +82,20 @@ __all__ = [
     "samples_for_coverage",
     "schedules",
     "trackers",
+    "Bootstrap",
     "DataError",
     "Diagnostics",
     "Fit",
     "FitError",
     "Law",
     "LawError",
+    "Objective",
     "Param",
     "Runs",
     "ScalingLawsError",
     "ScalingLawsWarning",
+    "Starts",
+    "Variable",
     "__version__",
     "fit",
     "formula_law",

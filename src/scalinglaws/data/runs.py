@@ -1,8 +1,8 @@
 """The experiment table: load runs from a file or a DataFrame and validate them once.
 
 A :class:`Runs` holds one row per training run (or per checkpoint of a learning
-curve). Its canonical columns follow one unit convention so that every law and the
-fitting engine can trust them without checking again:
+curve). Its canonical columns follow one unit convention, and hold numbers (finite,
+float64) once loaded:
 
 ==============  ==========================================================
 ``n_params``    model size, in parameters (not millions)
@@ -12,22 +12,21 @@ fitting engine can trust them without checking again:
 ``x``           the generic 1-D scale of a learning curve (steps, examples)
 ==============  ==========================================================
 
-Every other column is kept as it is. :func:`load_runs` is the only door in: it renames,
-filters, derives and validates, and raises :class:`~scalinglaws.errors.DataError`
-naming the column, the row and the value when something is wrong.
+Every other column is kept as it is. :func:`load_runs` is the only door in: it reads
+files through :mod:`scalinglaws.data.readers`, renames, filters, derives and validates,
+and raises :class:`~scalinglaws.errors.DataError` naming the column, the row and the
+value when something is wrong. What a *law* needs of the values (sizes > 0, a column
+derived from others) it asks when it is fitted, through :meth:`Runs.require` and
+:meth:`Runs.derive`; the loader keeps no list of which columns a law wants positive.
 """
 
 from __future__ import annotations
 
-import datetime
 import difflib
 import hashlib
-import json
-import math
 import os
-import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -35,23 +34,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scalinglaws.data.readers import FORMATS, check_table, read_table
+from scalinglaws.data.values import as_float, check_values, more_rows, not_a_number
 from scalinglaws.data.where import evaluate_where
-from scalinglaws.errors import DataError, ScalingLawsError, ScalingLawsWarning
+from scalinglaws.errors import DataError, ScalingLawsWarning
 
-__all__ = ["CANONICAL", "FORMATS", "SIZE_COLUMNS", "Runs", "load_runs"]
+__all__ = ["CANONICAL", "FORMATS", "Runs", "load_runs"]
 
 CANONICAL: tuple[str, ...] = ("n_params", "n_tokens", "flops", "loss", "x")
-SIZE_COLUMNS: tuple[str, ...] = ("n_params", "n_tokens", "flops", "x", "unique_tokens")
-FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "json", "parquet", "sqlite")
 
 _VALIDATED = (*CANONICAL, "unique_tokens")
-_EXTENSIONS = {
-    ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-    ".parquet": "parquet", ".pq": "parquet", ".db": "sqlite", ".sqlite": "sqlite",
-    ".sqlite3": "sqlite",
-}  # fmt: skip
-_FORMAT_ALIASES = {"ndjson": "jsonl", "pq": "parquet", "db": "sqlite", "store": "sqlite"}
-_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst")
 _ALIASES: dict[str, frozenset[str]] = {
     "n_params": frozenset({"n", "params", "n_params", "model_size", "parameters"}),
     "n_tokens": frozenset({"d", "tokens", "n_tokens", "data", "d_tokens"}),
@@ -59,7 +51,6 @@ _ALIASES: dict[str, frozenset[str]] = {
     "loss": frozenset({"loss", "l", "val_loss", "eval_loss"}),
 }
 # (largest value below which a size column looks like millions/billions, what it counts, example)
-_SIZES = " (sizes are counts of parameters, tokens or FLOPs, not millions or logs)"
 _UNIT_FLOORS = {
     "n_params": (1e4, "parameter counts", "7e10"),
     "n_tokens": (1e5, "token counts", "1.4e12"),
@@ -79,8 +70,9 @@ class Runs:
     source : str
         The path the runs came from, or ``"<DataFrame>"``.
     derived : tuple of str
-        Canonical columns computed by :func:`load_runs` rather than read (``"flops"``
-        as 6·n_params·n_tokens, ``"n_tokens"`` as flops / (6·n_params)).
+        Columns computed rather than read: by :func:`load_runs` (``"flops"`` as
+        6·n_params·n_tokens, ``"n_tokens"`` as flops / (6·n_params)) or by
+        :meth:`derive` (e.g. ``"tokens_per_param"`` when a fitted law needs it).
     renamed : mapping of str to str
         Canonical name -> the column's name in the source, for every renamed column.
     """
@@ -119,7 +111,7 @@ class Runs:
         """
         self._need(name)
         raw = self.data[name]
-        values = _as_float(raw, strict=False)
+        values = as_float(raw, strict=False)
         bad = raw.notna().to_numpy() & np.isnan(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
@@ -130,7 +122,7 @@ class Runs:
         self,
         names: Sequence[str],
         *,
-        positive: Sequence[str] = (),
+        positive: Sequence[str] | Mapping[str, str] = (),
         min_rows: int = 1,
         purpose: str = "",
     ) -> None:
@@ -140,8 +132,9 @@ class Runs:
         ----------
         names : sequence of str
             Columns that must be present, numeric and finite.
-        positive : sequence of str, optional
-            Columns that must moreover be > 0 (they are required too).
+        positive : sequence of str, or mapping of str to str, optional
+            Columns that must moreover be > 0 (they are required too). A mapping gives
+            each one's unit (``{"n_params": "parameters"}``), which the message names.
         min_rows : int, optional
             The fewest runs the caller can work with.
         purpose : str, optional
@@ -154,16 +147,42 @@ class Runs:
             table) and the value received, or the number of runs.
         """
         why = f" for {purpose}" if purpose else ""
-        for name in dict.fromkeys([*names, *positive]):
-            values, positive_ = self.column(name), name in positive
-            _check_values(
-                f"column {name!r}{why}", values, self.data.index, positive_, name in SIZE_COLUMNS
-            )
+        units = dict(positive) if isinstance(positive, Mapping) else dict.fromkeys(positive, "")
+        for name in dict.fromkeys([*names, *units]):
+            shown = f"column {name!r}" + (f" (from {self.renamed[name]!r})" if name in self.renamed else "")
+            check_values(f"{shown}{why}", self.column(name), self.data.index, name in units, units.get(name, ""))
         if len(self) < min_rows:
             raise DataError(
                 f"{purpose or 'this'} needs at least {min_rows} runs, got {len(self)}; "
                 "add runs or loosen the where= filter"
             )
+
+    def derive(self, name: str, parts: Sequence[str], function: Callable[..., Any], *, text: str = "") -> Runs:
+        """A copy with the column ``name`` computed as ``function(*columns of parts)``.
+
+        The parts must be present and finite; ``name`` is listed in ``derived``. ``text``
+        says how it is computed (``"n_tokens / n_params"``), for messages.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> runs = load_runs(pd.DataFrame({"n_params": [1e8, 1e9], "n_tokens": [2e9, 4e10], "loss": [3.0, 2.5]}))
+        >>> runs.derive("tokens_per_param", ["n_tokens", "n_params"], lambda d, n: d / n).column("tokens_per_param")
+        array([20., 40.])
+        """
+        if name in self.data.columns:
+            raise DataError(f"column {name!r} exists already; derive only what the runs lack")
+        how = text or f"{name} from {', '.join(parts)}"
+        self.require(list(parts), purpose=f"deriving {name} ({how})")
+        with np.errstate(all="ignore"):
+            values = np.asarray(function(*(self.column(p) for p in parts)), dtype=float)
+        if values.shape != (len(self),):
+            raise DataError(f"deriving {name} ({how}) gave shape {values.shape}, expected ({len(self)},)")
+        data = self.data.copy()
+        data[name] = values
+        order = [c for c in CANONICAL if c in data.columns]
+        data = data[order + [c for c in data.columns if c not in order]]
+        return replace(self, data=data, derived=(*self.derived, name))
 
     def fingerprint(self) -> str:
         """A sha256 hex digest of the table, stable across processes and machines.
@@ -274,9 +293,10 @@ def load_runs(
     ------
     DataError
         For an unreadable or empty source, a bad mapping or filter, or a canonical
-        value that is not a finite number (or not > 0 for a size column); the message
-        names the column, the row (0-based, counted in the table as read, before
-        ``where``) and the value.
+        value that is not a finite number; the message names the column, the row
+        (0-based, counted in the table as read, before ``where``) and the value.
+        Whether a value must be > 0 is the law's to say: :func:`scalinglaws.fit` checks
+        it for the variables the law declares positive.
 
     Warns
     -----
@@ -311,26 +331,18 @@ def load_runs(
         frame, label = source.copy(), "<DataFrame>"
     elif isinstance(source, str | os.PathLike):
         label = os.fspath(source)
-        frame = _read(Path(label), format)
+        frame = read_table(label, format)
     else:
         raise DataError(
             f"load_runs needs a path, a pandas DataFrame or Runs, got {type(source).__name__}"
         )
     at = "" if label == "<DataFrame>" else f"{label}: "
-    if len(frame) == 0 or len(frame.columns) == 0:
-        raise DataError(f"{at}the table has no runs (0 rows); a Runs table needs at least one")
-    frame.columns = [str(c) for c in frame.columns]
-    repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
-    if repeated:
-        raise DataError(
-            f"{at}column {repeated[0]!r} appears more than once; give columns distinct names"
-        )
-    frame = frame.reset_index(drop=True)
+    frame = check_table(frame, label, rows="runs")
 
     frame = _rename(frame, dict(columns or {}), renamed, at)
     raw = {c: frame[c] for c in _VALIDATED if c in frame.columns}
     for name, series in raw.items():
-        frame[name] = _as_float(series, strict=True)
+        frame[name] = as_float(series, strict=True)
     frame, derived = _derive(frame, derived, derive_tokens, at)
 
     if where is not None:
@@ -351,163 +363,16 @@ def load_runs(
             value = raw[name].loc[row]
             value = value.item() if isinstance(value, np.generic) else value
             raise DataError(
-                f"{at}{shown} is not numeric: row {row} has {value!r}{_not_a_number(value)}"
-                f"{_more(bad)}; fix the value or drop the row with where="
+                f"{at}{shown} is not numeric: row {row} has {value!r}{not_a_number(value)}"
+                f"{more_rows(bad)}; fix the value or drop the row with where="
             )
-        _check_values(shown, values, frame.index, name in SIZE_COLUMNS, True, at)
+        check_values(shown, values, frame.index, False, "", at)
 
     for message in _warnings(frame, derived):
         warnings.warn(message, ScalingLawsWarning, stacklevel=2)
     order = [c for c in CANONICAL if c in frame.columns]
     frame = frame[order + [c for c in frame.columns if c not in order]].reset_index(drop=True)
     return Runs(data=frame, source=label, derived=derived, renamed=renamed)
-
-
-def _read(path: Path, format: str | None) -> pd.DataFrame:  # noqa: A002
-    """Read a file into a DataFrame, turning every failure into a one-line DataError."""
-    suffixes = [s.lower() for s in path.suffixes]
-    compressed = bool(suffixes) and suffixes[-1] in _COMPRESSED
-    if format is not None:
-        fmt = _FORMAT_ALIASES.get(format.lower().lstrip("."), format.lower().lstrip("."))
-        if fmt not in FORMATS:
-            raise DataError(f"unknown format {format!r}; supported formats: {', '.join(FORMATS)}")
-    else:
-        suffix = (
-            suffixes[-2] if compressed and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
-        )
-        if suffix not in _EXTENSIONS:
-            raise DataError(
-                f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
-                "supported: "
-                f"{', '.join(_EXTENSIONS)} (or pass format= one of {', '.join(FORMATS)})"
-            )
-        fmt = _EXTENSIONS[suffix]
-    if not path.exists():
-        raise DataError(f"{path}: no such file")
-    if not path.is_file():
-        raise DataError(f"{path}: not a file")
-
-    def fail(problem: str, err: BaseException | None = None) -> DataError:
-        detail = f" ({_first_line(err)})" if err is not None and _first_line(err) else ""
-        return DataError(f"{path}: {problem}{detail}")
-
-    try:
-        if fmt in ("csv", "tsv"):
-            with path.open("rb") as handle:
-                head = handle.read(8192)
-            if not compressed and b"\0" in head:
-                raise fail(
-                    f"is a binary file, not {fmt.upper()} text "
-                    "(pass format= if it is another format)"
-                )
-            sep = "\t" if fmt == "tsv" else ","
-            try:
-                frame = pd.read_csv(path, sep=sep, encoding="utf-8-sig")
-                _check_csv_header(path, sep, frame, fail)
-                return frame
-            except DataError:
-                raise
-            except pd.errors.EmptyDataError as err:
-                raise fail("is empty") from err
-            except UnicodeDecodeError as err:
-                raise fail(f"is not UTF-8 {fmt.upper()} text", err) from err
-            except Exception as err:
-                raise fail(f"is not valid {fmt.upper()}", err) from err
-        if fmt in ("jsonl", "json"):
-            try:
-                text = path.read_text(encoding="utf-8-sig")
-            except UnicodeDecodeError as err:
-                raise fail("is not UTF-8 JSON text", err) from err
-            return _from_json(text, fmt, fail)
-        if fmt == "parquet":
-            try:
-                return pd.read_parquet(path)
-            except ImportError as err:
-                raise fail("reading Parquet needs pyarrow (pip install pyarrow)", err) from err
-            except Exception as err:
-                raise fail("is not a readable Parquet file", err) from err
-        with path.open("rb") as handle:
-            if handle.read(16) != b"SQLite format 3\x00":
-                raise fail("is not an SQLite sweep store")
-        try:
-            from scalinglaws.sweep.store import read_runs
-        except ImportError as err:
-            raise fail(
-                "the sweep store reader is unavailable (scalinglaws.sweep.store)", err
-            ) from err
-        try:
-            frame = read_runs(path)
-        except ScalingLawsError:
-            raise
-        except Exception as err:
-            raise fail("could not be read as a sweep store", err) from err
-        if not isinstance(frame, pd.DataFrame):
-            raise fail(f"the sweep store reader returned {type(frame).__name__}, not a DataFrame")
-        return frame
-    except OSError as err:
-        raise fail("could not be read", err) from err
-
-
-def _from_json(text: str, fmt: str, fail: Any) -> pd.DataFrame:
-    if fmt == "jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise fail(f"line {number} is not valid JSON", err) from err
-            except RecursionError:
-                raise fail(f"line {number} is nested too deeply to be a run") from None
-            if not isinstance(record, dict):
-                raise fail(f"line {number} is not a JSON object (one run per line)")
-            records.append(record)
-        if not records:
-            raise fail("is empty")
-        return _frame(lambda: pd.DataFrame.from_records(records), fail)
-    if not text.strip():
-        raise fail("is empty")
-    try:
-        content = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise fail("is not valid JSON", err) from err
-    except RecursionError:
-        raise fail("is nested too deeply to be a table of runs") from None
-    if isinstance(content, list) and all(isinstance(r, dict) for r in content):
-        return _frame(lambda: pd.DataFrame.from_records(content), fail)
-    if isinstance(content, dict) and all(isinstance(v, list) for v in content.values()):
-        lengths = {len(v) for v in content.values()}
-        if len(lengths) > 1:
-            raise fail(f"holds columns of different lengths ({', '.join(map(str, sorted(lengths)))})")
-        return _frame(lambda: pd.DataFrame(content), fail)
-    raise fail('must hold a list of records, e.g. [{"n_params": 1e8, "loss": 3.2}, ...]')
-
-
-def _frame(build: Any, fail: Any) -> pd.DataFrame:
-    """Build a DataFrame from parsed JSON; anything pandas cannot hold is a DataError."""
-    try:
-        return build()
-    except UnicodeError as err:
-        raise fail("holds text that is not valid Unicode (a lone surrogate such as \\ud800)", err) from err
-    except Exception as err:
-        raise fail("cannot be turned into a table of runs", err) from err
-
-
-_MANGLED = re.compile(r"(.+)\.[0-9]+")
-
-
-def _check_csv_header(path: Path, sep: str, frame: pd.DataFrame, fail: Any) -> None:
-    """Refuse a header that repeats a name (pandas would rename the copy ``name.1``)."""
-    if not any(_MANGLED.fullmatch(str(c)) for c in frame.columns):
-        return
-    head = pd.read_csv(
-        path, sep=sep, encoding="utf-8-sig", header=None, nrows=1, dtype=str, keep_default_na=False
-    )
-    names = [str(v) for v in head.iloc[0]] if len(head) else []
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise fail(f"column {repeated[0]!r} appears more than once in the header; give columns distinct names")
 
 
 def _rename(
@@ -543,7 +408,7 @@ def _rename(
             for c in present
             if c.strip().lower() in names and c not in mapping and c not in CANONICAL
         ]
-        if len(found) == 1 and not np.isnan(_as_float(frame[found[0]], strict=False)).all():
+        if len(found) == 1 and not np.isnan(as_float(frame[found[0]], strict=False)).all():
             mapping[found[0]] = canonical
     for target in list(mapping.values()):  # a column already holding a mapped name moves aside
         if target in present and target not in mapping:
@@ -577,27 +442,6 @@ def _derive(
     return frame, derived
 
 
-def _check_values(
-    shown: str, values: np.ndarray, index: pd.Index, positive: bool, size: bool, at: str = ""
-) -> None:
-    """Raise a DataError for the first non-finite (or, if ``positive``, non-positive) value."""
-    bad = ~np.isfinite(values)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise DataError(
-            f"{at}{shown} needs finite numbers: row {index[first]} has {float(values[first])!r}"
-            f"{_more(bad)}; fill in or drop the run (where=)"
-        )
-    if positive:
-        bad = values <= 0
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise DataError(
-                f"{at}{shown} must be > 0{_SIZES if size else ''}: "
-                f"row {index[first]} has {float(values[first])!r}{_more(bad)}"
-            )
-
-
 def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
     """Messages about duplicated runs and sizes that look like millions or billions."""
     messages = []
@@ -620,77 +464,3 @@ def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
                 f"give {what}, e.g. {example}"
             )
     return messages
-
-
-def _more(bad: np.ndarray) -> str:
-    extra = int(bad.sum()) - 1
-    return f" (and {extra} more row{'s' if extra > 1 else ''})" if extra else ""
-
-
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0][:200] if text else type(err).__name__
-
-
-_REFUSED = (bool, np.bool_, complex, np.complexfloating, datetime.date, datetime.timedelta,
-            np.datetime64, np.timedelta64)  # fmt: skip
-
-
-def _as_float(series: pd.Series, strict: bool) -> np.ndarray:
-    """A column as float64, shape (n,); entries that are not numbers become NaN.
-
-    Missing entries are NaN too (callers tell them apart with ``series.notna()``).
-    Integers beyond the float range become +-inf. Complex numbers are never numbers
-    here (pandas would drop the imaginary part). With ``strict``, neither are booleans,
-    dates and durations (pandas would read True as 1.0 and a date as nanoseconds): a
-    loss or a size given as one is a mistake, while a weight column of booleans is not.
-    """
-    dtype = series.dtype
-    api = pd.api.types
-    if api.is_complex_dtype(dtype) or (
-        strict
-        and (
-            api.is_bool_dtype(dtype)
-            or api.is_datetime64_any_dtype(dtype)
-            or api.is_timedelta64_dtype(dtype)
-            or isinstance(dtype, pd.PeriodDtype | pd.IntervalDtype)
-        )
-    ):
-        return np.full(len(series), np.nan)
-    if api.is_numeric_dtype(dtype) or api.is_bool_dtype(dtype):
-        return np.array(series.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
-    if dtype == object:
-        refused = _REFUSED if strict else (complex, np.complexfloating)
-        odd = series.map(lambda v: isinstance(v, refused)).to_numpy(dtype=bool)
-        if odd.any():
-            series = series.where(~odd, None)
-    try:
-        coerced = pd.to_numeric(series, errors="coerce")
-    except (OverflowError, TypeError, ValueError):
-        coerced = series.map(_one_float)
-    return np.array(coerced.to_numpy(dtype="float64", na_value=np.nan), dtype=np.float64)
-
-
-def _one_float(value: Any) -> float:
-    """One entry as a float: huge integers as +-inf, anything unreadable as NaN."""
-    if isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_):
-        try:
-            return float(value)
-        except OverflowError:
-            return math.inf if value > 0 else -math.inf
-    try:
-        out = pd.to_numeric(pd.Series([value], dtype=object), errors="coerce").iloc[0]
-        return float(out) if np.isreal(out) else math.nan
-    except (OverflowError, TypeError, ValueError):
-        return math.nan
-
-
-def _not_a_number(value: Any) -> str:
-    """Why a value that pandas could read as a number is not one here."""
-    if isinstance(value, bool | np.bool_):
-        return " (a boolean, not a number)"
-    if isinstance(value, complex | np.complexfloating):
-        return " (a complex number)"
-    if isinstance(value, datetime.date | datetime.timedelta | np.datetime64 | np.timedelta64):
-        return " (a date or duration, not a number)"
-    return ""

@@ -36,7 +36,6 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,6 +48,7 @@ from scalinglaws.laws.law import Law, formula_law
 from scalinglaws.laws import CATALOG, get_law
 from scalinglaws.engine.result import Fit
 from scalinglaws.data.where import evaluate_where
+from scalinglaws.data.readers import check_table, read_table
 from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = ["CURVE_VARIABLES", "Cooldown", "CurveFit", "best_cooldown", "curve_variables", "fit_curves", "load_curves", "read_table"]
@@ -58,41 +58,6 @@ CURVE_VARIABLES = ("s1", "s2", "steps", "lr")
 
 
 # --------------------------------------------------------------------------- the curve table
-
-
-_READERS = {
-    ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-    ".parquet": "parquet", ".pq": "parquet",
-}  # fmt: skip
-
-
-def read_table(path: str | os.PathLike[str], format: str | None = None) -> pd.DataFrame:  # noqa: A002
-    """Read a CSV, TSV, JSONL, JSON or Parquet table as it is (no renaming, no checks of values).
-
-    Every failure is a one-line :class:`~scalinglaws.errors.DataError`.
-    """
-    path = Path(path)
-    fmt = (format or _READERS.get(path.suffix.lower(), "")).lower().lstrip(".")
-    if fmt not in set(_READERS.values()):
-        raise DataError(
-            f"{path}: cannot tell the format of a table from {path.suffix or '(no extension)'!r}; "
-            "use .csv, .tsv, .jsonl, .json or .parquet (or format=...)"
-        )
-    if not path.is_file():
-        raise DataError(f"{path}: no such file")
-    try:
-        if fmt in ("csv", "tsv"):
-            return pd.read_csv(path, sep="\t" if fmt == "tsv" else ",", encoding="utf-8-sig")
-        if fmt == "jsonl":
-            return pd.read_json(path, lines=True)
-        if fmt == "json":
-            return pd.read_json(path)
-        return pd.read_parquet(path)
-    except ImportError:
-        raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow)") from None
-    except Exception as err:  # pandas raises many kinds; the user needs one line
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        raise DataError(f"{path}: is not a readable {fmt.upper()} table ({first})") from None
 
 
 def load_curves(
@@ -107,8 +72,10 @@ def load_curves(
     Parameters
     ----------
     source : path, DataFrame or Runs
-        CSV, TSV, JSONL, JSON or Parquet file, or a table (e.g. from
-        :mod:`scalinglaws.data.trackers`).
+        A file in any format :func:`scalinglaws.load_runs` reads (CSV or TSV, also
+        compressed; JSONL; JSON; Parquet), read by the same door
+        (:func:`scalinglaws.data.readers.read_table`) with the same checks, or a table
+        (e.g. from :mod:`scalinglaws.data.trackers`).
     columns : dict, optional
         Where the table keeps ``run``, ``step``, ``loss`` and ``lr``, e.g.
         ``{"run": "sweep", "step": "current_steps"}``. The ``lr`` column may be absent
@@ -137,16 +104,16 @@ def load_curves(
     if unknown:
         raise DataError(f"columns= names {unknown}; a curve table has the columns run, step, loss and lr")
     if isinstance(source, Runs):
-        frame, at = source.data.copy(), ""
+        frame, label = source.data, "<DataFrame>"
     elif isinstance(source, pd.DataFrame):
-        frame, at = source.copy(), ""
+        frame, label = source, "<DataFrame>"
     elif isinstance(source, (str, os.PathLike)):
-        frame, at = read_table(source, format), f"{os.fspath(source)}: "
+        label = os.fspath(source)
+        frame = read_table(label, format)
     else:
         raise DataError(f"a curve table is a path or a DataFrame, got {type(source).__name__}")
-    frame.columns = [str(c) for c in frame.columns]
-    if frame.empty:
-        raise DataError(f"{at}the curve table is empty")
+    at = "" if label == "<DataFrame>" else f"{label}: "
+    frame = check_table(frame, label, rows="evaluations")
     for key, what in (("run", "run id"), ("step", "step"), ("loss", "loss")):
         if names[key] not in frame.columns:
             raise DataError(

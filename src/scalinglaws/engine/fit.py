@@ -1,9 +1,11 @@
 """``fit(runs, law)``: the one entry point that turns runs into a :class:`Fit`.
 
-It prepares the data (validated once, in :mod:`scalinglaws.data.runs`), builds the law
-(catalog name, formula, function; pinned parameters; groups), runs the batched
-multi-start, bootstraps by resampling runs, and diagnoses the result. It never looks at
-which law it fits.
+It prepares the data (validated once, in :mod:`scalinglaws.data.runs`; what the law
+declares of its variables checked here: which must be > 0, which to derive from other
+columns), builds the law (catalog name, formula, function; pinned parameters; groups),
+runs the batched multi-start, bootstraps by resampling runs, and diagnoses the result.
+It never looks at which law it fits. Its options are small values
+(:mod:`scalinglaws.engine.options`).
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import pandas as pd
 from scalinglaws._version import __version__
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
-from scalinglaws.laws import get_law
-from scalinglaws.engine.solver import CONVERGED, FAILED, Objective, Problem, Solution, levenberg_marquardt, multistart
+from scalinglaws.laws import CATALOG, get_law
+from scalinglaws.laws.variables import standard
+from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts, resolve
+from scalinglaws.engine.solver import CONVERGED, FAILED, Problem, Solution, levenberg_marquardt, multistart
+from scalinglaws.engine.solver import Objective as Penalty
 from scalinglaws.engine.result import Diagnostics, Fit
 from scalinglaws.data.runs import Runs, load_runs
 
@@ -31,23 +36,24 @@ def fit(
     runs: Runs | pd.DataFrame | str,
     law: str | Law | Callable[..., Any],
     *,
-    loss: str = "huber",
-    delta: float = 1e-3,
-    space: str = "log",
+    objective: Objective | None = None,
+    starts: Starts | Mapping[str, Sequence[float]] | np.ndarray | None = None,
+    bootstrap: Bootstrap | int = 0,
     target: str | None = None,
     variables: Mapping[str, str] | None = None,
     fixed: Mapping[str, float] | None = None,
     fixed_source: str = "",
     weights: str | Sequence[float] | np.ndarray | None = None,
-    asymmetry: float = 1.0,
     groups: str | None = None,
     shared: Sequence[str] = (),
-    starts: Mapping[str, Sequence[float]] | np.ndarray | None = None,
-    prune: bool = True,
-    bootstrap: int = 0,
-    seed: Seed = 0,
     progress: bool = False,
     law_options: Mapping[str, Any] | None = None,
+    loss: str = UNSET,
+    delta: float = UNSET,
+    space: str = UNSET,
+    asymmetry: float = UNSET,
+    prune: bool = UNSET,
+    seed: Seed = UNSET,
 ) -> Fit:
     """Fit a scaling law to runs.
 
@@ -56,15 +62,23 @@ def fit(
     runs : Runs, DataFrame or path
         The experiments; a DataFrame or path is read with :func:`load_runs`.
     law : str, Law or callable
-        A catalog name (``"chinchilla"``), a formula (``"E + A / n_params**alpha"``),
-        a Python function or a :class:`Law`. (``"auto"``, the choice among candidate
-        laws, is :func:`scalinglaws.fit`, one layer up in :mod:`scalinglaws.judge.auto`.)
-    loss : {"huber", "squared"}
-        Penalty on residuals, summed (never averaged) over runs.
-    delta : float
-        Huber threshold; 1e-3 on log loss is the recipe of Hoffmann et al. (2022).
-    space : {"log", "linear"}
-        Residuals of ``log(loss)`` (default) or of ``loss``.
+        A catalog name (``"chinchilla"``), a formula (``"E + A / n_params**alpha"``;
+        names of the runs' columns are variables too), a Python function or a
+        :class:`Law`. (``"auto"``, the choice among candidate laws, is
+        :func:`scalinglaws.fit`, one layer up in :mod:`scalinglaws.judge.auto`.)
+        A variable the law declares derivable (``tokens_per_param``, ``flops``) that
+        the runs lack is computed from its parts and listed in ``Runs.derived``.
+    objective : Objective, optional
+        What to minimise: ``Objective(loss="huber", delta=1e-3, space="log",
+        asymmetry=1.0)`` by default, the recipe of Hoffmann et al. (2022). The penalty
+        is summed (never averaged) over runs.
+    starts : Starts, dict or array, optional
+        ``Starts(grid=None, prune=True)``: the law's start grid, raced by successive
+        halving. A dict or array alone is the grid (the older form).
+    bootstrap : Bootstrap or int
+        ``Bootstrap(n, seed=0)``: ``n`` resamples of the runs, each refitted from the
+        optimum, all together; same data and seed give the same numbers. An int is
+        ``n`` (the older form, with ``seed=``).
     target : str, optional
         The column the law predicts; default: the law's own (``loss`` for most laws,
         ``error`` for ``downstream_exp``, ``coverage`` for ``coverage``).
@@ -75,23 +89,17 @@ def fit(
         the values come from, and both are kept in the result.
     weights : str or array, optional
         Per-run weights: a column name or an array of shape (n_runs,).
-    asymmetry : float
-        Penalty factor on over-predicted runs; > 1 fits the lower envelope.
     groups, shared : str, sequence of str
         Fit one law per value of the column ``groups``, with the parameters in
         ``shared`` common to all groups (e.g. one floor ``E`` for several data sets).
-    starts : dict or array, optional
-        Replace the law's start grid: per-parameter values (Cartesian product) or an
-        array of shape (n_starts, n_params) in natural units.
-    prune : bool
-        Race the starts by successive halving (default) or run all to convergence.
-    bootstrap : int
-        Number of bootstrap resamples of the runs (0 for none); each is re-fitted
-        from the optimum, all together.
-    seed : int or numpy Generator
-        Seed of the bootstrap. Same data and seed give the same numbers.
     progress : bool
         Show a progress bar.
+    law_options : dict, optional
+        Options of a catalog law's factory (``{"breaks": 2}`` for ``bnsl``).
+    loss, delta, space, asymmetry, prune, seed
+        The older keywords, still accepted: the fields of ``objective``, of
+        ``starts`` (``prune``) and of ``bootstrap`` (``seed``). Giving one together with
+        the value it belongs to is an error.
 
     Returns
     -------
@@ -105,24 +113,23 @@ def fit(
     >>> f = fit(df, "power")
     >>> round(f.params["alpha"], 3)
     0.3
+    >>> f = fit(df, "power", objective=Objective(loss="squared"), bootstrap=Bootstrap(20, seed=1))
+    >>> f.options["loss"], f.options["bootstrap"]
+    ('squared', 20)
     """
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
-    _check_arguments(variables, fixed, seed, law_options)
+    _check_arguments(variables, fixed, law_options)
     if isinstance(law, str) and law.strip().lower() == "auto":
         raise FitError('law="auto" chooses among laws: call scalinglaws.fit, not scalinglaws.engine.fit')
+    chosen, start, boot = resolve(
+        objective=objective, starts=starts, bootstrap=bootstrap,
+        loss=loss, delta=delta, space=space, asymmetry=asymmetry, prune=prune, seed=seed,
+    )  # fmt: skip
     options = dict(law_options or {})
+    if not _is_catalog(law) and not isinstance(law, Law) and "variables" not in options:
+        options.setdefault("columns", runs.columns)  # a formula's names that are columns are data
     base = get_law(law, **options)
-    if loss not in ("huber", "squared"):
-        raise FitError(f"loss must be 'huber' or 'squared', got {loss!r}")
-    if space not in ("log", "linear"):
-        raise FitError(f"space must be 'log' or 'linear', got {space!r}")
-    if not (isinstance(delta, (int, float)) and delta > 0 and math.isfinite(delta)):
-        raise FitError(f"delta must be a positive number, got {delta!r}")
-    if not (isinstance(asymmetry, (int, float)) and asymmetry > 0 and math.isfinite(asymmetry)):
-        raise FitError(f"asymmetry must be a positive number, got {asymmetry!r}")
-    if not isinstance(bootstrap, int) or bootstrap < 0:
-        raise FitError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
     mapping = dict(variables or {})
     for v in mapping:
         if v not in base.variables:
@@ -140,10 +147,14 @@ def fit(
         the_law = the_law.with_fixed(dict(fixed))
 
     # ------------------------------------------------------------------ data
+    fingerprint = runs.fingerprint()
+    runs = _derive(runs, base, mapping)
     target = target or the_law.target
     numeric = [mapping.get(v, v) for v in base.variables]
-    positive = [c for c in numeric if c in _POSITIVE_COLUMNS or space == "log" and c == target]
-    runs.require(numeric + [target], positive=positive + ([target] if space == "log" else []),
+    positive = {mapping.get(v.name, v.name): v.unit for v in base.variable_info if v.positive}
+    if chosen.space == "log":
+        positive.setdefault(target, "")
+    runs.require(numeric + [target], positive=positive,
                  min_rows=len(the_law.params), purpose=f"fitting {the_law.name!r} ({len(the_law.params)} free parameters)")
     X: dict[str, np.ndarray] = {v: runs.column(mapping.get(v, v)) for v in base.variables}
     if groups is not None:
@@ -152,18 +163,18 @@ def fit(
     n = len(y)
     w = _weights(runs, weights, n)
 
-    objective = Objective(kind=loss, delta=float(delta), space=space, asymmetry=float(asymmetry))
-    problem = Problem(law=the_law, variables=X, y=y, objective=objective)
-    start_nat = _starts(the_law, starts, X, y)
+    penalty = Penalty(kind=chosen.loss, delta=chosen.delta, space=chosen.space, asymmetry=chosen.asymmetry)
+    problem = Problem(law=the_law, variables=X, y=y, objective=penalty)
+    start_nat = _starts(the_law, start.grid, X, y)
     start_int = problem.to_internal(start_nat)
 
     bar = _progress(progress, "fit")
-    sol, refined = _race(problem, start_int, w, prune, bar)
+    sol, refined = _race(problem, start_int, w, start.prune, bar)
     finite = np.isfinite(sol.objective)
     if not finite.any():
         raise FitError(
             f"no start of {the_law.name!r} gave a finite objective on these runs: the law cannot produce "
-            f"{'positive ' if space == 'log' else ''}predictions here; check the data, bounds and starts"
+            f"{'positive ' if chosen.space == 'log' else ''}predictions here; check the data, bounds and starts"
         )
     best = int(np.argmin(np.where(finite, sol.objective, np.inf)))
     theta = sol.theta[best]
@@ -171,10 +182,10 @@ def fit(
 
     draws = None
     n_failed = 0
-    if bootstrap:
-        draws, n_failed = _bootstrap(problem, theta, w, bootstrap, seed, progress)
+    if boot.n:
+        draws, n_failed = _bootstrap(problem, theta, w, boot.n, boot.seed, progress)
 
-    diagnostics = _diagnose(problem, sol, refined, best, w, n_failed, bootstrap)
+    diagnostics = _diagnose(problem, sol, refined, best, w, n_failed, boot.n)
     for message in diagnostics.warnings:
         warnings.warn(f"{the_law.name}: {message}", ScalingLawsWarning, stacklevel=2)
 
@@ -184,22 +195,24 @@ def fit(
         "scalinglaws": __version__,
         "numpy": np.__version__,
         "data": runs.source,
-        "data_fingerprint": runs.fingerprint(),
+        "data_fingerprint": fingerprint,
         "n_runs": n,
-        "seed": seed if isinstance(seed, int) or seed is None else "generator",
+        "seed": boot.to_dict()["seed"],
     }
+    if runs.derived:
+        provenance["derived"] = list(runs.derived)
     fit_options = {
-        "loss": loss,
-        "delta": float(delta),
-        "space": space,
+        "loss": chosen.loss,
+        "delta": chosen.delta,
+        "space": chosen.space,
         "target": target,
         "variables": mapping,
         "weights": weights if isinstance(weights, str) else (None if weights is None else "array"),
-        "asymmetry": float(asymmetry),
+        "asymmetry": chosen.asymmetry,
         "groups": groups,
         "shared": list(shared),
-        "prune": prune,
-        "bootstrap": bootstrap,
+        "prune": start.prune,
+        "bootstrap": boot.n,
         "n_starts": int(start_int.shape[0]),
     }
     return Fit(
@@ -216,7 +229,24 @@ def fit(
     )
 
 
-def _check_arguments(variables: Any, fixed: Any, seed: Any, law_options: Any) -> None:
+def _is_catalog(law: Any) -> bool:
+    return isinstance(law, str) and (law.strip() in CATALOG or law.strip().lower() in CATALOG)
+
+
+def _derive(runs: Runs, law: Law, mapping: Mapping[str, str]) -> Runs:
+    """Compute the variables the law declares derivable and the runs lack, from their parts."""
+    for v in law.variable_info:
+        if v.derive is None or v.name in mapping or v.name in runs.columns:
+            continue
+        parts = [mapping.get(p, p) for p in v.derive.parts]
+        if all(p in runs.columns for p in parts):
+            positive = {p: standard(q).unit for p, q in zip(parts, v.derive.parts) if standard(q).positive}
+            runs.require(parts, positive=positive, purpose=f"deriving {v.name} = {v.derive.text}")
+            runs = runs.derive(v.name, parts, v.derive, text=v.derive.text)
+    return runs
+
+
+def _check_arguments(variables: Any, fixed: Any, law_options: Any) -> None:
     """Refuse arguments of the wrong type before numpy sees them."""
     if variables is not None and not (
         isinstance(variables, Mapping) and all(isinstance(c, str) for c in variables.values())
@@ -230,15 +260,6 @@ def _check_arguments(variables: Any, fixed: Any, seed: Any, law_options: Any) ->
                 raise LawError(f"fixed value for {name} must be a number, got {value!r}")
     if law_options is not None and not isinstance(law_options, Mapping):
         raise LawError(f"law_options must map option names to values, e.g. {{'breaks': 2}}; got {law_options!r}")
-    if not (
-        seed is None
-        or isinstance(seed, np.random.Generator)
-        or (isinstance(seed, int | np.integer) and not isinstance(seed, bool) and seed >= 0)
-    ):
-        raise FitError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
-
-
-_POSITIVE_COLUMNS = {"n_params", "n_tokens", "flops", "x", "unique_tokens", "n_params_encoder", "n_params_decoder"}
 
 
 def _weights(runs: Runs, weights: Any, n: int) -> np.ndarray:

@@ -1,7 +1,9 @@
 """The catalog of published laws, and :func:`get_law` to name one.
 
-Each entry is a small factory in a file of its family; adding a law is adding a
-function here and there, never touching the fitting engine.
+Each entry is a small factory in a file of its family; adding a law is its file (or
+a function in its family's file), its line here and its case in the contract test
+(tests/test_laws.py), never touching the engine, the loader or the planner. The
+walk-through is in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from dataclasses import replace
 from typing import Any
 
 from scalinglaws.errors import LawError
-from scalinglaws.laws.law import VARIABLE_NAMES, Law, formula_law, function_law
+from scalinglaws.laws.law import Law, formula_law, function_law
+from scalinglaws.laws.variables import VOCABULARY, Variable
 from scalinglaws.laws import beyond as _beyond
 from scalinglaws.laws import bnsl as _bnsl
 from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
+from scalinglaws.laws import finetune as _ft
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -36,6 +40,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "downstream_exp": _beyond.downstream_exp,
     "coverage": _beyond.coverage,
     "loss_to_loss": _beyond.loss_to_loss,
+    "rectified": _ft.rectified,
 }
 
 
@@ -105,4 +110,4 @@ def law_from_spec(spec: Mapping[str, Any]) -> Law:
     return law
 
 
-__all__ = ["CATALOG", "VARIABLE_NAMES", "get_law", "law_from_spec", "names", "register"]
+__all__ = ["CATALOG", "VOCABULARY", "Variable", "get_law", "law_from_spec", "names", "register"]

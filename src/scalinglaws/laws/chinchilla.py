@@ -14,6 +14,18 @@ _LOG_GRID = tuple(math.exp(v) for v in (0.0, 5.0, 10.0, 15.0, 20.0, 25.0))
 _EXP_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
+def _optimal_n_params(params: Mapping[str, Any], flops: Any) -> Any:
+    """Hoffmann et al. (2022), Eq. 4 under C = 6ND (LAWS.md 3.3).
+
+    ``N_opt = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``;
+    E does not enter.
+    """
+    A, B, a, b = (np.asarray(params[k], dtype=float) for k in ("A", "B", "alpha", "beta"))
+    with np.errstate(all="ignore"):
+        G = (a * A / (b * B)) ** (1.0 / (a + b))
+        return G * (np.asarray(flops, dtype=float) / 6.0) ** (b / (a + b))
+
+
 def chinchilla() -> Law:
     """Hoffmann et al. (2022), Approach 3, with the paper's 4,500-point start grid."""
     return formula_law(
@@ -30,6 +42,7 @@ def chinchilla() -> Law:
         source="Hoffmann et al. 2022, Training Compute-Optimal Large Language Models (arXiv 2203.15556), Eq. 2; "
         "grid and Huber(1e-3) recipe from Sec. D.2; refit by Besiroglu et al. 2024 (arXiv 2404.10102)",
         description="loss of a model with n_params parameters (all, embeddings included) trained on n_tokens tokens",
+        optimum=_optimal_n_params,
     )
 
 

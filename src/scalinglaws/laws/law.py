@@ -15,97 +15,37 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from scalinglaws.laws import formula as _formula
 from scalinglaws.errors import LawError
-
-#: Names that denote data (columns of the runs table) when a formula is split into
-#: variables and parameters. Other names in a formula are parameters.
-VARIABLE_NAMES = (
-    "n_params",
-    "n_tokens",
-    "flops",
-    "x",
-    "unique_tokens",
-    "n_params_encoder",
-    "n_params_decoder",
-    "tokens_per_param",
-    "steps",
-    "batch_size",
-    "lr",
-    "loss",
-    "loss_x",
-    "n_samples",
-    "precision",
-)
+from scalinglaws.laws import formula as _formula
+from scalinglaws.laws.params import Param, default_start, describe_param
+from scalinglaws.laws.variables import VOCABULARY, Variable, declare
 
 Function = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 ValueAndGrad = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[Any, list[Any]]]
 #: ``grid_fn(variables, y)`` returns start values for some parameters, chosen from the data.
 GridFunction = Callable[[Mapping[str, Any], Any], Mapping[str, Sequence[float]]]
+#: ``optimum(params, flops)``: the loss-minimising model size under ``flops = 6 N D``,
+#: for parameter arrays of shape (S,) and budgets of shape (S,); a law's closed form.
+Optimum = Callable[[Mapping[str, Any], Any], Any]
 
-
-@dataclass(frozen=True)
-class Param:
-    """One parameter of a law.
-
-    Parameters
-    ----------
-    name : str
-        Its name in the formula.
-    lower, upper : float
-        Bounds, in natural units. ``log=True`` needs ``lower >= 0``.
-    log : bool
-        Optimise ``log(value)`` instead of the value: for positive scale constants
-        (A, B, E) whose plausible range spans orders of magnitude.
-    grid : tuple of float
-        Start values for the multi-start grid, in natural units.
-    doc : str
-        What the parameter means.
-    """
-
-    name: str
-    lower: float = -math.inf
-    upper: float = math.inf
-    log: bool = False
-    grid: tuple[float, ...] = ()
-    doc: str = ""
-
-    def __post_init__(self) -> None:
-        if not self.name.isidentifier() or self.name.startswith("_"):
-            raise LawError(f"parameter name {self.name!r} is not a valid identifier")
-        if not self.lower < self.upper:
-            raise LawError(f"parameter {self.name}: lower bound {self.lower} is not below upper {self.upper}")
-        if self.log and self.lower < 0:
-            raise LawError(f"parameter {self.name}: log=True needs a lower bound >= 0, got {self.lower}")
-        for g in self.grid:
-            if not (self.lower <= g <= self.upper) or (self.log and g <= 0):
-                raise LawError(f"parameter {self.name}: start {g} lies outside its bounds")
-
-    def to_internal(self, value: Any) -> Any:
-        return np.log(value) if self.log else np.asarray(value, dtype=float)
-
-    def to_natural(self, value: Any) -> Any:
-        return np.exp(value) if self.log else value
-
-    @property
-    def internal_bounds(self) -> tuple[float, float]:
-        if self.log:
-            lo = math.log(self.lower) if self.lower > 0 else -math.inf
-            hi = math.log(self.upper) if math.isfinite(self.upper) else math.inf
-            return lo, hi
-        return self.lower, self.upper
+__all__ = ["Law", "Optimum", "Param", "Variable", "formula_law", "function_law"]
 
 
 @dataclass(frozen=True)
 class Law:
     """A scaling law: variables, parameters and one vectorised function.
+
+    ``variables`` names the variables in order; ``variable_info`` declares each one
+    (unit, whether it must be positive, how to derive it), filled from the vocabulary
+    (:data:`~scalinglaws.laws.variables.VOCABULARY`) for names the law does not declare
+    itself. ``optimum`` is the law's closed-form compute-optimal model size, when it has
+    one (see :data:`Optimum`); the planner uses it instead of solving numerically.
 
     Examples
     --------
@@ -129,6 +69,27 @@ class Law:
     grid_fn: GridFunction | None = field(default=None, repr=False, compare=False)
     start_map: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     target: str = "loss"
+    variable_info: tuple[Variable, ...] = field(default=(), repr=False, compare=False)
+    optimum: Optimum | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        given = {v.name: v for v in declare(self.variable_info)}
+        extra = sorted(set(given) - set(self.variables))
+        if extra:
+            raise LawError(f"law {self.name!r} declares {extra}, which are not among its variables {list(self.variables)}")
+        object.__setattr__(self, "variable_info", declare(given.get(n, n) for n in self.variables))
+
+    def variable(self, name: str) -> Variable:
+        """The declaration of one variable."""
+        for v in self.variable_info:
+            if v.name == name:
+                return v
+        raise LawError(f"law {self.name!r} has no variable {name!r}; its variables are {list(self.variables)}")
+
+    @property
+    def positive_variables(self) -> tuple[str, ...]:
+        """The variables whose values must be > 0."""
+        return tuple(v.name for v in self.variable_info if v.positive)
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -169,11 +130,11 @@ class Law:
         axes: dict[str, tuple[float, ...]] = {}
         for p, src in zip(self.params, sources):
             if src not in axes:
-                values = dynamic.get(src) or p.grid or (_default_start(p),)
+                values = dynamic.get(src) or p.grid or (default_start(p),)
                 lo, hi = p.lower, p.upper
                 clipped = tuple(sorted({min(max(float(v), lo), hi) for v in values}))
                 if p.log:
-                    clipped = tuple(v for v in clipped if v > 0) or (_default_start(p),)
+                    clipped = tuple(v for v in clipped if v > 0) or (default_start(p),)
                 axes[src] = clipped
         names = list(axes)
         combos = np.array(list(itertools.product(*(axes[n] for n in names))), dtype=float)
@@ -184,8 +145,9 @@ class Law:
         lines = [f"{self.name}: {self.formula or '(Python function)'}"]
         if self.description:
             lines.append(f"  {self.description}")
-        lines.append(f"  variables: {', '.join(self.variables)}; predicts: {self.target}")
-        lines.append("  parameters: " + ", ".join(_describe_param(p) for p in self.params))
+        shown = [f"{v.name} ({v.unit})" if v.unit else v.name for v in self.variable_info]
+        lines.append(f"  variables: {', '.join(shown)}; predicts: {self.target}")
+        lines.append("  parameters: " + ", ".join(describe_param(p) for p in self.params))
         if self.source:
             lines.append(f"  source: {self.source}")
         return "\n".join(lines)
@@ -224,6 +186,7 @@ class Law:
             function=function,
             value_and_grad=vg,
             spec={**self.spec, "fixed": {**self.spec.get("fixed", {}), **const}},
+            optimum=None,  # the closed form is the free law's; pinned laws are solved numerically
         )
 
     def grouped(self, column: str, groups: Sequence[Any], shared: Iterable[str]) -> Law:
@@ -310,6 +273,7 @@ class Law:
             grid_fn=self.grid_fn,
             start_map=start_map,
             target=self.target,
+            variable_info=(*self.variable_info, Variable(column, meaning="group label")),
         )
 
 
@@ -318,28 +282,20 @@ def _slug(label: str) -> str:
     return out if out and not out[0].isdigit() else "g" + out
 
 
-def _default_start(p: Param) -> float:
-    lo, hi = p.lower, p.upper
-    if p.log:
-        if math.isfinite(hi):
-            return math.sqrt(max(lo, hi * 1e-6) * hi) if lo > 0 else hi / 10
-        return max(1.0, lo * 10) if lo > 0 else 1.0
-    if math.isfinite(lo) and math.isfinite(hi):
-        return (lo + hi) / 2
-    if math.isfinite(lo):
-        return lo + 1.0
-    if math.isfinite(hi):
-        return hi - 1.0
-    return 0.0
-
-
-def _describe_param(p: Param) -> str:
-    lo = "-inf" if p.lower == -math.inf else f"{p.lower:g}"
-    hi = "inf" if p.upper == math.inf else f"{p.upper:g}"
-    return f"{p.name} in [{lo}, {hi}]" + (" (log)" if p.log else "")
-
-
 # --------------------------------------------------------------------------- builders
+
+
+def _known(variables: Sequence[str | Variable] | None, columns: Sequence[str]) -> dict[str, Variable]:
+    """The names that are data, with their declarations.
+
+    Explicit ``variables`` (names or :class:`Variable` s) are the only ones; otherwise
+    the vocabulary's names and the runs' ``columns`` are.
+    """
+    if variables is not None:
+        if isinstance(variables, str):
+            variables = [variables]
+        return {v.name: v for v in declare(variables)}
+    return {**{c: Variable(c) for c in columns}, **VOCABULARY}
 
 
 def formula_law(
@@ -347,18 +303,22 @@ def formula_law(
     *,
     name: str | None = None,
     params: Sequence[Param] | Mapping[str, Mapping[str, Any]] | None = None,
-    variables: Sequence[str] | None = None,
+    variables: Sequence[str | Variable] | None = None,
+    columns: Sequence[str] = (),
     source: str = "",
     description: str = "",
     grid_fn: GridFunction | None = None,
     target: str = "loss",
+    optimum: Optimum | None = None,
 ) -> Law:
     """A law from a formula string, parsed safely and differentiated symbolically.
 
-    Names that are data columns (``n_params``, ``n_tokens``, ``flops``, ``x``, ... or
-    those listed in ``variables``) are variables; every other name is a parameter.
-    Parameters not described in ``params`` get default bounds: unbounded, one start
-    at 1 (or 0 for a name that looks like a floor, ``E``/``L_inf``).
+    Names in ``variables`` (names or :class:`Variable` declarations) are variables and
+    every other name is a parameter. Without ``variables``, the names of the standard
+    vocabulary (``n_params``, ``n_tokens``, ``flops``, ``x``, ...; see
+    :data:`~scalinglaws.laws.variables.VOCABULARY`) and of ``columns`` (a runs table's
+    columns, as :func:`scalinglaws.fit` passes them) are variables. Parameters not
+    described in ``params`` are unbounded, with one start at 1.
 
     Examples
     --------
@@ -366,12 +326,12 @@ def formula_law(
     >>> law.variables, law.param_names
     (('n_params',), ('E', 'A', 'alpha'))
     """
-    known = tuple(variables) if variables is not None else VARIABLE_NAMES
-    var, par = _formula.split_names(formula, known)
+    known = _known(variables, columns)
+    var, par = _formula.split_names(formula, tuple(known))
     if not var:
         raise LawError(
-            f"formula {formula!r} has no variable: name one of {list(VARIABLE_NAMES)} "
-            "or pass variables=[...]"
+            f"formula {formula!r} has no variable: name one of {sorted(VOCABULARY)} "
+            "(or a column of the runs), or pass variables=[...]"
         )
     if not par:
         raise LawError(f"formula {formula!r} has no parameter to fit")
@@ -398,6 +358,8 @@ def formula_law(
         spec={"formula": formula, "variables": list(var), "name": name or formula},
         grid_fn=grid_fn,
         target=target,
+        variable_info=tuple(known[v] for v in var),
+        optimum=optimum,
     )
 
 
@@ -406,7 +368,8 @@ def function_law(
     *,
     name: str | None = None,
     params: Sequence[Param] | None = None,
-    variables: Sequence[str] | None = None,
+    variables: Sequence[str | Variable] | None = None,
+    columns: Sequence[str] = (),
     source: str = "",
     description: str = "",
     grid_fn: GridFunction | None = None,
@@ -414,8 +377,9 @@ def function_law(
 ) -> Law:
     """A law from a Python function ``fn(n_params, ..., alpha, ...)``.
 
-    Argument names that are data columns are variables, the rest are parameters
-    (in signature order). The function must work on numpy arrays with broadcasting.
+    Argument names that are variables (as in :func:`formula_law`: ``variables``, or
+    the vocabulary and ``columns``) are variables, the rest are parameters (in
+    signature order). The function must work on numpy arrays with broadcasting.
     It is differentiated numerically by the engine.
     """
     try:
@@ -423,11 +387,14 @@ def function_law(
     except (TypeError, ValueError) as err:
         raise LawError(f"cannot read the arguments of {fn!r}: {err}") from None
     names = [p.name for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    known = tuple(variables) if variables is not None else VARIABLE_NAMES
+    known = _known(variables, columns)
     var = tuple(n for n in names if n in known)
     par = tuple(n for n in names if n not in known)
     if not var:
-        raise LawError(f"function {getattr(fn, '__name__', fn)!r} takes no variable: name an argument one of {list(VARIABLE_NAMES)}")
+        raise LawError(
+            f"function {getattr(fn, '__name__', fn)!r} takes no variable: name an argument one of "
+            f"{sorted(VOCABULARY)} (or a column of the runs), or pass variables=[...]"
+        )
     if not par:
         raise LawError(f"function {getattr(fn, '__name__', fn)!r} has no parameter to fit")
     given = {p.name: p for p in (params or ())}
@@ -448,4 +415,5 @@ def function_law(
         spec={"function": label},
         grid_fn=grid_fn,
         target=target,
+        variable_info=tuple(known[v] for v in var),
     )

@@ -4,9 +4,9 @@
 ``D = C / f(N)`` tokens, where ``f(N)`` is the training FLOPs per token of the FLOP
 convention (``6N`` by default; :mod:`scalinglaws.plan.flops` for attention and head FLOPs).
 
-- For the ``chinchilla`` law under 6ND the closed form of Hoffmann et al. (2022), Eq. 4
-  (LAWS.md §3.3) is used: ``N_opt = G (C/6)^(beta/(alpha+beta))``,
-  ``G = (alpha A / (beta B))^(1/(alpha+beta))``.
+- A law that carries a closed-form optimum (``Law.optimum``) uses it under 6ND; the
+  ``chinchilla`` law carries Hoffmann et al. (2022), Eq. 4 (LAWS.md §3.3):
+  ``N_opt = G (C/6)^(beta/(alpha+beta))``, ``G = (alpha A / (beta B))^(1/(alpha+beta))``.
 - Every other law is solved numerically: a grid of 321 points in ``log N`` (tokens per
   parameter from 1e-6 to 1e8), then six rounds of zooming onto the best grid cell; all
   bootstrap draws are solved together as one array.
@@ -235,12 +235,11 @@ def _n_bounds(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 0.5 * np.log(C / (6.0 * hi_r)), 0.5 * np.log(C / (6.0 * lo_r))
 
 
-def _closed_form(P: np.ndarray, names: Sequence[str], C: np.ndarray) -> np.ndarray:
-    p = {n: P[:, j] for j, n in enumerate(names)}
-    A, B, a, b = p["A"], p["B"], p["alpha"], p["beta"]
-    with np.errstate(all="ignore"):
-        G = (a * A / (b * B)) ** (1.0 / (a + b))
-        return G * (C / 6.0) ** (b / (a + b))
+def _closed_form(law: Law, P: np.ndarray, C: np.ndarray) -> np.ndarray:
+    """The law's own closed-form optimum (``Law.optimum``) under every parameter set."""
+    assert law.optimum is not None
+    p = {n: P[:, j] for j, n in enumerate(law.param_names)}
+    return np.asarray(law.optimum(p, C), dtype=float)
 
 
 def _tokens_for_loss(model: _Model, P: np.ndarray, N: np.ndarray, target: np.ndarray, un: np.ndarray | None) -> np.ndarray:
@@ -406,11 +405,16 @@ def _positive(value: Any, name: str) -> float:
 
 
 def _closed_form_applies(fit: Fit, counter: Any, unique: float | None, inference: float | None) -> bool:
-    spec = fit.law.spec
+    """Whether the law offers a closed-form optimum and the question is the one it answers.
+
+    A law's ``optimum`` gives the compute-optimal size under 6ND with all parameters
+    free (pinned and grouped laws drop it); inference and data limits change the
+    question.
+    """
     return (
-        spec.get("catalog") == "chinchilla"
-        and not spec.get("fixed")
-        and not spec.get("groups")
+        fit.law.optimum is not None
+        and not fit.law.spec.get("fixed")
+        and not fit.law.spec.get("groups")
         and isinstance(counter, FlopCounter)
         and counter.convention == "6nd"
         and (counter.shape is None or counter.shape.count == "total")
@@ -486,7 +490,7 @@ def compute_optimal(
     closed = _closed_form_applies(fit, counter, U, D_inf)
     if method == "closed_form" and not closed:
         raise FitError(
-            "the closed form applies only to the chinchilla law (no pinned or grouped parameters) "
+            "the closed form applies only to a law that has one (chinchilla; no pinned or grouped parameters) "
             "under 6ND, without inference_tokens or unique_tokens; use method='numeric'"
         )
     use_closed = closed and method != "numeric"
@@ -504,7 +508,7 @@ def compute_optimal(
         return model.loss(P, N, Cv[:, None] / fpt(N), unique_n)
 
     if use_closed:
-        N = _closed_form(P, fit.law.param_names, Cv)
+        N = _closed_form(fit.law, P, Cv)
         edge = np.zeros(S, dtype=bool)
     else:
         lo, hi = _n_bounds(Cv)
