@@ -22,10 +22,10 @@ from scalinglaws._version import __version__
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 from scalinglaws.laws import CATALOG, get_law
-from scalinglaws.laws.variables import standard
 from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts, resolve
 from scalinglaws.engine.solver import CONVERGED, FAILED, Problem, Solution, levenberg_marquardt, multistart
 from scalinglaws.engine.solver import Objective as Penalty
+from scalinglaws.engine.predict import derive_variables
 from scalinglaws.engine.result import Diagnostics, Fit
 from scalinglaws.data.runs import Runs, load_runs
 
@@ -148,7 +148,7 @@ def fit(
 
     # ------------------------------------------------------------------ data
     fingerprint = runs.fingerprint()
-    runs = _derive(runs, base, mapping)
+    runs = derive_variables(runs, base, mapping)
     target = target or the_law.target
     numeric = [mapping.get(v, v) for v in base.variables]
     positive = {mapping.get(v.name, v.name): v.unit for v in base.variable_info if v.positive}
@@ -231,19 +231,6 @@ def fit(
 
 def _is_catalog(law: Any) -> bool:
     return isinstance(law, str) and (law.strip() in CATALOG or law.strip().lower() in CATALOG)
-
-
-def _derive(runs: Runs, law: Law, mapping: Mapping[str, str]) -> Runs:
-    """Compute the variables the law declares derivable and the runs lack, from their parts."""
-    for v in law.variable_info:
-        if v.derive is None or v.name in mapping or v.name in runs.columns:
-            continue
-        parts = [mapping.get(p, p) for p in v.derive.parts]
-        if all(p in runs.columns for p in parts):
-            positive = {p: standard(q).unit for p, q in zip(parts, v.derive.parts) if standard(q).positive}
-            runs.require(parts, positive=positive, purpose=f"deriving {v.name} = {v.derive.text}")
-            runs = runs.derive(v.name, parts, v.derive, text=v.derive.text)
-    return runs
 
 
 def _check_arguments(variables: Any, fixed: Any, law_options: Any) -> None:

@@ -14,11 +14,13 @@ from scalinglaws.engine.result import Fit
 from scalinglaws.errors import DataError, LawError
 from scalinglaws.laws import get_law
 from scalinglaws.laws.law import Law
+from scalinglaws.laws.variables import standard
 
 
 def law_inputs(fit: Fit, runs: Runs) -> dict[str, np.ndarray]:
     """The fitted law's variables read from ``runs`` (mapped columns, group labels)."""
     mapping = dict(fit.options.get("variables") or {})
+    runs = derive_variables(runs, fit.law, mapping)
     X: dict[str, np.ndarray] = {}
     for v in fit.law.variables:
         if v in fit.law.categorical:
@@ -26,6 +28,20 @@ def law_inputs(fit: Fit, runs: Runs) -> dict[str, np.ndarray]:
         else:
             X[v] = runs.column(mapping.get(v, v))
     return X
+
+
+def derive_variables(runs: Runs, law: Law, mapping: Mapping[str, str]) -> Runs:
+    """The runs with the variables the law declares derivable and the runs lack computed
+    from their parts (``tokens_per_param = n_tokens / n_params``), listed in ``derived``."""
+    for v in law.variable_info:
+        if v.derive is None or v.name in mapping or v.name in runs.columns:
+            continue
+        parts = [mapping.get(p, p) for p in v.derive.parts]
+        if all(p in runs.columns for p in parts):
+            positive = {p: standard(q).unit for p, q in zip(parts, v.derive.parts) if standard(q).positive}
+            runs.require(parts, positive=positive, purpose=f"deriving {v.name} = {v.derive.text}")
+            runs = runs.derive(v.name, parts, v.derive, text=v.derive.text)
+    return runs
 
 
 def predict_runs(fit: Fit, runs: Runs) -> np.ndarray:

@@ -35,7 +35,7 @@ import numpy as np
 
 from scalinglaws.data.runs import Runs
 from scalinglaws.engine.fit import fit as fit_one
-from scalinglaws.engine.predict import default_by, law_inputs, predict_runs
+from scalinglaws.engine.predict import default_by, derive_variables, law_inputs, predict_runs
 from scalinglaws.engine.result import CALIBRATION_LEVELS as LEVELS
 from scalinglaws.engine.result import PRODUCT, Fit, extrapolation_distance
 from scalinglaws.errors import ScalingLawsError
@@ -67,6 +67,7 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
     """The calibration record of ``fit``, made on ``runs`` from ``law`` (as the user gave it)
     with ``fit_kwargs`` (see the module notes)."""
     fit_kwargs = dict(fit_kwargs or {})
+    runs = derive_variables(runs, fit.law, dict(fit.options.get("variables") or {}))
     target = fit.options.get("target") or "loss"
     top = training_top(fit, runs)
     resid = _log_residuals(fit, runs, target)
