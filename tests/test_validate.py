@@ -147,12 +147,19 @@ def test_interval_coverage_is_calibrated_with_the_default_huber_fit():
     assert 0.80 <= float(np.mean(inside)) <= 0.97
 
 
-def test_intervals_without_bootstrap_use_the_residual_scatter():
+def test_predictive_intervals_widen_with_the_distance_beyond_the_data():
+    """Without a bootstrap the interval is noise plus an extrapolation error that grows
+    with the distance beyond the training runs: wider for each farther held-out run."""
     d = _curve(noise=0.02, seed=1)
     v = validate(d, "power", n=3, bootstrap=0)
-    half = np.log(v.table.upper) - np.log(v.table.predicted)
-    assert np.allclose(half, half.iloc[0]) and half.iloc[0] > 0.02  # t * s, the same for each run
-    assert "no bootstrap" in v.interval
+    half = (np.log(v.table.upper) - np.log(v.table.predicted)).to_numpy()
+    assert half[0] > 0.02 and np.all(np.diff(half) > 0)
+    assert "extrapolation error growing" in v.interval
+    f = v.fit
+    lo, hi = f.predict_interval(0.9, x=d.x.iloc[:3].to_numpy())  # inside the data: noise only
+    assert np.allclose(np.log(hi / lo), np.log(hi[0] / lo[0]))
+    with pytest.raises(sl.FitError, match="no bootstrap draws"):
+        f.predict_interval(0.9, kind="parameters", x=1e7)
 
 
 # ----------------------------------------------------------------------------- auto never peeks
