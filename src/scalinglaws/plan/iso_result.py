@@ -87,8 +87,10 @@ class IsoFlop:
             lines.append(f"  grouping: {self.grouping}")
         lines.append(f"  {'flops':>10} {'sizes':>5} {'n_opt':>10} {'interval':>23} {'d_opt':>10} {'D/N':>7} {'loss':>8}  note")
         for r in self.optima.itertuples():
-            note = "edge" if r.at_edge else "unstable" if r.unstable else "3 sizes: no interval" if getattr(r, "few_sizes", False) else ""
-            interval = f"{r.n_opt_lo:.3g} to {r.n_opt_hi:.3g}" if np.isfinite(r.n_opt_lo) else ""
+            unstable, few = getattr(r, "unstable", False), getattr(r, "few_sizes", False)
+            note = "edge" if r.at_edge else "unstable" if unstable else "3 sizes: no interval" if few else ""
+            lo_, hi_ = getattr(r, "n_opt_lo", math.nan), getattr(r, "n_opt_hi", math.nan)
+            interval = f"{lo_:.3g} to {hi_:.3g}" if np.isfinite(lo_) else ""
             loss = f"{r.loss_opt:>8.5g}" if np.isfinite(r.loss_opt) else f"{'-':>8}"
             n_sizes = getattr(r, "n_sizes", getattr(r, "n_covering", 0))
             lines.append(

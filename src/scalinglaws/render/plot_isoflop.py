@@ -97,7 +97,7 @@ def isoflop(iso: IsoFlop, fit: Fit | None = None, *, frontier: bool = True, ax: 
                edgecolor="black", linewidth=0.6, zorder=5)
     if frontier and len(star) >= 2:
         ax.plot(star["n_opt"], star["loss_opt"], color="black", lw=1.1, ls="--", zorder=4)
-    _legend_keys(ax, iso, fit, frontier and len(star) >= 2, bool((~opt["used"]).any()),
+    _legend_keys(ax, iso, fit, frontier and len(star) >= 2, bool(len(points)) and bool((~opt["used"]).any()),
                  bool(len(points)) and not points["in_fit"].all())
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -115,7 +115,8 @@ def isoflop(iso: IsoFlop, fit: Fit | None = None, *, frontier: bool = True, ax: 
     ax.set_xlabel("model size N (parameters)")
     ax.set_ylabel("final loss")
     a = iso.n_opt
-    ax.set_title(f"IsoFLOP {iso.method}s: {len(opt)} budgets, {int(opt['used'].sum())} in the fit; "
+    what = "Envelope of training curves" if iso.method == "envelope" else f"IsoFLOP {iso.method}s"
+    ax.set_title(f"{what}: {len(opt)} {'FLOP values' if iso.method == 'envelope' else 'budgets'}, {int(opt['used'].sum())} in the fit; "
                  f"N_opt ∝ C^{a.exponent:.3f}", fontsize=10)
     if own:
         from matplotlib.cm import ScalarMappable
