@@ -18,7 +18,7 @@ import scalinglaws as sl  # noqa: E402
 from scalinglaws import plot  # noqa: E402
 from scalinglaws.cli import app as cli  # noqa: E402
 from scalinglaws.judge.compare import compare_ladders  # noqa: E402
-from scalinglaws.errors import FitError  # noqa: E402
+from scalinglaws.errors import DataError, FitError  # noqa: E402
 from scalinglaws.judge.validate import validate  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
@@ -96,25 +96,54 @@ def test_bootstrap_pairs(curve):
         plot.bootstrap(f, ["B"])
 
 
-def test_isoflop_minima_and_frontier():
+def _isoflop_runs(budgets=(1e18, 1e19, 1e20, 1e21)):
     E, A, B, a, b = 1.7, 400.0, 400.0, 0.34, 0.28
     rows = []
-    budgets = [1e18, 1e19, 1e20, 1e21]
     for c in budgets:
         n_opt = ((a * A) / (b * B)) ** (1 / (a + b)) * (c / 6) ** (b / (a + b))
         for n in n_opt * np.geomspace(0.2, 5, 9):
             d = c / (6 * n)
             rows.append({"n_params": n, "n_tokens": d, "loss": E + A * n**-a + B * d**-b})
-    runs = sl.load_runs(pd.DataFrame(rows))
-    fig = plot.isoflop(runs)
+    return sl.load_runs(pd.DataFrame(rows))
+
+
+def test_isoflop_draws_the_result_it_is_given():
+    iso = sl.isoflop(_isoflop_runs(), bootstrap=0)
+    fig = plot.isoflop(iso)
     ax = fig.axes[0]
-    stars = [c for c in ax.collections if c.get_paths() and len(c.get_offsets()) == 1 and c.get_sizes()[0] == 120]
-    assert len(stars) == 4
-    for star, c in zip(stars, budgets):
-        n_opt = ((a * A) / (b * B)) ** (1 / (a + b)) * (c / 6) ** (b / (a + b))
-        assert star.get_offsets()[0, 0] == pytest.approx(n_opt, rel=0.15)
-    assert "minima (frontier)" in ax.get_legend_handles_labels()[1]
-    assert "minima (frontier)" not in plot.isoflop(runs, frontier=False).axes[0].get_legend_handles_labels()[1]
+    # the stars are the analysis' own optima, not a second analysis
+    stars = [c for c in ax.collections if len(c.get_offsets()) and c.get_sizes().size and c.get_sizes()[0] == 110]
+    assert len(stars) == 1
+    assert np.allclose(stars[0].get_offsets()[:, 0], iso.optima.sort_values("flops")["n_opt"])
+    assert np.allclose(stars[0].get_offsets()[:, 1], iso.optima.sort_values("flops")["loss_opt"])
+    # each budget's curve is the result's fitted curve
+    drawn = [ln for ln in ax.get_lines() if len(ln.get_xdata()) == len(iso.curves[iso.curves.flops == iso.optima.flops[0]])]
+    first = iso.curves[iso.curves.flops == iso.optima.flops[0]]
+    assert any(np.allclose(ln.get_ydata(), first["loss_fit"]) for ln in drawn)
+    # compute is a colorbar, not one legend entry per budget; the legend explains the marks, below the axes
+    assert len(fig.axes) == 2 and "FLOPs" in fig.axes[1].get_ylabel()
+    labels = ax.get_legend_handles_labels()[1]
+    assert "frontier of the minima" in labels and not any("C=" in lab for lab in labels) and len(labels) <= 8
+    assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_position().y0 * fig.bbox.height
+    assert "parameters" in ax.get_xlabel() and ax.xaxis.get_major_formatter()(1e9, 0) == "1B"
+    assert "frontier of the minima" not in plot.isoflop(iso, frontier=False).axes[0].get_legend_handles_labels()[1]
+    assert _png(fig).startswith(PNG)
+
+
+def test_isoflop_with_a_law_and_left_out_budgets():
+    runs = _isoflop_runs()
+    law = sl.fit(runs, "E + A / n_params**alpha + B / n_tokens**beta")
+    one_sided = runs.data.sort_values("n_params").groupby("flops", group_keys=False).head(9)
+    edge = pd.concat([one_sided[one_sided.flops < 5e20], one_sided[one_sided.flops > 5e20].head(4)])
+    iso = sl.isoflop(edge, bootstrap=0)
+    assert not iso.optima["used"].all()
+    labels = plot.isoflop(iso, fit=law).axes[0].get_legend_handles_labels()[1]
+    assert any("left out" in lab for lab in labels) and any("fit along each budget" in lab for lab in labels)
+
+
+def test_isoflop_refuses_runs_in_one_line():
+    with pytest.raises(DataError, match=r"pass sl.isoflop\(runs\)"):
+        plot.isoflop(_isoflop_runs())
 
 
 def test_fit_plot_of_a_law_in_size_and_data_groups_by_budget():
@@ -160,3 +189,12 @@ def test_cli_plot_writes_a_png(monkeypatch, tmp_path, capsys, curve):
     assert out.read_bytes().startswith(PNG)
     assert cli.main(["plot", str(path), "--law", "power", "-o", str(tmp_path / "fit.jpg")]) == 2
     assert "must end in .png, .pdf or .svg" in capsys.readouterr().err
+
+
+def test_cli_plot_isoflop_draws_the_analysis(monkeypatch, tmp_path):
+    path = tmp_path / "iso.csv"
+    _isoflop_runs().data.to_csv(path, index=False)
+    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "scalinglaws.cli.judge"))
+    out = tmp_path / "iso.png"
+    assert cli.main(["plot", str(path), "--law", "none", "--kind", "isoflop", "-o", str(out)]) == 0
+    assert out.read_bytes().startswith(PNG)

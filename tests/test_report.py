@@ -85,7 +85,16 @@ def test_plan_section_for_laws_in_size_and_data(tmp_path, monkeypatch):
 
 def test_figures_of_a_law_in_size_and_data():
     text = build_report(_isoflop(), "chinchilla", bootstrap=0, starts=STARTS, frac=0.34, plan_flops=[])
-    assert "IsoFLOP curves" in text and text.count("<img ") == 5  # fit, residuals, IsoFLOP, held out x 2
+    assert "IsoFLOP analysis of the runs" in text and text.count("<img ") == 5  # fit, residuals, IsoFLOP, held out x 2
+
+
+def test_review_carries_the_isoflop_analysis_the_figure_draws():
+    r = sl.review(_isoflop(), "chinchilla", bootstrap=0, starts=STARTS, validate=False, plan_flops=[])
+    assert isinstance(r.isoflop, sl.IsoFlop) and len(r.isoflop.optima) == 3
+    expect = sl.isoflop(_isoflop(), bootstrap=0)
+    assert np.allclose(r.isoflop.optima["n_opt"], expect.optima["n_opt"])
+    # a law of one variable has none
+    assert sl.review(_curve(), "power", bootstrap=0, validate=False).isoflop is None
 
 
 def test_auto_report_shows_the_choice(tmp_path):

@@ -26,6 +26,7 @@ from scalinglaws.judge.sensitivity import sensitivity as sensitivity_of
 from scalinglaws.judge.validate import Validation
 from scalinglaws.judge.validate import validate as validate_law
 from scalinglaws.laws.law import Law
+from scalinglaws.plan.isoflop import IsoFlop, isoflop
 from scalinglaws.plan.optimal import compute_optimal
 from scalinglaws.render.report import render_report
 
@@ -47,6 +48,9 @@ class Review:
     sensitivity : Sensitivity or None
         How far the prediction at 10 times the largest scale moves under other fitting
         choices (Li et al. 2025).
+    isoflop : IsoFlop or None
+        The IsoFLOP analysis of the runs (:func:`scalinglaws.isoflop`, no bootstrap),
+        made when the law is in ``n_params`` and ``n_tokens`` and the runs allow one.
     notes : tuple of str
         Steps that were not run, and why.
     warnings : tuple of str
@@ -62,6 +66,7 @@ class Review:
     sensitivity: Sensitivity | None = None
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = field(default=())
+    isoflop: IsoFlop | None = None
 
 
 def review(
@@ -138,8 +143,25 @@ def review(
                 notes.append(f"sensitivity not run: {err}")
     found = tuple(dict.fromkeys([*fit.diagnostics.warnings,
                                  *(str(w.message) for w in caught if issubclass(w.category, UserWarning))]))
+    iso = _isoflop(fit, runs, notes)
     return Review(runs=runs, fit=fit, validation=validation, level=level,
-                  plans=_plans(fit, runs, plan_flops, level), sensitivity=sens, notes=tuple(notes), warnings=found)
+                  plans=_plans(fit, runs, plan_flops, level), sensitivity=sens, notes=tuple(notes), warnings=found,
+                  isoflop=iso)
+
+
+def _isoflop(fit: Fit, runs: Runs, notes: list[str]) -> IsoFlop | None:
+    """The runs' IsoFLOP analysis for the figure, when the law and the runs have one; its
+    own warnings stay in the result (they are about the runs' design, not the fit)."""
+    numeric = {v for v in fit.law.variables if v not in fit.law.categorical}
+    if not ({"n_params", "n_tokens"} <= numeric and {"n_params", "flops"} <= set(runs.columns)):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return isoflop(runs, bootstrap=0)
+    except ScalingLawsError as err:
+        notes.append(f"IsoFLOP figure not drawn: {err}")
+        return None
 
 
 def build_report(runs: Runs | pd.DataFrame | str, law: Any = None, *, title: str | None = None,

@@ -127,8 +127,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
         v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **kwargs)
         fig = plot.validation(v)
     elif args.kind == "isoflop":
+        from scalinglaws.plan.isoflop import isoflop
+
         f = None if args.law == "none" else _fit(runs, args, kwargs, fit)
-        fig = plot.isoflop(runs, x=args.x or "n_params", fit=f)
+        fig = plot.isoflop(isoflop(runs, bootstrap=0), fit=f)
     else:
         if args.kind == "bootstrap" and not args.bootstrap:
             args.bootstrap = 200

@@ -105,8 +105,9 @@ def cmd_isoflop(args: argparse.Namespace) -> int:
         noise: Any = "auto"
         if args.noise is not None:
             noise = None if args.noise == "resample" else _number(args.noise, "--noise")
-        result = isoflop(runs, method=args.method, window=args.window, bins=args.bins, budget=args.budget_column, bootstrap=args.bootstrap,
-                         noise=noise, seed=args.seed, level=args.level, weighted=not args.unweighted)
+        result = isoflop(runs, method=args.method, window=args.window, bins="auto" if args.bins is None else args.bins,
+                         budget=args.budget_column, bootstrap=args.bootstrap, noise=noise, seed=args.seed,
+                         level=args.level, weighted=args.weighted)
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -193,17 +194,19 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "isoflop",
         help="IsoFLOP analysis: per-budget optimal sizes and n_opt(C), d_opt(C) power laws",
-        description="Hoffmann et al. Approach 2 (per-budget curve of log loss in log N, its minimum with a "
-        "bootstrap interval, weighted power laws); --envelope for Approach 1 on training curves.",
+        description="Hoffmann et al. Approach 2 as published (per budget a parabola of loss in log N, its vertex "
+        "with a bootstrap interval, unweighted power laws of the vertices); --envelope for Approach 1 on training curves.",
     )
     add_data_arguments(p)
     p.add_argument("--method", choices=("parabola", "cubic", "akima"), default="parabola", help="curve per budget")
     p.add_argument("--window", type=int, help="fit the parabola/cubic to this many sizes around the best one")
-    p.add_argument("--bins", type=int, help="group budgets into bins of 1/BINS decade (default: exact budgets)")
+    p.add_argument("--bins", type=int, help="group budgets into bins of 1/BINS decade (default: exact budgets for an "
+                   "IsoFLOP design, else nearby budgets grouped automatically)")
     p.add_argument("--budget-column", default="auto", help="column of each run's budget (default: budget if present, else flops)")
     p.add_argument("--bootstrap", "-b", type=int, default=200, help="draws per budget (default 200)")
     p.add_argument("--noise", metavar="SD|resample", help="bootstrap by noise of this sd on log loss, or 'resample' sizes")
-    p.add_argument("--unweighted", action="store_true", help="unweighted power-law fits")
+    p.add_argument("--weighted", action="store_true", help="weight the power-law fits by 1/sd^2 of the optima (Porian et al.)")
+    p.add_argument("--unweighted", action="store_true", help="unweighted power-law fits (the default; kept for old scripts)")
     p.add_argument("--envelope", action="store_true", help="Approach 1: envelope of training curves (needs --run-column)")
     p.add_argument("--run-column", default="run_id", help="column naming each curve's run (default run_id)")
     p.add_argument("--points", type=int, default=100, help="FLOP values of the envelope (default 100)")

@@ -2,10 +2,12 @@
 
 :func:`fit_hparams` reads a sweep (loss per learning rate and batch size at several
 scales), locates each scale's optimum by a local fit and fits
-``h_opt = k * N^a * D^b`` (or ``k * C^a``) by least squares in log space.
-:func:`hparam_preset` gives the published laws (DeepSeek LLM, Step Law, Porian et al.;
-LAWS.md §7), and :func:`recommend_hparams` evaluates either for a target run.
-:func:`critical_batch_size` fits McCandlish et al.'s steps-examples trade-off (§6).
+``h_opt = k * N^a * D^b`` (or ``k * C^a``) by least squares in log space (the shared
+regression of :mod:`scalinglaws.plan.powerlaw`). :func:`hparam_preset` gives the
+published laws (DeepSeek LLM, Step Law, Porian et al.; LAWS.md §7; defined in
+:mod:`scalinglaws.plan.hparam_laws`), and :func:`recommend_hparams` evaluates either for
+a target run. :func:`critical_batch_size` (:mod:`scalinglaws.plan.critical_batch`) fits
+McCandlish et al.'s steps-examples trade-off (§6).
 
 Locating an optimum
 -------------------
@@ -30,151 +32,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
+from scalinglaws.plan.critical_batch import CriticalBatch, critical_batch_size
+from scalinglaws.plan.hparam_laws import PRESETS, HparamLaw, hparam_preset
+from scalinglaws.plan.powerlaw import (
+    Seed,
+    batched_lstsq,
+    log_linear,
+    resample_counts,
+    rng_of,
+)
 
-Seed = int | np.random.Generator | None
 SCALE_VARIABLES: tuple[str, ...] = ("n_params", "n_tokens", "flops")
-
-
-# --------------------------------------------------------------------------- the law
-
-
-@dataclass(frozen=True)
-class HparamLaw:
-    """``target = coefficient * prod(variable ** exponent)``.
-
-    Attributes
-    ----------
-    target : str
-        ``"lr"`` (peak learning rate) or ``"batch_size"`` (tokens per batch).
-    coefficient : float
-    exponents : dict
-        Variable (``n_params``, ``n_tokens`` or ``flops``) -> exponent.
-    intervals : dict
-        ``"coefficient"`` and each variable -> (lower, upper) at ``level``.
-    r2 : float or None
-        In log space (fitted laws).
-    n_points : int
-        Scales the law was fitted on (0 for presets).
-    source : str
-        Where the law comes from, and its conventions.
-    draws : array of shape (n_draws, 1 + n_variables) or None
-        Bootstrap refits: ``log coefficient`` then the exponents.
-    """
-
-    target: str
-    coefficient: float
-    exponents: Mapping[str, float]
-    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    level: float = 0.95
-    r2: float | None = None
-    n_points: int = 0
-    source: str = ""
-    draws: np.ndarray | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def variables(self) -> tuple[str, ...]:
-        return tuple(self.exponents)
-
-    def _values(self, variables: Mapping[str, Any]) -> list[np.ndarray]:
-        missing = [v for v in self.exponents if v not in variables]
-        if missing:
-            raise DataError(f"the {self.target} law needs {list(self.exponents)}; missing {missing}")
-        out = []
-        for v in self.exponents:
-            a = np.asarray(variables[v], dtype=float)
-            if np.any(~np.isfinite(a)) or np.any(a <= 0):
-                raise DataError(f"{v} must be positive numbers, got {variables[v]!r}")
-            out.append(a)
-        return out
-
-    def predict(self, **variables: Any) -> Any:
-        """The law at the given scale (numpy broadcasting); extra keywords are ignored."""
-        vals = self._values(variables)
-        out = self.coefficient * np.prod([v**e for v, e in zip(vals, self.exponents.values())], axis=0)
-        return out if np.ndim(out) else float(out)
-
-    def predict_interval(self, level: float | None = None, **variables: Any) -> tuple[Any, Any]:
-        """Percentile band over the bootstrap refits: (lower, upper)."""
-        if self.draws is None or len(self.draws) < 2:
-            raise FitError(f"the {self.target} law has no bootstrap draws: no interval")
-        lvl = self.level if level is None else level
-        vals = self._values(variables)
-        shape = np.broadcast_shapes(*(v.shape for v in vals))
-        logs = np.stack([np.broadcast_to(np.log(v), shape).ravel() for v in vals])  # (k, m)
-        pred = np.exp(self.draws[:, :1] + self.draws[:, 1:] @ logs)  # (n, m)
-        lo, hi = np.percentile(pred, [(1 - lvl) / 2 * 100, (1 + lvl) / 2 * 100], axis=0)
-        if not shape:
-            return float(lo[0]), float(hi[0])
-        return lo.reshape(shape), hi.reshape(shape)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "coefficient": self.coefficient,
-            "exponents": dict(self.exponents),
-            "intervals": {k: list(v) for k, v in self.intervals.items()},
-            "level": self.level,
-            "r2": self.r2,
-            "n_points": self.n_points,
-            "source": self.source,
-        }
-
-    def formula(self) -> str:
-        terms = " * ".join(f"{v}**{e:.4g}" for v, e in self.exponents.items())
-        return f"{self.target} = {self.coefficient:.4g} * {terms}"
-
-    def __repr__(self) -> str:
-        ci = ", ".join(f"{k} [{a:.4g}, {b:.4g}]" for k, (a, b) in self.intervals.items() if k != "coefficient")
-        where = f"; {self.n_points} scales" if self.n_points else ""
-        return f"HparamLaw({self.formula()}{'; ' + ci if ci else ''}{where})"
-
-
-_DEEPSEEK = (
-    "DeepSeek LLM (Bi et al. 2024, arXiv 2401.02954), LAWS.md §7.1: C = M * D in FLOPs with M the "
-    "non-embedding FLOPs per token including attention (flops.flops_per_token(arch, 'deepseek')); "
-    "batch size in tokens"
-)
-_STEP = (
-    "Step Law (Li et al. 2025, arXiv 2503.04715), LAWS.md §7.2: N non-embedding parameters, "
-    "D training tokens, batch size in tokens"
-)
-_PORIAN = (
-    "Porian et al. 2024 (arXiv 2406.19146), as quoted in LAWS.md §7.4 [secondary]: N parameters "
-    "(with head), batch 0.00037 N^0.703 sequences of 2048 tokens"
-)
-
-#: name -> {"lr": law, "batch_size": law}
-PRESETS: dict[str, dict[str, HparamLaw]] = {
-    "deepseek": {
-        "lr": HparamLaw("lr", 0.3118, {"flops": -0.1250}, source=_DEEPSEEK),
-        "batch_size": HparamLaw("batch_size", 0.2920, {"flops": 0.3271}, source=_DEEPSEEK),
-    },
-    "step_law": {
-        "lr": HparamLaw("lr", 1.79, {"n_params": -0.713, "n_tokens": 0.307}, source=_STEP),
-        "batch_size": HparamLaw("batch_size", 0.58, {"n_tokens": 0.571}, source=_STEP),
-    },
-    "porian": {
-        "lr": HparamLaw("lr", 3.7, {"n_params": -0.36}, source=_PORIAN),
-        "batch_size": HparamLaw("batch_size", 0.00037 * 2048, {"n_params": 0.703}, source=_PORIAN),
-    },
-}
-
-
-def hparam_preset(name: str) -> dict[str, HparamLaw]:
-    """The published learning-rate and batch-size laws of ``name`` (see :data:`PRESETS`).
-
-    Examples
-    --------
-    >>> laws = hparam_preset("deepseek")
-    >>> f"{laws['lr'].predict(flops=1e22):.3g}"
-    '0.000554'
-    """
-    key = name.strip().lower().replace("-", "_").replace(" ", "_")
-    if key not in PRESETS:
-        raise DataError(f"unknown hyperparameter preset {name!r}; presets: {', '.join(sorted(PRESETS))}")
-    return dict(PRESETS[key])
 
 
 # --------------------------------------------------------------------------- local optima
@@ -259,30 +129,23 @@ class HparamFit:
 
 def _fit_law(target: str, X: np.ndarray, y: np.ndarray, names: Sequence[str], bootstrap: int,
              rng: np.random.Generator, level: float, source: str) -> HparamLaw:
+    """``log y`` on ``log X`` by the shared power-law regression; intervals by resampling scales."""
     n, k = X.shape
     if n < k + 1:
         raise FitError(
             f"the {target} law in {', '.join(names)} needs at least {k + 1} scales with an interior optimum; got {n}"
         )
-    A = np.column_stack([np.ones(n), np.log(X)])
-    ly = np.log(y)
-    coef, *_ = np.linalg.lstsq(A, ly, rcond=None)
-    resid = ly - A @ coef
-    tot = ((ly - ly.mean()) ** 2).sum()
-    r2 = float(1 - (resid**2).sum() / tot) if tot > 0 else 1.0
+    logX, ly = np.log(X), np.log(y)
+    coef, r2 = log_linear(logX, ly)
     draws = None
     intervals: dict[str, tuple[float, float]] = {}
     if bootstrap:
-        rows = []
-        for _ in range(bootstrap):
-            idx = rng.integers(0, n, n)
-            Ab = A[idx]
-            if np.linalg.matrix_rank(Ab) < k + 1:
-                continue
-            c, *_ = np.linalg.lstsq(Ab, ly[idx], rcond=None)
-            rows.append(c)
+        A = np.column_stack([np.ones(n), logX])
+        counts = resample_counts(n, bootstrap, rng)
+        rows = batched_lstsq(A, np.broadcast_to(ly, counts.shape), counts)
+        rows = rows[np.all(np.isfinite(rows), axis=1)]
         if len(rows) >= 2:
-            draws = np.array(rows)
+            draws = rows
             q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
             lo, hi = np.percentile(draws, q, axis=0)
             intervals["coefficient"] = (float(np.exp(lo[0])), float(np.exp(hi[0])))
@@ -293,7 +156,7 @@ def _fit_law(target: str, X: np.ndarray, y: np.ndarray, names: Sequence[str], bo
         exponents={nm: float(e) for nm, e in zip(names, coef[1:])},
         intervals=intervals,
         level=level,
-        r2=r2,
+        r2=r2 if np.isfinite(r2) else None,
         n_points=n,
         source=source,
         draws=draws,
@@ -390,7 +253,7 @@ def fit_hparams(
             row["lr_opt"], row["lr_edge"], row["loss_opt"] = math.exp(x), e, v
         rows.append(row)
     optima = pd.DataFrame(rows)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = rng_of(seed)
     notes: list[str] = []
     laws: dict[str, HparamLaw | None] = {"lr": None, "batch_size": None}
     for target, on in (("lr", fit_lr), ("batch_size", fit_bs)):
@@ -505,140 +368,6 @@ def recommend_hparams(
             intervals[key] = law.predict_interval(level, **target)
     return HparamAdvice(target=target, lr=values["lr"], batch_size=values["batch_size"], intervals=intervals,
                         level=level, source=source)
-
-
-# --------------------------------------------------------------------------- critical batch
-
-
-@dataclass(frozen=True)
-class CriticalBatch:
-    """McCandlish et al.'s trade-off ``(S/S_min - 1)(E/E_min - 1) = 1`` at one target loss.
-
-    Attributes
-    ----------
-    s_min : float
-        Fewest optimizer steps that reach the loss (infinite batch).
-    e_min : float
-        Fewest examples (or tokens) that reach it (tiny batch).
-    b_crit : float
-        Critical batch size ``E_min / S_min``: at it, training costs ``2 S_min`` steps
-        and ``2 E_min`` examples.
-    intervals : dict
-        Bootstrap intervals of the three (resampling the batch sizes).
-    rmse : float
-        Root mean square of the log-steps residuals.
-    """
-
-    s_min: float
-    e_min: float
-    b_crit: float
-    n_points: int
-    rmse: float
-    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    level: float = 0.95
-
-    def steps(self, batch_size: Any) -> Any:
-        """Steps to reach the loss at a batch size: ``S_min (1 + B_crit / B)``."""
-        return self.s_min * (1.0 + self.b_crit / np.asarray(batch_size, dtype=float))
-
-    def examples(self, batch_size: Any) -> Any:
-        """Examples to reach the loss: ``E_min (1 + B / B_crit)``."""
-        return self.e_min * (1.0 + np.asarray(batch_size, dtype=float) / self.b_crit)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"s_min": self.s_min, "e_min": self.e_min, "b_crit": self.b_crit, "n_points": self.n_points,
-                "rmse": self.rmse, "intervals": {k: list(v) for k, v in self.intervals.items()}, "level": self.level}
-
-    def __repr__(self) -> str:
-        ci = ""
-        if "b_crit" in self.intervals:
-            a, b = self.intervals["b_crit"]
-            ci = f" [{a:.4g}, {b:.4g}]"
-        return (f"CriticalBatch(b_crit={self.b_crit:.4g}{ci}, s_min={self.s_min:.4g}, e_min={self.e_min:.4g}, "
-                f"{self.n_points} points, rmse={self.rmse:.3g})")
-
-
-def _fit_hyperbola(S: np.ndarray, B: np.ndarray) -> tuple[float, float]:
-    """Least squares of log S on log(S_min + E_min / B), in log parameters."""
-    A = np.column_stack([np.ones_like(B), 1.0 / B])
-    c, *_ = np.linalg.lstsq(A, S, rcond=None)
-    s0 = max(c[0], S.min() * 0.1)
-    e0 = max(c[1], (S * B).min() * 0.1)
-
-    def resid(p: np.ndarray) -> np.ndarray:
-        return np.log(np.exp(p[0]) + np.exp(p[1]) / B) - np.log(S)
-
-    from scipy.optimize import least_squares  # scipy.optimize is slow to import; only this needs it
-
-    res = least_squares(resid, np.log([s0, e0]), method="lm", xtol=1e-12, ftol=1e-12)
-    return float(np.exp(res.x[0])), float(np.exp(res.x[1]))
-
-
-def critical_batch_size(
-    data: Runs | pd.DataFrame | str,
-    *,
-    steps: str = "steps",
-    examples: str | None = "examples",
-    batch_size: str | None = None,
-    bootstrap: int = 200,
-    seed: Seed = 0,
-    level: float = 0.95,
-) -> CriticalBatch:
-    """Fit the steps-examples trade-off of McCandlish et al. (2018) at one target loss.
-
-    Parameters
-    ----------
-    data : Runs, DataFrame or path
-        One row per batch size: the steps and the examples (or tokens) it took to reach
-        the same loss. Give ``batch_size=COLUMN`` instead of ``examples`` when the table
-        has the batch size (examples are then ``steps * batch_size``).
-    bootstrap : int
-        Resamples of the rows for intervals (0: none).
-
-    Returns
-    -------
-    CriticalBatch
-        ``S = S_min + E_min / B`` fitted by least squares on log S (equivalent to
-        ``(S/S_min - 1)(E/E_min - 1) = 1`` with ``B = E / S``).
-
-    Examples
-    --------
-    >>> B = np.geomspace(32, 32768, 8)
-    >>> df = pd.DataFrame({"steps": 1000 * (1 + 2048 / B), "examples": 1000 * (1 + 2048 / B) * B})
-    >>> round(critical_batch_size(df, bootstrap=0).b_crit)
-    2048
-    """
-    if not isinstance(data, Runs):
-        data = load_runs(data)
-    if batch_size is not None:
-        data.require([steps, batch_size], positive=[steps, batch_size], min_rows=3, purpose="the critical batch size")
-        S, B = data.column(steps), data.column(batch_size)
-    else:
-        if examples is None:
-            raise DataError("give the examples column (examples=...) or the batch-size column (batch_size=...)")
-        data.require([steps, examples], positive=[steps, examples], min_rows=3, purpose="the critical batch size")
-        S = data.column(steps)
-        B = data.column(examples) / S
-    if np.unique(B).size < 3:
-        raise DataError(f"the critical batch size needs at least 3 distinct batch sizes; got {np.unique(B).size}")
-    s_min, e_min = _fit_hyperbola(S, B)
-    rmse = float(np.sqrt(np.mean((np.log(s_min + e_min / B) - np.log(S)) ** 2)))
-    intervals: dict[str, tuple[float, float]] = {}
-    if bootstrap:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        rows = []
-        for _ in range(bootstrap):
-            idx = rng.integers(0, len(S), len(S))
-            if np.unique(B[idx]).size < 3:
-                continue
-            a, b = _fit_hyperbola(S[idx], B[idx])
-            rows.append((a, b, b / a))
-        if len(rows) >= 2:
-            q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-            lo, hi = np.percentile(np.array(rows), q, axis=0)
-            intervals = {k: (float(a), float(b)) for k, a, b in zip(("s_min", "e_min", "b_crit"), lo, hi)}
-    return CriticalBatch(s_min=s_min, e_min=e_min, b_crit=e_min / s_min, n_points=len(S), rmse=rmse,
-                         intervals=intervals, level=level)
 
 
 __all__ = [

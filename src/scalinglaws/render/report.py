@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scalinglaws._version import __version__
-from scalinglaws.errors import ScalingLawsError
-from scalinglaws.engine.result import Fit
 from scalinglaws.data.runs import Runs
+from scalinglaws.engine.result import Fit
+from scalinglaws.errors import ScalingLawsError
 
 if TYPE_CHECKING:  # types only: render never imports the code that fits
     from scalinglaws.reporting import Review
@@ -58,7 +58,7 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
     parts.append(_fit_section(fit, level))
     parts.append(_diagnostics_section(fit, review.warnings))
     if figures:
-        parts.append(_figures_section(fit, runs, validation, level))
+        parts.append(_figures_section(fit, runs, validation, level, review.isoflop))
     parts.append(_validation_section(validation, review.notes, runs, figures))
     auto = fit.options.get("auto")
     if auto:
@@ -70,7 +70,7 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
         parts.append(plan)
     parts.append(
         f'<p class="note">Made by scalinglaws {html.escape(__version__)} on '
-        f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC. Data fingerprint "
+        f"{_dt.datetime.now(_dt.UTC):%Y-%m-%d %H:%M} UTC. Data fingerprint "
         f"<code>{html.escape(runs.fingerprint()[:16])}</code>.</p>"
     )
     body = "\n".join(parts)
@@ -146,7 +146,7 @@ def _diagnostics_section(fit: Fit, caught: Sequence[str]) -> str:
     return "<h2>Diagnostics</h2>" + _table(["check", "result"], rows) + box
 
 
-def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float) -> str:
+def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float, iso: Any = None) -> str:
     from scalinglaws.render import plot
 
     figs: list[tuple[str, Callable[[], Any]]] = []
@@ -157,9 +157,11 @@ def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float) -> str
     else:
         figs.append(("The fit at each run, runs coloured by compute.", lambda: plot.fit(fit, runs)))
     figs.append(("Log residuals of the fit (dotted: the Huber threshold).", lambda: plot.residuals(fit, runs)))
-    if {"n_params", "n_tokens"} <= set(numeric) and {"n_params", "flops"} <= set(runs.columns):
-        figs.append(("IsoFLOP curves: a parabola in log N per budget, minima starred, with the fit (thin lines).",
-                     lambda: plot.isoflop(runs, fit=fit)))
+    if iso is not None:
+        how = f" {iso.grouping[0].upper()}{iso.grouping[1:]}." if iso.grouping else ""
+        figs.append((f"IsoFLOP analysis of the runs: the {iso.method} fitted per budget (colour: compute), minima "
+                     f"starred and joined; dotted: the fitted law along each budget.{how}",
+                     lambda: plot.isoflop(iso, fit=fit)))
     if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
         figs.append(("Pairwise bootstrap distributions of the parameters (x: the fit).", lambda: plot.bootstrap(fit)))
     return "<h2>Figures</h2>\n" + _figures(figs)
