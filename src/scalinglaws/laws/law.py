@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from scalinglaws.laws import formula as _formula
+from scalinglaws.laws import starts as _starts
 from scalinglaws.errors import LawError
 
 #: Names that denote data (columns of the runs table) when a formula is split into
@@ -357,8 +358,10 @@ def formula_law(
 
     Names that are data columns (``n_params``, ``n_tokens``, ``flops``, ``x``, ... or
     those listed in ``variables``) are variables; every other name is a parameter.
-    Parameters not described in ``params`` get default bounds: unbounded, one start
-    at 1 (or 0 for a name that looks like a floor, ``E``/``L_inf``).
+    Parameters not described in ``params`` get bounds and data-derived starts from
+    their role in the formula (floor, coefficient, exponent, ...; see
+    :mod:`scalinglaws.laws.starts`). ``e`` and ``pi`` are refused: write ``exp(1)`` or
+    the number, or give the parameter another name.
 
     Examples
     --------
@@ -367,6 +370,7 @@ def formula_law(
     (('n_params',), ('E', 'A', 'alpha'))
     """
     known = tuple(variables) if variables is not None else VARIABLE_NAMES
+    _refuse_constant_names(formula)
     var, par = _formula.split_names(formula, known)
     if not var:
         raise LawError(
@@ -384,7 +388,8 @@ def formula_law(
     if extra:
         raise LawError(f"parameters {sorted(extra)} are described but do not appear in {formula!r}")
     par = tuple([p for p in given if p in par] + [p for p in par if p not in given])
-    plist = tuple(given.get(p, Param(name=p, grid=(1.0,))) for p in par)
+    defaults, grid_fn = _derived_defaults(formula, var, [p for p in par if p not in given], grid_fn)
+    plist = tuple(given.get(p) or defaults[p] for p in par)
     compiled = _formula.compile_formula(formula, var, tuple(p.name for p in plist))
     return Law(
         name=name or formula,
@@ -399,6 +404,47 @@ def formula_law(
         grid_fn=grid_fn,
         target=target,
     )
+
+
+# ------------------------------------------- derived defaults of formula laws (laws/starts.py)
+
+
+def _refuse_constant_names(formula: str) -> None:
+    """``e`` and ``pi`` read as constants would silently fix what a user meant as a parameter."""
+    import ast
+
+    try:
+        tree = ast.parse(formula.strip(), mode="eval") if isinstance(formula, str) else None
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return  # the parser gives the one-line error
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Name) and node.id in ("e", "pi"):
+            what = "exp(1)" if node.id == "e" else "3.141592653589793"
+            raise LawError(
+                f"formula {formula!r} uses the name {node.id!r}, which is ambiguous: write {what} for the "
+                f"constant, or give the parameter another name (e.g. {node.id}_0)"
+            )
+
+
+def _derived_defaults(
+    formula: str, var: tuple[str, ...], names: Sequence[str], grid_fn: GridFunction | None
+) -> tuple[dict[str, Param], GridFunction | None]:
+    """Params with bounds from their role, and a grid function giving data-derived starts
+    (the caller's ``grid_fn`` wins for the parameters it covers)."""
+    if not names:
+        return {}, grid_fn
+    par = _formula.split_names(formula, var)[1]
+    specs = _starts.default_params(formula, var, par)
+    derived = _starts.make_grid_fn(formula, var, names)
+    if grid_fn is None:
+        combined: GridFunction = derived
+    else:
+        user = grid_fn
+
+        def combined(variables: Mapping[str, Any], y: Any) -> Mapping[str, Sequence[float]]:
+            return {**derived(variables, y), **user(variables, y)}
+
+    return {n: Param(name=n, **specs[n]) for n in names}, combined
 
 
 def function_law(
