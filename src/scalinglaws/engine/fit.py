@@ -22,6 +22,7 @@ from scalinglaws.laws.law import Law
 from scalinglaws.laws import get_law
 from scalinglaws.engine.solver import CONVERGED, FAILED, Objective, Problem, Solution, levenberg_marquardt, multistart
 from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.engine.trust import POSITIVE_VARIABLES, training_ranges
 from scalinglaws.data.runs import Runs, load_runs
 
 Seed = int | np.random.Generator | None
@@ -202,7 +203,7 @@ def fit(
         "bootstrap": bootstrap,
         "n_starts": int(start_int.shape[0]),
         # the training range of each variable, for the range checks of predictions and plans
-        "ranges": {v: [float(np.min(a)), float(np.max(a))] for v, a in X.items() if v not in the_law.categorical},
+        "ranges": training_ranges(X, the_law.categorical),
     }
     return Fit(
         law=the_law,
@@ -240,7 +241,7 @@ def _check_arguments(variables: Any, fixed: Any, seed: Any, law_options: Any) ->
         raise FitError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
 
 
-_POSITIVE_COLUMNS = {"n_params", "n_tokens", "flops", "x", "unique_tokens", "n_params_encoder", "n_params_decoder"}
+_POSITIVE_COLUMNS = POSITIVE_VARIABLES
 
 
 def _weights(runs: Runs, weights: Any, n: int) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.engine.trust import check_range, fit_problems
 from scalinglaws.errors import FitError, LawError
 from scalinglaws.laws.law import Law
 
@@ -168,15 +169,39 @@ class Fit:
 
     # ---------------------------------------------------------------- prediction
 
-    def predict(self, **variables: Any) -> np.ndarray:
+    def predict(self, *, check_range: bool = True, **variables: Any) -> np.ndarray:
         """The law at the fitted parameters; arrays broadcast with numpy's rules.
+
+        A non-positive size (``n_params``, ``n_tokens``, ``flops``, ...) is a
+        :class:`~scalinglaws.errors.DataError`; a point beyond the range of the fitted
+        runs gives a :class:`~scalinglaws.errors.ScalingLawsWarning` naming the factor
+        per variable (and in compute 6ND). ``check_range=False`` skips both, for callers
+        that extrapolate on purpose (held-out validation, plots).
 
         Examples
         --------
         ``fit.predict(n_params=7e10, n_tokens=1.4e12)``
         """
+        named = _rename(self, variables)
+        if check_range:
+            self._check_range(named)
         free = {n: self.params[n] for n in self.free_params}
-        return self.law(free, **_rename(self, variables))
+        return self.law(free, **named)
+
+    def _check_range(self, named: Mapping[str, Any]) -> None:
+        check_range(self, named, stacklevel=4)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Why this fit should not be used: the best start did not converge, a parameter
+        rests on a bound that is a search limit rather than a physical one (zero), or the
+        curvature matrix is singular. Empty for a sound fit."""
+        return fit_problems(self)
+
+    @property
+    def ok(self) -> bool:
+        """True when :attr:`problems` is empty."""
+        return not self.problems
 
     def predict_draws(self, **variables: Any) -> np.ndarray:
         """Predictions under every valid bootstrap draw: shape (n_draws, *broadcast shape)."""
@@ -189,8 +214,14 @@ class Fit:
             out = np.broadcast_to(np.asarray(self.law.function(X, P), dtype=float), (len(d), flat_len(flat)))
         return out.reshape((len(d), *shape))
 
-    def predict_interval(self, level: float = 0.95, **variables: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile bootstrap band of the prediction at ``level``: (lower, upper)."""
+    def predict_interval(
+        self, level: float = 0.95, *, check_range: bool = True, **variables: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Percentile bootstrap band of the prediction at ``level``: (lower, upper).
+
+        Range checks as for :meth:`predict`."""
+        if check_range:
+            self._check_range(_rename(self, variables))
         check_level(level)
         p = self.predict_draws(**variables)
         lo, hi = np.nanpercentile(p, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], axis=0)
@@ -200,7 +231,9 @@ class Fit:
 
     def report(self, level: float = 0.95) -> str:
         """A plain-text report: parameters, intervals, objective and diagnostics."""
-        lines = [f"Fit of {self.law.name} to {self.n_runs} runs"]
+        problems = self.problems
+        lines = [f"NOT OK: {'; '.join(problems)}. Do not use these parameters as they are."] if problems else []
+        lines.append(f"Fit of {self.law.name} to {self.n_runs} runs")
         if self.law.formula:
             lines.append(f"  law: {self.law.formula}")
         opts = self.options

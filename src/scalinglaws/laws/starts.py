@@ -279,8 +279,7 @@ def make_grid_fn(formula: str, variables: Sequence[str], params: Sequence[str]) 
                     share = gap / n_terms
                     if pt.scale:
                         # (N_c / x)**alpha = share  ->  N_c = x * share**(1/alpha)
-                        (base, alpha), = pt.powers[:1]
-                        implied.append(med[alpha] * share ** (1.0 / exps[0]))
+                        implied.append(med[pt.powers[0][1]] * share ** (1.0 / exps[0]))
                     else:
                         implied.append(share * math.prod(med[a] ** e for (_, a), e in zip(pt.powers, exps)))
             grid = _log_span(implied)

@@ -225,7 +225,7 @@ def isoflop(
         ax.scatter(gx, gy, s=18, color=color, label=label, zorder=3)
         if fit is not None and math.isfinite(budget):
             grid = np.geomspace(gx.min(), gx.max(), 100)
-            ax.plot(grid, fit.predict(n_params=grid, n_tokens=budget / (6 * grid)), color=color, lw=0.8, alpha=0.8)
+            ax.plot(grid, fit.predict(check_range=False, n_params=grid, n_tokens=budget / (6 * grid)), color=color, lw=0.8, alpha=0.8)
         if len(gx) >= 3 and np.ptp(np.log(gx)) > 0:
             u = np.log(gx)
             c2, c1, c0 = np.polyfit(u, gy, 2)
@@ -404,10 +404,10 @@ def _range(runs: Runs | None, col: str) -> tuple[float, float]:
 
 def _curve(ax: Axes, f: Fit, X: dict[str, np.ndarray], grid: np.ndarray, level: float, *, label: str,
            color: str = FIT_COLOR) -> None:
-    y = np.asarray(f.predict(**X), dtype=float) * np.ones_like(grid)
+    y = np.asarray(f.predict(check_range=False, **X), dtype=float) * np.ones_like(grid)
     ok = np.isfinite(y) & (y > 0)
     if f.draws is not None and np.isfinite(f.draws).all(axis=1).sum() >= 2:
-        lo, hi = f.predict_interval(level, **X)
+        lo, hi = f.predict_interval(level, check_range=False, **X)
         band = ok & np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
         ax.fill_between(grid[band], lo[band], hi[band], color=color, alpha=0.2, lw=0, label=f"{level:.0%} bootstrap band")
     ax.plot(grid[ok], y[ok], color=color, lw=2, label=label)
