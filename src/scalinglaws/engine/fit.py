@@ -395,7 +395,7 @@ def _curvature(H: np.ndarray, names: Sequence[str]) -> tuple[float, set[str]]:
     poorly = set(np.array(names)[dead])
     if cond > 1e8:
         weak = vec[:, 0]
-        poorly |= {names[i] for i in np.flatnonzero(np.abs(weak) > 0.3)}
+        poorly |= {names[int(i)] for i in np.flatnonzero(np.abs(weak) > 0.3)}
     return cond, poorly
 
 

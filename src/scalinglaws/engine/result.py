@@ -169,7 +169,7 @@ class Fit:
 
     # ---------------------------------------------------------------- prediction
 
-    def predict(self, *, check_range: bool = True, **variables: Any) -> np.ndarray:
+    def predict(self, **variables: Any) -> np.ndarray:
         """The law at the fitted parameters; arrays broadcast with numpy's rules.
 
         A non-positive size (``n_params``, ``n_tokens``, ``flops``, ...) is a
@@ -182,8 +182,9 @@ class Fit:
         --------
         ``fit.predict(n_params=7e10, n_tokens=1.4e12)``
         """
+        check = bool(variables.pop("check_range", True))  # a keyword, not a variable of any law
         named = _rename(self, variables)
-        if check_range:
+        if check:
             self._check_range(named)
         free = {n: self.params[n] for n in self.free_params}
         return self.law(free, **named)
@@ -214,13 +215,11 @@ class Fit:
             out = np.broadcast_to(np.asarray(self.law.function(X, P), dtype=float), (len(d), flat_len(flat)))
         return out.reshape((len(d), *shape))
 
-    def predict_interval(
-        self, level: float = 0.95, *, check_range: bool = True, **variables: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def predict_interval(self, level: float = 0.95, **variables: Any) -> tuple[np.ndarray, np.ndarray]:
         """Percentile bootstrap band of the prediction at ``level``: (lower, upper).
 
-        Range checks as for :meth:`predict`."""
-        if check_range:
+        Range checks (and ``check_range=False``) as for :meth:`predict`."""
+        if bool(variables.pop("check_range", True)):
             self._check_range(_rename(self, variables))
         check_level(level)
         p = self.predict_draws(**variables)
