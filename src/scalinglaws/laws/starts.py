@@ -321,7 +321,7 @@ def default_params(formula: str, variables: Sequence[str], params: Sequence[str]
 
     Examples
     --------
-    >>> default_params("E + A / n_params**alpha", ["n_params"], ["alpha"])["alpha"]["upper"]
+    >>> default_params("E + A / n_params**alpha", ["n_params"], ["E", "A", "alpha"])["alpha"]["upper"]
     2.0
     """
     roles, _, _ = analyse(formula, variables, params)
