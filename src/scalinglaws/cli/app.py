@@ -1,7 +1,10 @@
 """The ``scalinglaws`` command line: thin, it parses arguments and calls the library.
 
 Every problem the user can cause is printed as one line, ``error: ...``, on standard
-error, with exit status 2; warnings are printed as ``warning: ...`` lines.
+error, with exit status 2; warnings are printed as ``warning: ...`` lines. ``fit`` exits
+with status 3 (:data:`EXIT_NOT_OK`) when the fit is not OK (:attr:`Fit.ok`: no
+convergence, a parameter on a search limit, a singular curvature matrix), unless given
+``--accept``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from scalinglaws.io import atomic_write_text
 from scalinglaws.laws import CATALOG, get_law
 from scalinglaws.engine.result import Fit
 from scalinglaws.data.runs import Runs, load_runs
+
+#: Exit status of ``fit`` when the fit is not OK (see :attr:`Fit.ok`) and ``--accept`` is not given.
+EXIT_NOT_OK = 3
 
 #: Modules that add their own commands with ``register(subparsers)``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -152,6 +158,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
         print(result.report(level=args.level))
         if args.output:
             print(f"saved to {args.output}")
+    if not result.ok and not args.accept:
+        print(f"error: the fit is NOT OK: {'; '.join(result.problems)} (exit status {EXIT_NOT_OK}; "
+              "pass --accept to use it anyway)", file=sys.stderr)
+        return EXIT_NOT_OK
     return 0
 
 
@@ -182,7 +192,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     pred = result.predict(**values)
     band = None
     if result.draws is not None:
-        band = result.predict_interval(args.level, **values)
+        band = result.predict_interval(args.level, check_range=False, **values)  # checked just above
     rows = []
     for i in range(pred.size):
         row: dict[str, Any] = {k: (a[i].item() if hasattr(a[i], "item") else a[i]) for k, a in values.items()}
@@ -223,13 +233,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "fit",
         help="fit a law to runs",
-        description="Fit a law to runs (Huber on log loss, multi-start, optional bootstrap) and print a report.",
+        description="Fit a law to runs (Huber on log loss, multi-start, optional bootstrap) and print a report. "
+        f"Exit status: 0 for a sound fit, 2 for bad input, {EXIT_NOT_OK} when the fit is NOT OK (it did not converge, "
+        "a parameter rests on a search limit, or the curvature matrix is singular) unless --accept is given.",
     )
     add_data_arguments(p)
     add_fit_arguments(p)
     p.add_argument("--level", type=float, default=0.95, help="interval level in the report (default 0.95)")
     p.add_argument("--json", action="store_true", help="print the fit as JSON")
     p.add_argument("--output", "-o", metavar="FILE", help="save the fit as JSON to FILE")
+    p.add_argument("--accept", action="store_true", help=f"exit 0 even when the fit is NOT OK (default: exit {EXIT_NOT_OK})")
     p.set_defaults(handler=cmd_fit)
 
     p = sub.add_parser(

@@ -27,6 +27,7 @@ from scalinglaws.engine.solver import CONVERGED, FAILED, Problem, Solution, leve
 from scalinglaws.engine.solver import Objective as Penalty
 from scalinglaws.engine.predict import derive_variables
 from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.engine.trust import training_ranges
 from scalinglaws.data.runs import Runs, load_runs
 
 Seed = int | np.random.Generator | None
@@ -214,6 +215,8 @@ def fit(
         "prune": start.prune,
         "bootstrap": boot.n,
         "n_starts": int(start_int.shape[0]),
+        # the training range of each variable, for the range checks of predictions and plans
+        "ranges": training_ranges(X, the_law.categorical),
     }
     return Fit(
         law=the_law,
@@ -383,6 +386,27 @@ def _bootstrap(
     return draws, int((~ok).sum())
 
 
+def _curvature(H: np.ndarray, names: Sequence[str]) -> tuple[float, set[str]]:
+    """Condition number of the scaled curvature matrix ``H`` and the parameters in its
+    weakest direction; ``inf`` (not a LinAlgError) when ``H`` is singular or not finite."""
+    bad = ~np.isfinite(np.diagonal(H))
+    if not np.isfinite(H).all():
+        return math.inf, {n for n, b in zip(names, bad) if b}
+    d = np.sqrt(np.clip(np.diagonal(H), 0, None))
+    dead = d <= 1e-12 * max(float(d.max()), 1e-300)
+    scaled = H / np.outer(np.where(dead, 1, d), np.where(dead, 1, d))
+    try:
+        eig, vec = np.linalg.eigh(scaled)
+    except np.linalg.LinAlgError:
+        return math.inf, set(names)
+    cond = float(eig[-1] / max(eig[0], 1e-300)) if eig[-1] > 0 else math.inf
+    poorly = set(np.array(names)[dead])
+    if cond > 1e8:
+        weak = vec[:, 0]
+        poorly |= {names[int(i)] for i in np.flatnonzero(np.abs(weak) > 0.3)}
+    return cond, poorly
+
+
 def _diagnose(
     problem: Problem, sol: Any, refined: np.ndarray, best: int, w: np.ndarray, n_failed: int, n_boot: int
 ) -> Diagnostics:
@@ -409,18 +433,16 @@ def _diagnose(
     r, J = problem.residuals(theta[None, :])
     assert J is not None
     omega = w * problem.objective.irls_weight(r[0])
-    H = (J[0] * omega) @ J[0].T
-    d = np.sqrt(np.clip(np.diagonal(H), 0, None))
-    dead = d <= 1e-12 * max(float(d.max()), 1e-300)
-    scaled = H / np.outer(np.where(dead, 1, d), np.where(dead, 1, d))
-    eig, vec = np.linalg.eigh(scaled)
-    cond = float(eig[-1] / max(eig[0], 1e-300)) if eig[-1] > 0 else math.inf
-    poorly = set(np.array(names)[dead])
-    if cond > 1e8:
-        weak = vec[:, 0]
-        poorly |= {names[i] for i in np.flatnonzero(np.abs(weak) > 0.3)}
+    with np.errstate(all="ignore"):
+        H = (J[0] * omega) @ J[0].T
+    cond, poorly = _curvature(H, names)
+    if not math.isfinite(cond):
+        messages.append(
+            "the curvature matrix at the optimum is singular or not finite (derivatives of "
+            f"{', '.join(sorted(poorly)) or 'some parameters'} vanish or overflow): the fit has no unique optimum there"
+        )
     poorly_t = tuple(n for n in names if n in poorly)
-    if poorly_t:
+    if poorly_t and math.isfinite(cond):
         messages.append(
             f"poorly identified: {', '.join(poorly_t)} (condition number {cond:.3g}); the data cannot pin them "
             "down together: fix one (fixed=...) or add runs that vary them"

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.engine.trust import check_range, fit_problems
 from scalinglaws.errors import FitError, LawError
 from scalinglaws.laws.law import Law
 
@@ -173,12 +174,37 @@ class Fit:
     def predict(self, **variables: Any) -> np.ndarray:
         """The law at the fitted parameters; arrays broadcast with numpy's rules.
 
+        A non-positive size (``n_params``, ``n_tokens``, ``flops``, ...) is a
+        :class:`~scalinglaws.errors.DataError`; a point beyond the range of the fitted
+        runs gives a :class:`~scalinglaws.errors.ScalingLawsWarning` naming the factor
+        per variable (and in compute 6ND). ``check_range=False`` skips both, for callers
+        that extrapolate on purpose (held-out validation, plots).
+
         Examples
         --------
         ``fit.predict(n_params=7e10, n_tokens=1.4e12)``
         """
+        check = bool(variables.pop("check_range", True))  # a keyword, not a variable of any law
+        named = _rename(self, variables)
+        if check:
+            self._check_range(named)
         free = {n: self.params[n] for n in self.free_params}
-        return self.law(free, **_rename(self, variables))
+        return self.law(free, **named)
+
+    def _check_range(self, named: Mapping[str, Any]) -> None:
+        check_range(self, named, stacklevel=4)
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """Why this fit should not be used: the best start did not converge, a parameter
+        rests on a bound that is a search limit rather than a physical one (zero), or the
+        curvature matrix is singular. Empty for a sound fit."""
+        return fit_problems(self)
+
+    @property
+    def ok(self) -> bool:
+        """True when :attr:`problems` is empty."""
+        return not self.problems
 
     def predict_draws(self, **variables: Any) -> np.ndarray:
         """Predictions under every valid bootstrap draw: shape (n_draws, *broadcast shape)."""
@@ -209,6 +235,8 @@ class Fit:
         ``kind="parameters"``: the percentile bootstrap band of the law's prediction
         only (needs ``bootstrap > 0``): uncertainty of the curve, not of a run.
         """
+        if bool(variables.pop("check_range", True)):
+            self._check_range(_rename(self, variables))
         check_level(level)
         if kind == "parameters":
             p = self.predict_draws(**variables)
@@ -270,7 +298,9 @@ class Fit:
 
     def report(self, level: float = 0.95) -> str:
         """A plain-text report: parameters, intervals, objective and diagnostics."""
-        lines = [f"Fit of {self.law.name} to {self.n_runs} runs"]
+        problems = self.problems
+        lines = [f"NOT OK: {'; '.join(problems)}. Do not use these parameters as they are."] if problems else []
+        lines.append(f"Fit of {self.law.name} to {self.n_runs} runs")
         if self.law.formula:
             lines.append(f"  law: {self.law.formula}")
         opts = self.options

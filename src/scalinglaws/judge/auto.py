@@ -372,7 +372,7 @@ def _sane_beyond(f: Fit, runs: Runs) -> bool:
     col = dict(f.options.get("variables") or {}).get(numeric[0], numeric[0])
     top = float(np.max(runs.column(col)))
     with np.errstate(all="ignore"):
-        p = np.asarray(f.predict(**{numeric[0]: top * np.array([2.0, 10.0])}), dtype=float)
+        p = np.asarray(f.predict(check_range=False, **{numeric[0]: top * np.array([2.0, 10.0])}), dtype=float)
     return bool(np.all(np.isfinite(p)) and np.all(p > 0))
 
 

@@ -190,7 +190,7 @@ def _one(runs: Runs, law: Any, choice: str, change: str, subset: np.ndarray, kwa
             f: Fit = fit_one(runs.subset(subset) if not subset.all() else runs, law,
                              **split_kwargs({k: v for k, v in kwargs.items() if k not in ("bootstrap", "progress")},
                                             subset))
-        row["prediction"] = float(np.asarray(f.predict(**at), dtype=float).reshape(-1)[0])
+        row["prediction"] = float(np.asarray(f.predict(check_range=False, **at), dtype=float).reshape(-1)[0])
         row["objective"] = float(f.objective)
     except ScalingLawsError as err:
         row["error"] = str(err).splitlines()[0]

@@ -303,7 +303,7 @@ def prediction_interval(
     """
     pred = predict_runs(fit, test)
     X: dict[str, Any] = dict(law_inputs(fit, test))
-    lower, upper = fit.predict_interval(level, **X)
+    lower, upper = fit.predict_interval(level, check_range=False, **X)
     ones = np.ones(len(test))
     return pred, np.asarray(lower, dtype=float).reshape(-1) * ones, np.asarray(upper, dtype=float).reshape(-1) * ones
 

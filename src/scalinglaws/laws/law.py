@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.laws import starts as _starts
 from scalinglaws.errors import LawError
 from scalinglaws.laws import formula as _formula
 from scalinglaws.laws.params import Param, default_start, describe_param
@@ -318,7 +319,10 @@ def formula_law(
     vocabulary (``n_params``, ``n_tokens``, ``flops``, ``x``, ...; see
     :data:`~scalinglaws.laws.variables.VOCABULARY`) and of ``columns`` (a runs table's
     columns, as :func:`scalinglaws.fit` passes them) are variables. Parameters not
-    described in ``params`` are unbounded, with one start at 1.
+    described in ``params`` get bounds and data-derived starts from their role in the
+    formula (floor, coefficient, exponent, ...; see :mod:`scalinglaws.laws.starts`).
+    ``e`` and ``pi`` are refused: write ``exp(1)`` or the number, or give the parameter
+    another name.
 
     Examples
     --------
@@ -327,6 +331,7 @@ def formula_law(
     (('n_params',), ('E', 'A', 'alpha'))
     """
     known = _known(variables, columns)
+    _refuse_constant_names(formula)
     var, par = _formula.split_names(formula, tuple(known))
     if not var:
         raise LawError(
@@ -344,7 +349,8 @@ def formula_law(
     if extra:
         raise LawError(f"parameters {sorted(extra)} are described but do not appear in {formula!r}")
     par = tuple([p for p in given if p in par] + [p for p in par if p not in given])
-    plist = tuple(given.get(p, Param(name=p, grid=(1.0,))) for p in par)
+    defaults, grid_fn = _derived_defaults(formula, var, [p for p in par if p not in given], grid_fn)
+    plist = tuple(given.get(p) or defaults[p] for p in par)
     compiled = _formula.compile_formula(formula, var, tuple(p.name for p in plist))
     return Law(
         name=name or formula,
@@ -361,6 +367,47 @@ def formula_law(
         variable_info=tuple(known[v] for v in var),
         optimum=optimum,
     )
+
+
+# ------------------------------------------- derived defaults of formula laws (laws/starts.py)
+
+
+def _refuse_constant_names(formula: str) -> None:
+    """``e`` and ``pi`` read as constants would silently fix what a user meant as a parameter."""
+    import ast
+
+    try:
+        tree = ast.parse(formula.strip(), mode="eval") if isinstance(formula, str) else None
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return  # the parser gives the one-line error
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Name) and node.id in ("e", "pi"):
+            what = "exp(1)" if node.id == "e" else "3.141592653589793"
+            raise LawError(
+                f"formula {formula!r} uses the name {node.id!r}, which is ambiguous: write {what} for the "
+                f"constant, or give the parameter another name (e.g. {node.id}_0)"
+            )
+
+
+def _derived_defaults(
+    formula: str, var: tuple[str, ...], names: Sequence[str], grid_fn: GridFunction | None
+) -> tuple[dict[str, Param], GridFunction | None]:
+    """Params with bounds from their role, and a grid function giving data-derived starts
+    (the caller's ``grid_fn`` wins for the parameters it covers)."""
+    if not names:
+        return {}, grid_fn
+    par = _formula.split_names(formula, var)[1]
+    specs = _starts.default_params(formula, var, par)
+    derived = _starts.make_grid_fn(formula, var, names)
+    if grid_fn is None:
+        combined: GridFunction = derived
+    else:
+        user = grid_fn
+
+        def combined(variables: Mapping[str, Any], y: Any) -> Mapping[str, Sequence[float]]:
+            return {**derived(variables, y), **user(variables, y)}
+
+    return {n: Param(name=n, **specs[n]) for n in names}, combined
 
 
 def function_law(

@@ -38,6 +38,7 @@ from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
 from scalinglaws.plan.flops import FlopCounter, as_counter, counter_name
 from scalinglaws.laws.law import Law
 from scalinglaws.engine.result import Fit, check_level
+from scalinglaws.engine.trust import check_budget
 
 #: Muennighoff et al. (2023) decay constants of repeated data and excess parameters
 #: (LAWS.md §13.9, from the official datablations code).
@@ -479,6 +480,7 @@ def compute_optimal(
     ('4.03e+10', 59.1)
     """
     C = _positive(flops, "flops")
+    check_budget(fit, C)  # warns, with the factor, beyond the compute of the fitted runs
     D_inf = None if inference_tokens is None else _positive(inference_tokens, "inference_tokens")
     U = None if unique_tokens is None else _positive(unique_tokens, "unique_tokens")
     check_level(level)

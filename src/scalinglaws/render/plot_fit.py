@@ -252,12 +252,13 @@ def _range(runs: Runs | None, col: str) -> tuple[float, float]:
 
 def _curve(ax: Axes, f: Fit, X: dict[str, np.ndarray], grid: np.ndarray, level: float, *, label: str,
            color: str = FIT_COLOR) -> None:
-    y = np.asarray(f.predict(**X), dtype=float) * np.ones_like(grid)
+    y = np.asarray(f.predict(**X, check_range=False), dtype=float) * np.ones_like(grid)
     ok = np.isfinite(y) & (y > 0)
-    if f.draws is not None and np.isfinite(f.draws).all(axis=1).sum() >= 2:
-        lo, hi = f.predict_interval(level, **X)
-        band = ok & np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
-        ax.fill_between(grid[band], lo[band], hi[band], color=color, alpha=0.2, lw=0, label=f"{level:.0%} bootstrap band")
+    lo, hi = f.predict_interval(level, **X, check_range=False)
+    band = ok & np.isfinite(lo) & np.isfinite(hi) & (lo > 0)
+    if band.any():
+        ax.fill_between(grid[band], lo[band], hi[band], color=color, alpha=0.2, lw=0,
+                        label=f"{level:.0%} predictive interval")
     ax.plot(grid[ok], y[ok], color=color, lw=2, label=label)
 
 

@@ -135,7 +135,7 @@ def _law_along(ax: Axes, fit: Fit, pts: pd.DataFrame, color: Any) -> None:
         return
     grid = np.linspace(ux[0], ux[-1], 60)
     tokens = np.exp(np.interp(grid, ux, t[first]))
-    y = np.asarray(fit.predict(n_params=np.exp(grid), n_tokens=tokens), dtype=float)
+    y = np.asarray(fit.predict(n_params=np.exp(grid), n_tokens=tokens, check_range=False), dtype=float)
     ax.plot(np.exp(grid), y, color=color, lw=0.9, ls=":", zorder=2)
 
 

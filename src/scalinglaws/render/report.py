@@ -88,7 +88,11 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
 def _header(title: str, runs: Runs, fit: Fit) -> str:
     formula = f"<code>{html.escape(fit.law.formula)}</code>" if fit.law.formula else "(a Python function)"
     src = f"<br>{html.escape(fit.law.source)}" if fit.law.source else ""
-    return f"<h1>{html.escape(title)}</h1><p class=\"sub\">Law {html.escape(fit.law.name)}: {formula}{src}</p>"
+    head = f"<h1>{html.escape(title)}</h1><p class=\"sub\">Law {html.escape(fit.law.name)}: {formula}{src}</p>"
+    if not fit.ok:  # a fit that cannot be trusted says so before anything else
+        head += (f'<p class="warn"><strong>NOT OK:</strong> {html.escape("; ".join(fit.problems))}. '
+                 "Do not use these parameters as they are.</p>")
+    return head
 
 
 def _data_section(runs: Runs, fit: Fit) -> str:
