@@ -57,7 +57,7 @@ def test_fit_plot_draws_band_curve_and_held_out_runs(curve):
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert _hollow(ax) == 3  # the held-out runs
     labels = ax.get_legend_handles_labels()[1]
-    assert "90% bootstrap band" in labels and "held out" in labels and "extrapolation" in labels
+    assert "90% predictive interval" in labels and "held out" in labels and "extrapolation" in labels
     assert _png(fig).startswith(PNG)
 
 
