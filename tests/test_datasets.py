@@ -11,7 +11,6 @@ import pytest
 
 import scalinglaws as sl
 from scalinglaws.cli.app import main
-from scalinglaws.data import datasets
 from scalinglaws.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]

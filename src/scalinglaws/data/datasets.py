@@ -24,8 +24,8 @@ from typing import Literal
 
 import pandas as pd
 
-from scalinglaws.errors import DataError
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.errors import DataError
 
 __all__ = ["BUNDLED", "Bundled", "load", "names", "path", "source"]
 
