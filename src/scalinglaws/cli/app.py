@@ -83,10 +83,13 @@ def read_runs(args: argparse.Namespace) -> Runs:
     columns = parse_pairs(args.column, "--column")
     source = args.data
     if not Path(source).exists() and source in datasets.BUNDLED:
-        if columns or args.where:
-            b = datasets.BUNDLED[source]
-            return load_runs(datasets.path(source), columns={**b.columns, **columns}, where=args.where or b.where)
-        return datasets.load(source)
+        b = datasets.BUNDLED[source]  # read as runs, with its own column names and filter unless overridden
+        return load_runs(
+            datasets.path(source),
+            columns={**b.columns, **columns} or None,
+            where=args.where or b.where,
+            derive_tokens=args.derive_tokens,
+        )
     return load_runs(source, columns=columns or None, where=args.where, derive_tokens=args.derive_tokens)
 
 

@@ -1,63 +1,130 @@
 """Real data sets that ship inside the package, ready to fit.
 
+Each is a small file under ``scalinglaws/data/bundled/`` with a note on its source,
+licence and how it was cut from the published data (:func:`source`). :func:`load`
+returns :class:`~scalinglaws.data.runs.Runs` for tables of runs (canonical columns
+mapped, the source's own filter applied) and a plain :class:`pandas.DataFrame` for the
+curve table. Command-line tools accept a bundled name wherever they take a runs file.
+
 >>> from scalinglaws.data import datasets
+>>> "chinchilla_epoch" in datasets.names()
+True
 >>> len(datasets.load("chinchilla_epoch"))
 240
+>>> sorted(datasets.load("misfitting_curves").columns)[:4]
+['loss', 'lr', 'n_params', 'n_tokens']
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
-from scalinglaws.errors import DataError
+import pandas as pd
+
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.errors import DataError
+
+__all__ = ["BUNDLED", "Bundled", "load", "names", "path", "source"]
 
 
 @dataclass(frozen=True)
 class Bundled:
-    """A data set shipped with the package: its file, how to read it, and its source."""
+    """A data set shipped with the package: its file, how to read it, and what it holds.
+
+    ``kind`` is ``"runs"`` (loaded with :func:`~scalinglaws.data.runs.load_runs`, using
+    ``columns`` and ``where``) or ``"table"`` (read as it is, e.g. a long curve table).
+    """
 
     name: str
     filename: str
-    columns: dict[str, str]
-    where: str | None
     description: str
+    kind: Literal["runs", "table"] = "runs"
+    columns: dict[str, str] = field(default_factory=dict)
+    where: str | None = None
 
 
 BUNDLED: dict[str, Bundled] = {
-    "chinchilla_epoch": Bundled(
-        name="chinchilla_epoch",
-        filename="chinchilla_epoch.csv",
-        columns={"n_params": "N_params", "n_tokens": "D_tokens", "flops": "C_flop", "loss": "loss"},
-        where="excluded_by_epoch == 0",
-        description="240 Chinchilla runs (Hoffmann et al. 2022, Fig. 4) as extracted and filtered by "
-        "Epoch AI (Besiroglu et al. 2024)",
-    ),
+    b.name: b
+    for b in (
+        Bundled(
+            name="chinchilla_epoch",
+            filename="chinchilla_epoch.csv",
+            columns={"n_params": "N_params", "n_tokens": "D_tokens", "flops": "C_flop", "loss": "loss"},
+            where="excluded_by_epoch == 0",
+            description="240 Chinchilla runs (Hoffmann et al. 2022, Fig. 4) as extracted and filtered by "
+            "Epoch AI (Besiroglu et al. 2024): n_params, n_tokens, flops, loss",
+        ),
+        Bundled(
+            name="gadre_overtraining",
+            filename="gadre_overtraining.csv",
+            columns={"n_params": "N_params", "n_tokens": "D_tokens", "tokens_per_param": "tok_mult_M", "loss": "loss_c4_val"},
+            description="104 over-trained LMs of Gadre et al. (2024): n_params, n_tokens, tokens_per_param, "
+            "C4 validation loss and mean downstream top-1 error (err_avg_subset_17, err_avg_46)",
+        ),
+        Bundled(
+            name="misfitting_curves",
+            filename="misfitting_curves.csv",
+            kind="table",
+            description="loss curves of Li et al. (2025): one 142M-parameter model, 3 peak LRs x 4 cosine "
+            "lengths (12 runs); columns run, step, loss, lr (reconstructed), peak_lr, total_steps, warmup_steps",
+        ),
+        Bundled(
+            name="misfitting_lr_sweep",
+            filename="misfitting_lr_sweep.csv",
+            description="final losses of Li et al. (2025) at 3 peak learning rates per (n_params, n_tokens): "
+            "n_params, n_tokens, lr, loss",
+        ),
+        Bundled(
+            name="porian_isoflop",
+            filename="porian_isoflop.csv",
+            description="IsoFLOP points of Porian et al. (2024), 'Cosine decay', RefinedWeb, validation loss: "
+            "flops, n_params, n_tokens, loss at 12 budgets",
+        ),
+        Bundled(
+            name="tiny_sweep",
+            filename="tiny_sweep.db",
+            description="a sweep store made by `scalinglaws sweep run` (10 byte-level transformers, 3 budgets "
+            "1e10-1e11 FLOPs): n_params, n_tokens, flops, loss and every run's held-out curve",
+        ),
+    )
 }
 
 
 def names() -> list[str]:
+    """The bundled data sets' names, sorted."""
     return sorted(BUNDLED)
+
+
+def _get(name: str) -> Bundled:
+    b = BUNDLED.get(name) if isinstance(name, str) else None
+    if b is None:
+        raise DataError(f"no bundled data set {name!r}; bundled: {', '.join(names())}")
+    return b
 
 
 def path(name: str) -> Path:
     """Where a bundled data set's file lies."""
-    if name not in BUNDLED:
-        raise DataError(f"no bundled data set {name!r}; bundled: {', '.join(names())}")
-    return Path(str(resources.files("scalinglaws.data") / "bundled" / BUNDLED[name].filename))
+    return Path(str(resources.files("scalinglaws.data") / "bundled" / _get(name).filename))
 
 
 def source(name: str) -> str:
-    """The data set's provenance note (SOURCE)."""
+    """The data set's source note: where it comes from, its licence and how it was cut."""
     p = path(name).with_suffix(".md")
     return p.read_text(encoding="utf-8")
 
 
-def load(name: str) -> Runs:
-    """Load a bundled data set as :class:`Runs`, with its canonical columns and filter."""
-    b = BUNDLED.get(name)
-    if b is None:
-        raise DataError(f"no bundled data set {name!r}; bundled: {', '.join(names())}")
-    return load_runs(path(name), columns=b.columns, where=b.where)
+def load(name: str) -> Runs | pd.DataFrame:
+    """Load a bundled data set: :class:`Runs` with canonical columns, or a DataFrame for a table.
+
+    Raises
+    ------
+    DataError
+        If no bundled data set has that name.
+    """
+    b = _get(name)
+    if b.kind == "table":
+        return pd.read_csv(path(name))
+    return load_runs(path(name), columns=b.columns or None, where=b.where)
