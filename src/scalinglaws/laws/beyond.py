@@ -75,7 +75,7 @@ def lr_annealing() -> Law:
             Param("alpha", 1e-4, 10.0, grid=(0.3, 0.6, 1.0), doc="exponent of the forward area"),
             Param("C", 0.0, math.inf, log=True, grid=(1.0,), doc="loss drop per unit of annealing area"),
         ],
-        source="Tissue, Wang, Wang 2024, Scaling Law with Learning Rate Annealing (arXiv 2408.11029); LAWS.md 8.1",
+        source="Tissue, Wang, Wang 2024, Scaling Law with Learning Rate Annealing (arXiv 2408.11029), Eq. 1",
         description="validation loss after each step; s1 = sum of LRs so far, s2 = annealing area with momentum",
         grid_fn=_annealing_grid,
     )

@@ -99,7 +99,7 @@ def rectified() -> Law:
             ),
         ],
         source="Lin et al. 2024, Selecting Large Language Model to Fine-tune via Rectified Scaling Law "
-        "(ICML 2024); LAWS.md 13.5; constants are per model and task",
+        "(ICML 2024); constants are per model and task",
         description="fine-tuning loss after finetune_examples examples; D_l is what pre-training already taught",
         grid_fn=_starts,
     )
