@@ -59,19 +59,19 @@ import os
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one core per worker
     os.environ.setdefault(_v, "1")
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from concurrent.futures import ProcessPoolExecutor  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
-import scalinglaws as sl  # noqa: E402
+import scalinglaws as sl
 
 DATA = Path(__file__).resolve().parent / "data" / "curves.csv.gz"
 METHODS = ("auto", "m4", "bnsl", "power")
@@ -101,7 +101,8 @@ AUTHORS = {"bnsl_4digit": "Caballero et al. (their split, last 3 of 17 held out)
 def load_curves(path: Path | str = DATA) -> dict[str, pd.DataFrame]:
     """The shipped curves, ``{curve_id: frame sorted by x}`` in file order."""
     d = pd.read_csv(path)
-    return {cid: g.sort_values("x", kind="stable").reset_index(drop=True) for cid, g in d.groupby("curve_id", sort=False)}
+    groups = d.groupby("curve_id", sort=False)
+    return {cid: g.sort_values("x", kind="stable").reset_index(drop=True) for cid, g in groups}
 
 
 def n_heldout(n: int, frac: float = 0.25) -> int:
@@ -124,8 +125,9 @@ def _rmse(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.log(pred) - np.log(actual)) ** 2)))
 
 
-def run_method(train: pd.DataFrame, xt: np.ndarray, yt: np.ndarray, method: str, bootstrap: int,
-               level: float = LEVEL) -> dict:
+def run_method(
+    train: pd.DataFrame, xt: np.ndarray, yt: np.ndarray, method: str, bootstrap: int, level: float = LEVEL
+) -> dict:
     """Fit one method on the training points; score its held-out predictions."""
     fallback = np.full(xt.shape, float(train.loss.iloc[-1]))
     rec: dict = {"method": method, "failed": False, "error": None, "law": None}
@@ -147,8 +149,11 @@ def run_method(train: pd.DataFrame, xt: np.ndarray, yt: np.ndarray, method: str,
     inside = (yt >= lo) & (yt <= hi) if not rec["failed"] else np.zeros(xt.shape, bool)
     rec.update(
         rmse=_rmse(scored, yt),
-        pred=[float(v) for v in pred], lower=[float(v) for v in lo], upper=[float(v) for v in hi],
-        inside=int(inside.sum()), interval_ok=bool(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))),
+        pred=[float(v) for v in pred],
+        lower=[float(v) for v in lo],
+        upper=[float(v) for v in hi],
+        inside=int(inside.sum()),
+        interval_ok=bool(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))),
     )
     return rec
 
@@ -157,15 +162,29 @@ def run_curve(cid: str, curve: pd.DataFrame, methods: tuple[str, ...], bootstrap
     train, xt, yt = split(curve, frac)
     first = curve.iloc[0]
     out = {
-        "curve_id": cid, "source": first.source, "domain": first.domain, "n": len(curve), "n_test": len(xt),
-        "x_test": xt.tolist(), "y_test": yt.tolist(),
+        "curve_id": cid,
+        "source": first.source,
+        "domain": first.domain,
+        "n": len(curve),
+        "n_test": len(xt),
+        "x_test": xt.tolist(),
+        "y_test": yt.tolist(),
         "decades_fit": float(np.log10(train.x.iloc[-1] / train.x.iloc[0])),
         "decades_ahead": float(np.log10(xt[-1] / train.x.iloc[-1])),
         "methods": {},
     }
     last = np.full(xt.shape, float(train.loss.iloc[-1]))
-    out["methods"]["last"] = {"method": "last", "failed": False, "error": None, "law": None, "seconds": 0.0,
-                              "rmse": _rmse(last, yt), "pred": last.tolist(), "inside": 0, "interval_ok": False}
+    out["methods"]["last"] = {
+        "method": "last",
+        "failed": False,
+        "error": None,
+        "law": None,
+        "seconds": 0.0,
+        "rmse": _rmse(last, yt),
+        "pred": last.tolist(),
+        "inside": 0,
+        "interval_ok": False,
+    }
     for m in methods:
         out["methods"][m] = run_method(train, xt, yt, m, bootstrap)
     return out
@@ -246,28 +265,38 @@ def report(records: list[dict], methods: list[str], file=sys.stdout) -> None:
                 med = table(dr, cols)["median"]
                 print(f"  {d} ({len(dr)}): median " + ", ".join(f"{m} {med[m]:.4f}" for m in cols), file=file)
     print_table(table(records, cols), f"all sources: held-out log RMSE ({len(records)} curves)", file)
-    print("\npublished medians of held-out log RMSE on the Alabdulmohsin et al. (2022) benchmark (other curves):",
-          file=file)
+    print(
+        "\npublished medians of held-out log RMSE on the Alabdulmohsin et al. (2022) benchmark (other curves):",
+        file=file,
+    )
     for dom, vals in PUBLISHED.items():
         print(f"  {dom:<4} " + ", ".join(f"{k} {v:g}" for k, v in vals.items()), file=file)
     if "auto" in methods:
         chosen = pd.Series([r["methods"]["auto"]["law"] or "failed" for r in records]).value_counts()
         print("\nauto chose: " + ", ".join(f"{k} {v}" for k, v in chosen.items()), file=file)
-    fails = [(r["curve_id"], m, r["methods"][m]["error"]) for r in records for m in methods if r["methods"][m]["failed"]]
+    fails = [
+        (r["curve_id"], m, r["methods"][m]["error"]) for r in records for m in methods if r["methods"][m]["failed"]
+    ]
     if fails:
         print(f"\nfailures ({len(fails)}; scored with the last-value fallback):", file=file)
         for cid, m, err in fails:
             print(f"  {m:<6} {cid}: {err}", file=file)
-    print("\nlast: the naive forecast (y of the largest training x), also the fallback of a failed fit. "
-          "best: curves where the method has the lowest RMSE among the laws. cover90: held-out points inside "
-          "Fit.predict_interval(0.9), pooled; a failure counts as outside.", file=file)
+    print(
+        "\nlast: the naive forecast (y of the largest training x), also the fallback of a failed fit. "
+        "best: curves where the method has the lowest RMSE among the laws. cover90: held-out points inside "
+        "Fit.predict_interval(0.9), pooled; a failure counts as outside.",
+        file=file,
+    )
 
 
 def compare(records: list[dict], old_path: str, methods: list[str], file=sys.stdout) -> None:
     old = {r["curve_id"]: r for r in json.loads(Path(old_path).read_text())["curves"]}
     both = [r for r in records if r["curve_id"] in old]
-    print(f"\n## change against {old_path} ({len(both)} curves in both): median RMSE new - old, "
-          "coverage new - old (points)", file=file)
+    print(
+        f"\n## change against {old_path} ({len(both)} curves in both): median RMSE new - old, "
+        "coverage new - old (points)",
+        file=file,
+    )
     for s in dict.fromkeys(r["source"] for r in both):
         recs = [r for r in both if r["source"] == s]
         parts = []
@@ -277,8 +306,10 @@ def compare(records: list[dict], old_path: str, methods: list[str], file=sys.std
             new_med = np.median([r["methods"][m]["rmse"] for r in recs])
             old_med = np.median([old[r["curve_id"]]["methods"][m]["rmse"] for r in recs])
             n_t = sum(r["n_test"] for r in recs)
-            dc = (sum(r["methods"][m]["inside"] for r in recs) - sum(old[r["curve_id"]]["methods"][m]["inside"]
-                                                                     for r in recs)) / n_t
+            dc = (
+                sum(r["methods"][m]["inside"] for r in recs)
+                - sum(old[r["curve_id"]]["methods"][m]["inside"] for r in recs)
+            ) / n_t
             parts.append(f"{m} {new_med - old_med:+.4f} / {100 * dc:+.1f}%")
         print(f"  {s:<12} " + ", ".join(parts), file=file)
 
@@ -336,9 +367,11 @@ def main(argv: list[str] | None = None) -> int:
             records.append(_run_curve_star(job))
             _progress(records[-1], len(records), len(ids))
     wall = time.time() - t0
-    print(f"# extrapolation benchmark: {len(records)} curves, methods {', '.join(methods)}, hold out "
-          f"max(2, ceil({args.frac:g} n)) largest-x points, bootstrap {args.bootstrap}, {args.jobs} job(s), "
-          f"{wall:.0f} s wall, scalinglaws {sl.__version__}")
+    print(
+        f"# extrapolation benchmark: {len(records)} curves, methods {', '.join(methods)}, hold out "
+        f"max(2, ceil({args.frac:g} n)) largest-x points, bootstrap {args.bootstrap}, {args.jobs} job(s), "
+        f"{wall:.0f} s wall, scalinglaws {sl.__version__}"
+    )
     report(records, list(methods))
     if args.compare:
         compare(records, args.compare, list(methods))
@@ -351,7 +384,8 @@ def main(argv: list[str] | None = None) -> int:
 def _progress(rec: dict, i: int, n: int) -> None:
     m = rec["methods"]
     s = " ".join(f"{k}={v['rmse']:.4f}{'!' if v['failed'] else ''}" for k, v in m.items() if k != "last")
-    print(f"[{i}/{n}] {rec['curve_id']}: {s} ({sum(v['seconds'] for v in m.values()):.1f}s)", file=sys.stderr, flush=True)
+    secs = sum(v["seconds"] for v in m.values())
+    print(f"[{i}/{n}] {rec['curve_id']}: {s} ({secs:.1f}s)", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

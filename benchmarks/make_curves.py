@@ -80,8 +80,9 @@ def decreasing(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 def curve_rows(source, domain, cid, x, y, x_name, y_name) -> pd.DataFrame:
-    return pd.DataFrame({"source": source, "domain": domain, "curve_id": cid, "x": x, "y": y,
-                         "x_name": x_name, "y_name": y_name})
+    return pd.DataFrame(
+        {"source": source, "domain": domain, "curve_id": cid, "x": x, "y": y, "x_name": x_name, "y_name": y_name}
+    )
 
 
 def accept(x, y, min_points: int = MIN_POINTS) -> tuple[np.ndarray, np.ndarray] | None:
@@ -135,13 +136,18 @@ def lcdb_curves(archive: Path, rng: np.random.Generator) -> list[pd.DataFrame]:
         opts = by_dataset[oid]
         short, x, y = opts[int(rng.integers(len(opts)))]
         picked.append((oid, short, x, y))
-    print(f"lcdb: {sum(len(v) for v in by_dataset.values())} eligible curves on {len(by_dataset)} data sets",
-          file=sys.stderr)
+    print(
+        f"lcdb: {sum(len(v) for v in by_dataset.values())} eligible curves on {len(by_dataset)} data sets",
+        file=sys.stderr,
+    )
     out = []
     for oid, short, x, y in sample(picked, QUOTA["lcdb"], rng):
         tag = f"{oid}-{names[oid]}".replace("/", "_") if oid in names.index else str(oid)
-        out.append(curve_rows("lcdb", "tabular_classification", f"lcdb/{tag}/{short}", x, y,
-                              "training examples", "test error rate"))
+        out.append(
+            curve_rows(
+                "lcdb", "tabular_classification", f"lcdb/{tag}/{short}", x, y, "training examples", "test error rate"
+            )
+        )
     return out
 
 
@@ -174,8 +180,17 @@ def pythia_curves(data: Path, rng: np.random.Generator) -> list[pd.DataFrame]:
     out = []
     for model, task, metric, shots, x, y in sample(tok, QUOTA["pythia_tokens"], rng):
         y_name, dom = names(metric)
-        out.append(curve_rows("pythia", f"{dom}_vs_tokens", f"pythia/tokens/{model}/{task}-{metric}/{shots}shot",
-                              x, y, "training tokens", y_name))
+        out.append(
+            curve_rows(
+                "pythia",
+                f"{dom}_vs_tokens",
+                f"pythia/tokens/{model}/{task}-{metric}/{shots}shot",
+                x,
+                y,
+                "training tokens",
+                y_name,
+            )
+        )
     f = d[d.step == 143000]
     n_size = 0
     for (dedup, task, metric, shots), c in f.groupby(["deduped", "task", "metric", "shots"], sort=True):
@@ -184,8 +199,16 @@ def pythia_curves(data: Path, rng: np.random.Generator) -> list[pd.DataFrame]:
             continue
         y_name, dom = names(metric)
         suite = "deduped" if dedup else "standard"
-        out.append(curve_rows("pythia", f"{dom}_vs_params", f"pythia/params/{suite}/{task}-{metric}/{shots}shot",
-                              *ok, "parameters", y_name))
+        out.append(
+            curve_rows(
+                "pythia",
+                f"{dom}_vs_params",
+                f"pythia/params/{suite}/{task}-{metric}/{shots}shot",
+                *ok,
+                "parameters",
+                y_name,
+            )
+        )
         n_size += 1
     print(f"pythia: {n_size} curves against model size", file=sys.stderr)
     return out
@@ -204,8 +227,10 @@ def misfitting_curves(data: Path, rng: np.random.Generator) -> list[pd.DataFrame
         if ok is not None:
             cands.append((f"misfitting/{model.removeprefix('misfitting_')}/lr{lr:g}/T{total}/{sweep[:19]}", *ok))
     print(f"misfitting: {len(cands)} eligible curves", file=sys.stderr)
-    return [curve_rows("misfitting", "lm_loss_vs_steps", cid, x, y, "optimizer steps", "C4 eval loss (nats)")
-            for cid, x, y in sample(cands, QUOTA["misfitting"], rng)]
+    return [
+        curve_rows("misfitting", "lm_loss_vs_steps", cid, x, y, "optimizer steps", "C4 eval loss (nats)")
+        for cid, x, y in sample(cands, QUOTA["misfitting"], rng)
+    ]
 
 
 def chinchilla_curves(data: Path, rng: np.random.Generator) -> list[pd.DataFrame]:
@@ -217,8 +242,16 @@ def chinchilla_curves(data: Path, rng: np.random.Generator) -> list[pd.DataFrame
     for size, c in d.groupby(np.log10(d.N_params).round(2), sort=True):
         ok = accept(c.D_tokens.to_numpy(float), c.loss.to_numpy(float))
         if ok is not None:
-            out.append(curve_rows("chinchilla", "lm_loss_vs_tokens", f"chinchilla/N=1e{size:.2f}", *ok,
-                                  "training tokens", "final training loss (nats)"))
+            out.append(
+                curve_rows(
+                    "chinchilla",
+                    "lm_loss_vs_tokens",
+                    f"chinchilla/N=1e{size:.2f}",
+                    *ok,
+                    "training tokens",
+                    "final training loss (nats)",
+                )
+            )
     print(f"chinchilla: {len(out)} eligible curves", file=sys.stderr)
     return out
 
@@ -227,8 +260,11 @@ def bnsl_curves(data: Path, rng: np.random.Generator) -> list[pd.DataFrame]:
     d = pd.read_csv(data / "bnsl_4digit_addition" / "bnsl_4digit_addition.csv")
     ok = accept(d.train_dataset_size.to_numpy(float), d.test_cross_entropy.to_numpy(float))
     assert ok is not None
-    return [curve_rows("bnsl_4digit", "arithmetic", "bnsl_4digit/addition", *ok, "training examples",
-                       "test cross-entropy (nats)")]
+    return [
+        curve_rows(
+            "bnsl_4digit", "arithmetic", "bnsl_4digit/addition", *ok, "training examples", "test cross-entropy (nats)"
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -250,8 +286,10 @@ def main(argv: list[str] | None = None) -> int:
         gz.write(buf.getvalue().encode())
     per = out.groupby(["source", "domain"]).curve_id.nunique()
     print(per.to_string(), file=sys.stderr)
-    print(f"{out.curve_id.nunique()} curves, {len(out)} points -> {args.out} ({args.out.stat().st_size} bytes)",
-          file=sys.stderr)
+    print(
+        f"{out.curve_id.nunique()} curves, {len(out)} points -> {args.out} ({args.out.stat().st_size} bytes)",
+        file=sys.stderr,
+    )
     return 0
 
 
