@@ -31,7 +31,10 @@ Protocol (one rule for every curve and every source)
    counted per method and scored with the **last-value fallback**: every held-out point is
    predicted by the y of the largest training x (the naive forecast, always finite), so
    means and medians are over the same curves for every method. Its held-out points count
-   as outside the interval. The table also prints that naive forecast as its own row
+   as outside the interval. A fit that predicts but whose ``predict_interval`` raises (e.g.
+   fewer than 2 bootstrap refits converged) keeps its RMSE; its points count as outside
+   the interval too (``no_intv`` in the table; ``cov_ok`` is the coverage over the fits
+   that gave an interval). The table also prints that naive forecast as its own row
    (``last``), as a floor any law should beat.
 
 Only the public API is used (``sl.fit``, ``Fit.predict``, ``Fit.predict_interval``,
@@ -60,6 +63,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # one
     os.environ.setdefault(_v, "1")
 
 import argparse
+import gzip
 import json
 import math
 import sys
@@ -128,32 +132,42 @@ def _rmse(pred: np.ndarray, actual: np.ndarray) -> float:
 def run_method(
     train: pd.DataFrame, xt: np.ndarray, yt: np.ndarray, method: str, bootstrap: int, level: float = LEVEL
 ) -> dict:
-    """Fit one method on the training points; score its held-out predictions."""
+    """Fit one method on the training points; score its held-out predictions. A fit that
+    raises or predicts a non-finite or non-positive value is a failure (scored with the
+    last-value forecast); a prediction whose interval cannot be computed keeps its score,
+    with ``interval_error`` said and its points outside the interval."""
     fallback = np.full(xt.shape, float(train.loss.iloc[-1]))
-    rec: dict = {"method": method, "failed": False, "error": None, "law": None}
+    rec: dict = {"method": method, "failed": False, "error": None, "law": None, "interval_error": None}
+    nan = np.full(xt.shape, np.nan)
+    pred = lo = hi = nan
     t = time.perf_counter()
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             f = sl.fit(train, method, bootstrap=bootstrap, seed=0)
             pred = np.asarray(f.predict(x=xt), dtype=float)
-            lo, hi = (np.asarray(v, dtype=float) for v in f.predict_interval(level, x=xt))
-        rec["law"] = f.law.name
-        if not (np.all(np.isfinite(pred)) and np.all(pred > 0)):
-            rec.update(failed=True, error=f"non-finite or non-positive prediction: {pred.tolist()}")
-    except Exception as e:  # noqa: BLE001 - a benchmark records every failure and goes on
-        pred = lo = hi = np.full(xt.shape, np.nan)
-        rec.update(failed=True, error=f"{type(e).__name__}: {e}"[:300])
+            rec["law"] = f.law.name
+            if not (np.all(np.isfinite(pred)) and np.all(pred > 0)):
+                rec.update(failed=True, error=f"non-finite or non-positive prediction: {pred.tolist()}")
+        except Exception as e:  # noqa: BLE001 - a benchmark records every failure and goes on
+            rec.update(failed=True, error=f"{type(e).__name__}: {e}"[:300])
+        if not rec["failed"]:
+            try:
+                lo, hi = (np.asarray(v, dtype=float) for v in f.predict_interval(level, x=xt))
+            except Exception as e:  # noqa: BLE001
+                rec["interval_error"] = f"{type(e).__name__}: {e}"[:300]
     rec["seconds"] = time.perf_counter() - t
-    scored = fallback if rec["failed"] else pred
-    inside = (yt >= lo) & (yt <= hi) if not rec["failed"] else np.zeros(xt.shape, bool)
+    interval_ok = not rec["failed"] and bool(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)))
+    if not rec["failed"] and not interval_ok and rec["interval_error"] is None:
+        rec["interval_error"] = "non-finite interval"
+    inside = (yt >= lo) & (yt <= hi) if interval_ok else np.zeros(xt.shape, bool)
     rec.update(
-        rmse=_rmse(scored, yt),
+        rmse=_rmse(fallback if rec["failed"] else pred, yt),
         pred=[float(v) for v in pred],
         lower=[float(v) for v in lo],
         upper=[float(v) for v in hi],
         inside=int(inside.sum()),
-        interval_ok=bool(np.all(np.isfinite(lo)) and np.all(np.isfinite(hi))),
+        interval_ok=interval_ok,
     )
     return rec
 
@@ -197,6 +211,13 @@ def _run_curve_star(args: tuple) -> dict:
 # ----------------------------------------------------------------------------- report
 
 
+def _cov_ok(records: list[dict], m: str) -> float:
+    """Coverage over the held-out points of the fits that gave an interval."""
+    ok = [r for r in records if r["methods"][m]["interval_ok"]]
+    n = sum(r["n_test"] for r in ok)
+    return sum(r["methods"][m]["inside"] for r in ok) / n if n else math.nan
+
+
 def table(records: list[dict], methods: list[str]) -> pd.DataFrame:
     """Per method: median and mean log RMSE, failures, curves where it is the best of the
     laws, pooled coverage of the 90 % intervals, seconds per curve."""
@@ -212,7 +233,9 @@ def table(records: list[dict], methods: list[str]) -> pd.DataFrame:
             "mean": rmse[m].mean(),
             "failed": sum(x["failed"] for x in recs),
             "best": int((rmse[m] <= best + 1e-12).sum()) if m in laws else None,
+            "no_intv": sum(not x["failed"] and not x["interval_ok"] for x in recs) if m in laws else None,
             "cover90": (sum(x["inside"] for x in recs) / n_test) if m != "last" else None,
+            "cov_ok": _cov_ok(records, m) if m != "last" else None,
             "s/curve": float(np.mean([x["seconds"] for x in recs])) if m != "last" else None,
         }
     out = pd.DataFrame(rows).T
@@ -223,9 +246,9 @@ def table(records: list[dict], methods: list[str]) -> pd.DataFrame:
 def _fmt(v, col: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
-    if col in ("failed", "best"):
+    if col in ("failed", "best", "no_intv"):
         return str(int(v))
-    if col == "cover90":
+    if col in ("cover90", "cov_ok"):
         return f"{100 * v:.1f}%"
     if col == "s/curve":
         return f"{v:.2f}"
@@ -277,6 +300,9 @@ def report(records: list[dict], methods: list[str], file=sys.stdout) -> None:
     fails = [
         (r["curve_id"], m, r["methods"][m]["error"]) for r in records for m in methods if r["methods"][m]["failed"]
     ]
+    kinds = pd.Series([f"{m}: {err.split(':')[0]}" for _, m, err in fails]).value_counts() if fails else {}
+    if fails:
+        print("\nfailures by method and kind: " + ", ".join(f"{k} {v}" for k, v in kinds.items()), file=file)
     if fails:
         print(f"\nfailures ({len(fails)}; scored with the last-value fallback):", file=file)
         for cid, m, err in fails:
@@ -284,13 +310,28 @@ def report(records: list[dict], methods: list[str], file=sys.stdout) -> None:
     print(
         "\nlast: the naive forecast (y of the largest training x), also the fallback of a failed fit. "
         "best: curves where the method has the lowest RMSE among the laws. cover90: held-out points inside "
-        "Fit.predict_interval(0.9), pooled; a failure counts as outside.",
+        "Fit.predict_interval(0.9), pooled; a failure or a missing interval counts as outside. no_intv: fits "
+        "that predicted but gave no interval (e.g. fewer than 2 bootstrap refits converged); cov_ok: coverage "
+        "over the fits that gave one.",
         file=file,
     )
 
 
+def read_results(path: str) -> dict:
+    """A ``--json`` file (gzipped if its name ends in .gz)."""
+    raw = Path(path).read_bytes()
+    return json.loads(gzip.decompress(raw) if path.endswith(".gz") else raw)
+
+
+def write_results(path: str, obj: dict) -> None:
+    data = json.dumps(obj).encode()
+    if path.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    Path(path).write_bytes(data)
+
+
 def compare(records: list[dict], old_path: str, methods: list[str], file=sys.stdout) -> None:
-    old = {r["curve_id"]: r for r in json.loads(Path(old_path).read_text())["curves"]}
+    old = {r["curve_id"]: r for r in read_results(old_path)["curves"]}
     both = [r for r in records if r["curve_id"] in old]
     print(
         f"\n## change against {old_path} ({len(both)} curves in both): median RMSE new - old, "
@@ -345,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frac", type=float, default=0.25, help="share of largest-x points held out (default 0.25, >= 2)")
     p.add_argument("--bootstrap", type=int, default=100, help="bootstrap refits behind the 90%% intervals")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (one curve each)")
-    p.add_argument("--json", help="write the per-curve results here")
+    p.add_argument("--json", help="write the per-curve results here (gzipped if it ends in .gz)")
     p.add_argument("--compare", help="a --json file of an earlier run: print the change")
     args = p.parse_args(argv)
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
@@ -377,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         compare(records, args.compare, list(methods))
     if args.json:
         meta = {k: v for k, v in vars(args).items() if k not in ("json", "compare")}
-        Path(args.json).write_text(json.dumps({"settings": meta, "wall_seconds": wall, "curves": records}))
+        write_results(args.json, {"settings": meta, "wall_seconds": wall, "curves": records})
     return 0
 
 
