@@ -1,0 +1,103 @@
+"""The shipped extrapolation benchmark (benchmarks/data/curves.csv.gz): its schema and
+sources, and ``auto`` giving a finite, positive prediction of the held-out tail of a
+deterministic sample of its curves (the protocol of benchmarks/extrapolation.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "benchmarks" / "data" / "curves.csv.gz"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_extrapolation", ROOT / "benchmarks" / "extrapolation.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+bench = _bench()
+CURVES = bench.load_curves(DATA)
+
+# Curves per source in the sample, spread evenly over the file's order.
+SAMPLE_QUOTA = {"lcdb": 4, "pythia": 3, "misfitting": 2, "chinchilla": 2, "bnsl_4digit": 1}
+
+# Curves of the sample where today's ``auto`` is known to fail (strict: an unexpected
+# pass fails the suite, so the mark is removed once auto is fixed).
+_M4_EIGH = (
+    "auto raises numpy.linalg.LinAlgError ('Eigenvalues did not converge'): a nested m4 fit ends with "
+    "alpha near 0 or eps_0 at the largest loss, its Jacobian there is not finite, and the identifiability "
+    "check (fit._diagnose, np.linalg.eigh of the scaled Hessian) does not guard against it"
+)
+KNOWN_AUTO_FAILURES: dict[str, str] = {
+    "lcdb/6-letter/RidgeClassifier": _M4_EIGH,
+    "lcdb/813-fri_c3_1000_5/DecisionTreeClassifier": _M4_EIGH,
+    "misfitting/17m/lr0.004/T4000/2025_02_07-11_17_50": _M4_EIGH,
+}
+
+
+def _sample() -> list[str]:
+    out = []
+    for source, k in SAMPLE_QUOTA.items():
+        ids = [cid for cid, c in CURVES.items() if c.source.iloc[0] == source]
+        out += [ids[int(j)] for j in np.unique(np.linspace(0, len(ids) - 1, k).round())]
+    return out
+
+
+def _param(cid: str):
+    if cid in KNOWN_AUTO_FAILURES:
+        return pytest.param(cid, id=cid, marks=pytest.mark.xfail(strict=True, reason=KNOWN_AUTO_FAILURES[cid]))
+    return pytest.param(cid, id=cid)
+
+
+def test_schema_and_sources():
+    d = pd.read_csv(DATA)
+    assert list(d.columns[:5]) == ["source", "domain", "curve_id", "x", "y"]
+    assert {"x_name", "y_name"} <= set(d.columns)
+    assert d.notna().all().all()
+    assert np.isfinite(d.x).all() and np.isfinite(d.y).all()
+    assert (d.x > 0).all() and (d.y > 0).all()
+    per_source = d.groupby("source").curve_id.nunique()
+    assert d.curve_id.nunique() >= 150
+    assert len(per_source) >= 4
+    assert d.groupby("curve_id").source.nunique().eq(1).all()  # an id belongs to one source
+    for cid, c in d.groupby("curve_id"):
+        assert 8 <= len(c) <= 60, cid
+        assert c.x.is_unique, cid
+        xs = c.sort_values("x")
+        assert xs.y.iloc[-1] < xs.y.iloc[0], cid  # decreasing in trend
+    assert DATA.stat().st_size < 3_000_000
+
+
+def test_split_rule():
+    assert [bench.n_heldout(n) for n in (8, 9, 12, 16, 17, 20)] == [2, 3, 3, 4, 5, 5]
+    cid = next(iter(CURVES))
+    train, xt, _yt = bench.split(CURVES[cid])
+    assert len(train) + len(xt) == len(CURVES[cid])
+    assert train.x.max() < xt.min()
+
+
+def test_sample_spreads_over_sources():
+    ids = _sample()
+    assert len(ids) == sum(SAMPLE_QUOTA.values())
+    assert {CURVES[i].source.iloc[0] for i in ids} == set(SAMPLE_QUOTA)
+
+
+@pytest.mark.parametrize("cid", [_param(c) for c in _sample()])
+def test_auto_predicts_held_out_tail(cid):
+    train, xt, _yt = bench.split(CURVES[cid])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sl.fit(train, "auto")
+    pred = np.asarray(fit.predict(x=xt), dtype=float)
+    assert pred.shape == xt.shape
+    assert np.all(np.isfinite(pred)) and np.all(pred > 0), (fit.law.name, pred)
