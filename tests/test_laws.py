@@ -85,6 +85,11 @@ CASES.update(
         "downstream_exp": ({"eps": 0.857, "k": 2.21, "gamma": 0.715}, {"loss": np.linspace(2.4, 6.0, 25)}, ("eps", "k", "gamma")),
         "coverage": ({"a": -2.0, "b": -0.4}, {"n_samples": np.geomspace(1, 1e4, 30)}, ("a", "b")),
         "loss_to_loss": ({"K": 1.3, "E_x": 1.6, "kappa": 0.8, "E_y": 1.9}, {"loss_x": np.linspace(2.2, 5.0, 30)}, ()),
+        "accuracy_sigmoid": (
+            {"floor": 0.25, "ceiling": 0.95, "k": 2.5, "L0": 3.0},
+            {"loss": np.linspace(1.0, 5.5, 30)},
+            ("floor", "ceiling", "k", "L0"),
+        ),
     }
 )
 

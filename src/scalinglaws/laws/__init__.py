@@ -16,6 +16,7 @@ from scalinglaws.laws import beyond as _beyond
 from scalinglaws.laws import bnsl as _bnsl
 from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
+from scalinglaws.laws import downstream as _ds
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -36,6 +37,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "downstream_exp": _beyond.downstream_exp,
     "coverage": _beyond.coverage,
     "loss_to_loss": _beyond.loss_to_loss,
+    "accuracy_sigmoid": _ds.accuracy_sigmoid,
 }
 
 
