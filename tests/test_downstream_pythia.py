@@ -46,7 +46,7 @@ def pythia(golden_data: Path) -> dict[str, object]:
     return {"acc": acc, "loss_fit": loss_fit, "choice": choice, "lam_test": test}
 
 
-@pytest.mark.filterwarnings("ignore:power: parameters at a bound")  # the baseline's floor E goes to 0
+@pytest.mark.filterwarnings("ignore:power. parameters at a bound")  # the baseline's floor E goes to 0
 def test_two_step_beats_one_step_on_larger_pythia_models(pythia: dict) -> None:
     acc, loss_fit = pythia["acc"], pythia["loss_fit"]
     two, one = [], []
