@@ -90,6 +90,11 @@ CASES.update(
             {"finetune_examples": np.geomspace(10, 1e6, 30)},
             ("B", "D_l", "beta", "E"),
         ),
+        "accuracy_sigmoid": (
+            {"floor": 0.25, "ceiling": 0.95, "k": 2.5, "L0": 3.0},
+            {"loss": np.linspace(1.0, 5.5, 30)},
+            ("floor", "ceiling", "k", "L0"),
+        ),
     }
 )
 

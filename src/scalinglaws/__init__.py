@@ -25,6 +25,9 @@ from scalinglaws.plan.optimal import Plan, compute_for_loss, compute_optimal, fi
 from scalinglaws.plan.suggest import Suggestion, suggest_runs
 from scalinglaws.dynamics.curves import CurveFit, best_cooldown, fit_curves, load_curves
 from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
+from scalinglaws.dynamics.emergence import Emergence, emergence
+from scalinglaws.dynamics.passuntil import PassRate, pass_until
+from scalinglaws.plan.samples import SamplePlan, plan_samples
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.judge.auto import fit
 from scalinglaws.laws.law import Law, Param, formula_law, function_law
@@ -78,6 +81,12 @@ __all__ = [
     "fit_curves",
     "load_curves",
     "pass_at_k",
+    "Emergence",
+    "emergence",
+    "PassRate",
+    "pass_until",
+    "SamplePlan",
+    "plan_samples",
     "predict_downstream",
     "samples_for_coverage",
     "schedules",

@@ -12,16 +12,16 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scalinglaws.errors import DataError, LawError
 from scalinglaws.engine.result import Fit, check_level
+from scalinglaws.errors import DataError, LawError
 
 __all__ = [
     "DownstreamPrediction",
@@ -65,6 +65,8 @@ class DownstreamPrediction:
     level : float
     n_draws : int
         Draws used for the intervals.
+    target : str
+        What ``error`` holds: the downstream fit's target (``"error"``, ``"accuracy"``, ...).
     """
 
     inputs: Mapping[str, Any]
@@ -74,15 +76,16 @@ class DownstreamPrediction:
     error_interval: tuple[Any, Any] | None = None
     level: float = 0.95
     n_draws: int = 0
+    target: str = "error"
 
     def __repr__(self) -> str:
         point = ", ".join(f"{k}={_fmt(v)}" for k, v in self.inputs.items())
-        text = f"DownstreamPrediction({point}: loss={_fmt(self.loss)}, error={_fmt(self.error)}"
+        text = f"DownstreamPrediction({point}: loss={_fmt(self.loss)}, {self.target}={_fmt(self.error)}"
         if self.error_interval is not None and self.loss_interval is not None:
             pct = f"{self.level:.0%}"
             text += (
                 f"; {pct} loss ({_fmt(self.loss_interval[0])}, {_fmt(self.loss_interval[1])})"
-                f", error ({_fmt(self.error_interval[0])}, {_fmt(self.error_interval[1])}); {self.n_draws} draws"
+                f", {self.target} ({_fmt(self.error_interval[0])}, {_fmt(self.error_interval[1])}); {self.n_draws} draws"
             )
         return text + ")"
 
@@ -99,6 +102,7 @@ class DownstreamPrediction:
             "error_interval": None if self.error_interval is None else [j(v) for v in self.error_interval],
             "level": self.level,
             "n_draws": self.n_draws,
+            "target": self.target,
         }
 
 
@@ -215,6 +219,7 @@ def predict_downstream(
         error_interval=error_band,
         level=level,
         n_draws=int(n),
+        target=str(downstream_fit.options.get("target") or downstream_fit.law.target),
     )
 
 

@@ -20,6 +20,7 @@ from scalinglaws.laws import bnsl as _bnsl
 from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
 from scalinglaws.laws import finetune as _ft
+from scalinglaws.laws import downstream as _ds
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -41,6 +42,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "coverage": _beyond.coverage,
     "loss_to_loss": _beyond.loss_to_loss,
     "rectified": _ft.rectified,
+    "accuracy_sigmoid": _ds.accuracy_sigmoid,
 }
 
 
