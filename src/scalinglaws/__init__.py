@@ -29,9 +29,12 @@ from scalinglaws.judge.auto import fit
 from scalinglaws.laws.law import Law, Param, formula_law, function_law
 from scalinglaws.laws import get_law
 from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.engine.batch import FitTable, fit_each
 from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = [
+    "FitTable",
+    "fit_each",
     "datasets",
     "Review",
     "review",

@@ -13,6 +13,7 @@ function (and its Jacobian, when the law has one; otherwise forward differences)
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -138,8 +139,47 @@ class Problem:
             out[..., m] = np.exp(out[..., m])
         return out
 
+    @property
+    def per_row(self) -> bool:
+        """Whether every start (row) carries its own data: ``y`` of shape (n_starts, n_runs).
+
+        :func:`scalinglaws.engine.batch.fit_each` stacks many groups' fits this way, the
+        groups padded to one length with zero weights.
+        """
+        return self.y.ndim == 2
+
+    def take(self, rows: Any) -> Problem:
+        """The problem restricted to some rows: itself unless the data are per row."""
+        if not self.per_row:
+            return self
+        out = Problem(
+            law=self.law,
+            variables={k: v[rows] if np.ndim(v) == 2 else v for k, v in self.variables.items()},
+            y=self.y[rows],
+            objective=self.objective,
+        )
+        # carry the per-row caches along instead of recomputing their logs
+        out.__dict__["_target"] = self._target[rows]
+        out.__dict__["_inputs"] = {k: v[rows] if np.ndim(v) == 2 else v for k, v in self._inputs.items()}
+        return out
+
     def _params(self, natural: np.ndarray) -> dict[str, np.ndarray]:
         return {p.name: natural[:, i : i + 1] for i, p in enumerate(self.law.params)}
+
+    @functools.cached_property
+    def _target(self) -> np.ndarray:
+        """The transformed observations, computed once per problem (not per iteration)."""
+        return self._transform(self.y)
+
+    @functools.cached_property
+    def _inputs(self) -> Mapping[str, np.ndarray]:
+        """The variables as the law receives them; a formula law also gets their logs
+        (``"log:<name>"``), computed once here rather than at every evaluation."""
+        if not self.law.formula:
+            return self.variables
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = {"log:" + k: np.log(v) for k, v in self.variables.items() if np.ndim(v) and v.dtype.kind == "f"}
+        return {**self.variables, **logs}
 
     def _transform(self, f: Any) -> np.ndarray:
         # non-positive predictions give NaN or -inf: the objective treats them as infeasible
@@ -154,10 +194,10 @@ class Problem:
         S, n = theta.shape[0], self.y.shape[-1]
         natural = self.to_natural(theta)
         P = self._params(natural)
-        target = self._transform(self.y)
+        target = self._target
         with np.errstate(all="ignore"):
             if jacobian and self.law.value_and_grad is not None:
-                f, grads = self.law.value_and_grad(self.variables, P)
+                f, grads = self.law.value_and_grad(self._inputs, P)
                 f = np.broadcast_to(np.asarray(f, dtype=float), (S, n))
                 r = target - self._transform(f)
                 J = np.empty((S, self.n_params, n))
@@ -172,7 +212,7 @@ class Problem:
                     else:
                         np.multiply(g, factor, out=J[:, k, :])
             else:
-                f = np.broadcast_to(np.asarray(self.law.function(self.variables, P), dtype=float), (S, n))
+                f = np.broadcast_to(np.asarray(self.law.function(self._inputs, P), dtype=float), (S, n))
                 g0 = self._transform(f)
                 r = target - g0
                 J = None
@@ -183,7 +223,7 @@ class Problem:
                         t2 = theta.copy()
                         t2[:, k] += h
                         f2 = np.broadcast_to(
-                            np.asarray(self.law.function(self.variables, self._params(self.to_natural(t2))), dtype=float),
+                            np.asarray(self.law.function(self._inputs, self._params(self.to_natural(t2))), dtype=float),
                             (S, n),
                         )
                         J[:, k, :] = (self._transform(f2) - g0) / h[:, None]
@@ -244,7 +284,7 @@ def levenberg_marquardt(
         parts = list(
             pool.map(
                 lambda ab: _lm(
-                    problem, theta0[ab[0] : ab[1]], W[ab[0] : ab[1]], max_iter=max_iter, ftol=ftol,
+                    problem.take(slice(ab[0], ab[1])), theta0[ab[0] : ab[1]], W[ab[0] : ab[1]], max_iter=max_iter, ftol=ftol,
                     callback=callback if ab[0] == 0 else None,
                 ),
                 chunks,
@@ -311,6 +351,7 @@ def _lm(
     status[np.isfinite(F) == 0] = FAILED
     F_out[:] = F
     th, r, J, W, F = theta[ids], r[ids], J[ids], W_all[ids], F[ids]
+    prob = problem.take(ids)  # per-row data follow their rows as starts finish
     lam = np.full(ids.size, 1e-3)
     for it in range(max_iter):
         if ids.size == 0:
@@ -318,8 +359,8 @@ def _lm(
         # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
         w_grad, w_curv = obj.weights(r)
         with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught below
-            H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
-            g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+            H = np.einsum("spn,sqn->spq", J * (W * w_curv)[:, None, :], J)
+            g = np.einsum("spn,sn->sp", J, W * w_grad * r)
         sane = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
         if not sane.all():
             H[~sane], g[~sane] = eye, 0.0
@@ -332,7 +373,7 @@ def _lm(
         A = H + (lam[:, None] * (d + scale))[:, :, None] * eye
         trial = np.clip(th + _solve(A, g), lo, hi)
         last = it == max_iter - 1  # no Jacobian needed after the last step
-        rt, Jt = problem.residuals(trial, jacobian=not last)
+        rt, Jt = prob.residuals(trial, jacobian=not last)
         Ft = obj.total(rt, W)
         better = Ft < F
         if Jt is None:
@@ -358,6 +399,7 @@ def _lm(
             theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
             go = ~done
             ids, th, r, J, W, F, lam = ids[go], th[go], r[go], J[go], W[go], F[go], lam[go]
+            prob = prob.take(go)
     theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
     return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
 
@@ -374,6 +416,7 @@ def multistart(
     starts: np.ndarray,
     weights: np.ndarray,
     *,
+    groups: np.ndarray | None = None,
     screen_iter: int = 1,
     final_keep: int = 8,
     keep_fraction: float = 0.25,
@@ -391,29 +434,56 @@ def multistart(
     convergence. Starts dropped on the way keep the objective they had reached (an
     upper bound of where they would end). Grids of at most ``PRUNE_MIN_STARTS`` starts,
     and ``prune=False``, run every start to convergence, as the paper recipe does.
+
+    ``groups`` (one integer code per start, for a per-row ``problem``) runs several
+    independent fits as one batch: every group races on its own, exactly as it would
+    alone (every row's steps depend on that row only), and all groups share each
+    solver call.
     """
     S = starts.shape[0]
-    if not prune or S <= max(final_keep, PRUNE_MIN_STARTS):
+    g = np.zeros(S, dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
+    counts = np.bincount(g)
+    racing = (counts > max(final_keep, PRUNE_MIN_STARTS)) & prune
+    if not racing.any():
         sol = levenberg_marquardt(problem, starts, weights, max_iter=max_iter, ftol=ftol, callback=callback)
         return sol, np.arange(S)
+    per_row_w = np.ndim(weights) == 2
+
+    def solve(rows: np.ndarray, budget: int) -> Solution:
+        w = weights[rows] if per_row_w else weights
+        return levenberg_marquardt(problem.take(rows), theta[rows], w, max_iter=budget, ftol=ftol, callback=callback)
+
     theta = np.array(starts, dtype=float)
     F = np.full(S, np.inf)
     status = np.full(S, MAX_ITER)
     iters = np.zeros(S, dtype=int)
-    active = np.arange(S)
+    settled = np.flatnonzero(~racing[g])  # small grids go straight to convergence
+    active = np.flatnonzero(racing[g])
+    n_active = np.where(racing, counts, 0)
     budget = screen_iter
-    while active.size > final_keep:
-        sol = levenberg_marquardt(problem, theta[active], weights, max_iter=budget, ftol=ftol, callback=callback)
-        theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
-        status[active] = np.where(sol.status == RUNNING, MAX_ITER, sol.status)
-        order = active[np.argsort(F[active], kind="stable")]
+    while True:
+        in_race = active[n_active[g[active]] > final_keep]
+        if in_race.size == 0:
+            break
+        sol = solve(in_race, budget)
+        theta[in_race], F[in_race], iters[in_race] = sol.theta, sol.objective, iters[in_race] + sol.iterations
+        status[in_race] = np.where(sol.status == RUNNING, MAX_ITER, sol.status)
+        # by group, then objective (stable: ties keep their order, as in a fit alone)
+        order = in_race[np.lexsort((F[in_race], g[in_race]))]
         order = order[np.isfinite(F[order])]
-        # distinct starts only: starts that reached the same point count once
-        _, first = np.unique(np.round(theta[order], 6), axis=0, return_index=True)
+        # distinct starts only: starts of a group that reached the same point count once
+        key = np.column_stack([g[order], np.round(theta[order], 6)])
+        _, first = np.unique(key, axis=0, return_index=True)
         order = order[np.sort(first)]
-        active = order[: max(final_keep, int(active.size * keep_fraction))]
+        go = g[order]
+        rank = np.arange(order.size) - np.searchsorted(go, go, side="left")
+        kept = order[rank < np.maximum(final_keep, (n_active[go] * keep_fraction).astype(int))]
+        raced = np.unique(g[in_race])
+        n_active[raced] = np.bincount(g[kept], minlength=counts.size)[raced]
+        active = np.concatenate([active[~np.isin(g[active], raced)], kept])
         budget *= 2
-    sol = levenberg_marquardt(problem, theta[active], weights, max_iter=max_iter, ftol=ftol, callback=callback)
-    theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
-    status[active] = sol.status
-    return Solution(theta=theta, objective=F, status=status, iterations=iters), active
+    final = np.concatenate([settled, active])
+    sol = solve(final, max_iter)
+    theta[final], F[final], iters[final] = sol.theta, sol.objective, iters[final] + sol.iterations
+    status[final] = sol.status
+    return Solution(theta=theta, objective=F, status=status, iterations=iters), (active if groups is None else final)

@@ -307,6 +307,8 @@ class CompiledFormula:
         env = _Env()
         for name in self.variable_names:
             env[name] = np.asarray(variables[name], dtype=float)
+            if "log:" + name in variables:  # the caller's precomputed log (a solver does this once)
+                env["log:" + name] = variables["log:" + name]
         for name in self.param_names:
             env[name] = np.asarray(params[name], dtype=float)
         steps, outputs = program
