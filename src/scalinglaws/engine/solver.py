@@ -164,6 +164,18 @@ class Problem:
         out.__dict__["_inputs"] = {k: v[rows] if np.ndim(v) == 2 else v for k, v in self._inputs.items()}
         return out
 
+    def runs(self, cols: slice) -> Problem:
+        """The problem on a contiguous chunk of its runs (the solver's memory bound)."""
+        out = Problem(
+            law=self.law,
+            variables={k: v[..., cols] for k, v in self.variables.items()},
+            y=self.y[..., cols],
+            objective=self.objective,
+        )
+        out.__dict__["_target"] = self._target[..., cols]
+        out.__dict__["_inputs"] = {k: v[..., cols] for k, v in self._inputs.items()}
+        return out
+
     def _params(self, natural: np.ndarray) -> dict[str, np.ndarray]:
         return {p.name: natural[:, i : i + 1] for i, p in enumerate(self.law.params)}
 
@@ -346,47 +358,44 @@ def _lm(
     iters = np.zeros(S, dtype=int)
     eye = np.eye(P)
 
-    r, J = problem.residuals(theta)
-    F = obj.total(r, W_all)
+    F, H, g = _normal(problem, theta, W_all, jacobian=True)
     ids = np.flatnonzero(np.isfinite(F))
     status[np.isfinite(F) == 0] = FAILED
     F_out[:] = F
-    th, r, J, W, F = theta[ids], r[ids], J[ids], W_all[ids], F[ids]
+    th, H, g, W, F = theta[ids], H[ids], g[ids], W_all[ids], F[ids]
     prob = problem.take(ids)  # per-row data follow their rows as starts finish
     lam = np.full(ids.size, 1e-3)
     for it in range(max_iter):
         if ids.size == 0:
             break
-        # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
-        w_grad, w_curv = obj.weights(r)
-        with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught below
-            H = np.einsum("spn,sqn->spq", J * (W * w_curv)[:, None, :], J)
-            g = np.einsum("spn,sn->sp", J, W * w_grad * r)
-        sane = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
+        # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r), with H = J C J^T and
+        # g = J psi(r) kept from the last accepted point
+        Hs, gs = H, g
+        sane = np.isfinite(Hs).all(axis=(1, 2)) & np.isfinite(gs).all(axis=1)
         if not sane.all():
-            H[~sane], g[~sane] = eye, 0.0
+            Hs, gs = Hs.copy(), gs.copy()
+            Hs[~sane], gs[~sane] = eye, 0.0
         # pin parameters sitting on a bound whose step would leave it
-        free = ~(((th <= lo) & (g < 0)) | ((th >= hi) & (g > 0)))
-        H = H * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
-        g = g * free
-        d = np.diagonal(H, axis1=1, axis2=2)
+        free = ~(((th <= lo) & (gs < 0)) | ((th >= hi) & (gs > 0)))
+        Hs = Hs * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
+        gs = gs * free
+        d = np.diagonal(Hs, axis1=1, axis2=2)
         scale = d.mean(axis=1, keepdims=True) * 1e-12 + 1e-300
-        A = H + (lam[:, None] * (d + scale))[:, :, None] * eye
-        trial = np.clip(th + _solve(A, g), lo, hi)
+        A = Hs + (lam[:, None] * (d + scale))[:, :, None] * eye
+        trial = np.clip(th + _solve(A, gs), lo, hi)
         last = it == max_iter - 1  # no Jacobian needed after the last step
-        rt, Jt = prob.residuals(trial, jacobian=not last)
-        Ft = obj.total(rt, W)
+        Ft, Ht, gt = _normal(prob, trial, W, jacobian=not last)
         better = Ft < F
-        if Jt is None:
-            Jt = J
+        if Ht is None:
+            Ht, gt = H, g
         if better.all():
-            th, r, J = trial, rt, Jt
+            th, H, g = trial, Ht, gt
         else:
             keep = ~better
-            trial[keep], rt[keep] = th[keep], r[keep]
-            if Jt is not J:
-                Jt[keep] = J[keep]
-            th, r, J = trial, rt, Jt
+            trial[keep] = th[keep]
+            if Ht is not H:
+                Ht[keep], gt[keep] = H[keep], g[keep]
+            th, H, g = trial, Ht, gt
         small = better & ((F - Ft) <= ftol * np.maximum(F, 1e-300))
         F = np.where(better, Ft, F)
         lam = np.where(better, np.maximum(lam * 0.2, 1e-12), lam * 10.0)
@@ -399,10 +408,51 @@ def _lm(
             fin = ids[done]
             theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
             go = ~done
-            ids, th, r, J, W, F, lam = ids[go], th[go], r[go], J[go], W[go], F[go], lam[go]
+            ids, th, H, g, W, F, lam = ids[go], th[go], H[go], g[go], W[go], F[go], lam[go]
             prob = prob.take(go)
     theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
     return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
+
+
+#: Runs per pass in problems with more runs than this: the Jacobian is formed and
+#: reduced to the normal equations chunk by chunk, so its memory stays bounded (a
+#: million runs of chinchilla would otherwise hold several 80 MB Jacobian arrays).
+RUN_CHUNK = 65_536
+
+
+def _normal(
+    problem: Problem, theta: np.ndarray, W: np.ndarray, jacobian: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Objective per start, and the Gauss–Newton matrix and gradient of the IRLS
+    majoriser (None without ``jacobian``), summed over chunks of runs."""
+    n = problem.y.shape[-1]
+    if n <= RUN_CHUNK:
+        return _normal_chunk(problem, theta, W, jacobian)
+    F: Any = 0.0
+    H: Any = 0.0
+    g: Any = 0.0
+    for a in range(0, n, RUN_CHUNK):
+        cols = slice(a, a + RUN_CHUNK)
+        Fc, Hc, gc = _normal_chunk(problem.runs(cols), theta, W[:, cols], jacobian)
+        F, H, g = F + Fc, (H + Hc if jacobian else None), (g + gc if jacobian else None)
+    return F, H, g
+
+
+def _normal_chunk(
+    problem: Problem, theta: np.ndarray, W: np.ndarray, jacobian: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    obj = problem.objective
+    r, J = problem.residuals(theta, jacobian=jacobian)
+    F = obj.total(r, W)
+    if J is None:
+        return F, None, None
+    w_grad, w_curv = obj.weights(r)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught by the caller
+        # stacked matmul works matrix by matrix, so a row's numbers never depend on the
+        # other rows of the batch (einsum's buffered reductions can, in the last bit)
+        H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
+        g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+    return F, H, g
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
