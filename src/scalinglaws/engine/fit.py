@@ -20,7 +20,7 @@ from scalinglaws._version import __version__
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 from scalinglaws.laws import get_law
-from scalinglaws.engine.solver import CONVERGED, FAILED, Objective, Problem, Solution, levenberg_marquardt, multistart
+from scalinglaws.engine.solver import CONVERGED, FAILED, Objective, Problem, Solution, curvature, levenberg_marquardt, multistart
 from scalinglaws.engine.result import Diagnostics, Fit
 from scalinglaws.data.runs import Runs, load_runs
 
@@ -398,10 +398,7 @@ def _diagnose(
         messages.append(f"parameters at a bound: {', '.join(at_bounds)}; the optimum may lie beyond it")
 
     # identifiability: curvature of the objective at the optimum, in internal units
-    r, J = problem.residuals(theta[None, :])
-    assert J is not None
-    omega = w * problem.objective.irls_weight(r[0])
-    H = (J[0] * omega) @ J[0].T
+    H = curvature(problem, theta, w)  # chunked over runs: no full Jacobian on huge tables
     d = np.sqrt(np.clip(np.diagonal(H), 0, None))
     dead = d <= 1e-12 * max(float(d.max()), 1e-300)
     scaled = H / np.outer(np.where(dead, 1, d), np.where(dead, 1, d))

@@ -455,6 +455,21 @@ def _normal_chunk(
     return F, H, g
 
 
+def curvature(problem: Problem, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``J diag(w psi(r)/r) J^T`` at one point (internal units): the IRLS curvature the
+    diagnostics read identifiability from, summed over chunks of runs."""
+    n = problem.y.shape[-1]
+    H = np.zeros((theta.size, theta.size))
+    for a in range(0, n, RUN_CHUNK):
+        cols = slice(a, a + RUN_CHUNK)
+        part = problem if n <= RUN_CHUNK else problem.runs(cols)
+        r, J = part.residuals(theta[None, :])
+        assert J is not None
+        omega = np.asarray(weights)[..., cols] * problem.objective.irls_weight(r[0])
+        H = H + (J[0] * omega) @ J[0].T if n > RUN_CHUNK else (J[0] * omega) @ J[0].T
+    return H
+
+
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.solve(A, b[..., None])[..., 0]
