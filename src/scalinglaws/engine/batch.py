@@ -283,7 +283,8 @@ def _fit_block(groups: list[Any], labels: list[Any], prune: bool, n_boot: int, c
             solutions.append((part, mine, best))
         draws = _bootstrap(parts, thetas, n_boot, common["seed"]) if n_boot else [(None, 0)] * len(parts)
         for k, i in enumerate(batched):
-            out[i] = _result(parts[k], labels[i], *solutions[k], *draws[k], n_boot, common)
+            part, mine, best = solutions[k]
+            out[i] = _result(parts[k], labels[i], part, mine, best, draws[k][0], draws[k][1], n_boot, common)
     return [out[i] for i in range(len(groups))]
 
 

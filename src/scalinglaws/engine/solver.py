@@ -352,13 +352,15 @@ def _lm(
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, P = theta.shape
     W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
-    obj = problem.objective
     F_out = np.full(S, np.inf)
     status = np.full(S, RUNNING)
     iters = np.zeros(S, dtype=int)
     eye = np.eye(P)
 
-    F, H, g = _normal(problem, theta, W_all, jacobian=True)
+    F, H0, g0 = _normal(problem, theta, W_all, jacobian=True)
+    assert H0 is not None and g0 is not None
+    H: np.ndarray = H0
+    g: np.ndarray = g0
     ids = np.flatnonzero(np.isfinite(F))
     status[np.isfinite(F) == 0] = FAILED
     F_out[:] = F
@@ -384,7 +386,9 @@ def _lm(
         A = Hs + (lam[:, None] * (d + scale))[:, :, None] * eye
         trial = np.clip(th + _solve(A, gs), lo, hi)
         last = it == max_iter - 1  # no Jacobian needed after the last step
-        Ft, Ht, gt = _normal(prob, trial, W, jacobian=not last)
+        Ft, Ht_, gt_ = _normal(prob, trial, W, jacobian=not last)
+        Ht: Any = Ht_
+        gt: Any = gt_
         better = Ft < F
         if Ht is None:
             Ht, gt = H, g
