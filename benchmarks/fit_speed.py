@@ -61,11 +61,11 @@ from scalinglaws import datasets
 
 PEER_SCRIPT = r"""
 import json, sys, time, warnings
-import pandas as pd
+import polars as pl
 from simple_scaling_laws import fit
 warnings.simplefilter("ignore")
 path, repeat = sys.argv[1], int(sys.argv[2])
-frame = pd.read_csv(path)
+frame = pl.read_csv(path)
 def best(fn):
     fn()
     out = []
