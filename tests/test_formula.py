@@ -77,3 +77,26 @@ def test_names_are_split_into_variables_and_parameters() -> None:
     assert law.variables == ("s1", "s2") and law.param_names == ("L0", "A", "alpha", "C")
     with pytest.raises(sl.LawError, match="no variable"):
         sl.formula_law("E + A * q")
+
+
+def test_linear_params_are_the_ones_the_formula_is_jointly_affine_in() -> None:
+    from scalinglaws.laws.formula import linear_params
+
+    assert linear_params("E + A / n_params**alpha + B / n_tokens**beta", ("E", "A", "B", "alpha", "beta")) == ("E", "A", "B")
+    assert linear_params("E + A * x**(-alpha)", ("E", "A", "alpha")) == ("E", "A")
+    # a product of two coefficients is affine in each alone, not in both: only the first is kept
+    assert linear_params("a * b * x + c", ("a", "b", "c")) == ("a", "c")
+    assert linear_params("((N_c / n_params)**alpha + 1)**beta", ("N_c", "alpha", "beta")) == ()
+
+
+def test_projected_starts_reach_the_exhaustive_optimum() -> None:
+    # a grid above the race threshold is reduced to one projected start per exponent pair
+    import pandas as pd
+
+    rng = np.random.default_rng(2)
+    N, D = 10 ** rng.uniform(7, 10, 40), 10 ** rng.uniform(9, 12, 40)
+    loss = (1.7 + 400 * N**-0.34 + 410 * D**-0.28) * np.exp(rng.normal(0, 0.005, 40))
+    df = pd.DataFrame({"n_params": N, "n_tokens": D, "loss": loss})
+    raced = sl.fit(df, "chinchilla")
+    assert raced.diagnostics.n_refined <= 25 < raced.diagnostics.n_starts == 4500
+    assert raced.objective == pytest.approx(sl.fit(df, "chinchilla", prune=False).objective, rel=1e-9)

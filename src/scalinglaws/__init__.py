@@ -35,11 +35,14 @@ from scalinglaws.laws.variables import Variable
 from scalinglaws.engine.options import Bootstrap, Objective, Starts
 from scalinglaws.laws import get_law
 from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.engine.batch import FitTable, fit_each
 from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = [
     "Sensitivity",
     "sensitivity",
+    "FitTable",
+    "fit_each",
     "datasets",
     "Review",
     "review",

@@ -23,7 +23,7 @@ from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 from scalinglaws.laws import CATALOG, get_law
 from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts, resolve
-from scalinglaws.engine.solver import CONVERGED, FAILED, Problem, Solution, levenberg_marquardt, multistart
+from scalinglaws.engine.solver import CONVERGED, FAILED, Problem, Solution, curvature, levenberg_marquardt, multistart
 from scalinglaws.engine.solver import Objective as Penalty
 from scalinglaws.engine.predict import derive_variables
 from scalinglaws.engine.result import Diagnostics, Fit
@@ -430,11 +430,8 @@ def _diagnose(
         messages.append(f"parameters at a bound: {', '.join(at_bounds)}; the optimum may lie beyond it")
 
     # identifiability: curvature of the objective at the optimum, in internal units
-    r, J = problem.residuals(theta[None, :])
-    assert J is not None
-    omega = w * problem.objective.irls_weight(r[0])
     with np.errstate(all="ignore"):
-        H = (J[0] * omega) @ J[0].T
+        H = curvature(problem, theta, w)  # chunked over runs: no full Jacobian on huge tables
     cond, poorly = _curvature(H, names)
     if not math.isfinite(cond):
         messages.append(

@@ -13,6 +13,7 @@ function (and its Jacobian, when the law has one; otherwise forward differences)
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.engine.projection import linear_mask, project
 from scalinglaws.laws.law import Law
 
 #: Status codes of a start.
@@ -138,8 +140,59 @@ class Problem:
             out[..., m] = np.exp(out[..., m])
         return out
 
+    @property
+    def per_row(self) -> bool:
+        """Whether every start (row) carries its own data: ``y`` of shape (n_starts, n_runs).
+
+        :func:`scalinglaws.engine.batch.fit_each` stacks many groups' fits this way, the
+        groups padded to one length with zero weights.
+        """
+        return self.y.ndim == 2
+
+    def take(self, rows: Any) -> Problem:
+        """The problem restricted to some rows: itself unless the data are per row."""
+        if not self.per_row:
+            return self
+        out = Problem(
+            law=self.law,
+            variables={k: v[rows] if np.ndim(v) == 2 else v for k, v in self.variables.items()},
+            y=self.y[rows],
+            objective=self.objective,
+        )
+        # carry the per-row caches along instead of recomputing their logs
+        out.__dict__["_target"] = self._target[rows]
+        out.__dict__["_inputs"] = {k: v[rows] if np.ndim(v) == 2 else v for k, v in self._inputs.items()}
+        return out
+
+    def runs(self, cols: slice) -> Problem:
+        """The problem on a contiguous chunk of its runs (the solver's memory bound)."""
+        out = Problem(
+            law=self.law,
+            variables={k: v[..., cols] for k, v in self.variables.items()},
+            y=self.y[..., cols],
+            objective=self.objective,
+        )
+        out.__dict__["_target"] = self._target[..., cols]
+        out.__dict__["_inputs"] = {k: v[..., cols] for k, v in self._inputs.items()}
+        return out
+
     def _params(self, natural: np.ndarray) -> dict[str, np.ndarray]:
         return {p.name: natural[:, i : i + 1] for i, p in enumerate(self.law.params)}
+
+    @functools.cached_property
+    def _target(self) -> np.ndarray:
+        """The transformed observations, computed once per problem (not per iteration)."""
+        return self._transform(self.y)
+
+    @functools.cached_property
+    def _inputs(self) -> Mapping[str, np.ndarray]:
+        """The variables as the law receives them; a formula law also gets their logs
+        (``"log:<name>"``), computed once here rather than at every evaluation."""
+        if not self.law.formula:
+            return self.variables
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = {"log:" + k: np.log(v) for k, v in self.variables.items() if np.ndim(v) and v.dtype.kind == "f"}
+        return {**self.variables, **logs}
 
     def _transform(self, f: Any) -> np.ndarray:
         # non-positive predictions give NaN or -inf: the objective treats them as infeasible
@@ -154,10 +207,10 @@ class Problem:
         S, n = theta.shape[0], self.y.shape[-1]
         natural = self.to_natural(theta)
         P = self._params(natural)
-        target = self._transform(self.y)
+        target = self._target
         with np.errstate(all="ignore"):
             if jacobian and self.law.value_and_grad is not None:
-                f, grads = self.law.value_and_grad(self.variables, P)
+                f, grads = self.law.value_and_grad(self._inputs, P)
                 f = np.broadcast_to(np.asarray(f, dtype=float), (S, n))
                 r = target - self._transform(f)
                 J = np.empty((S, self.n_params, n))
@@ -172,7 +225,7 @@ class Problem:
                     else:
                         np.multiply(g, factor, out=J[:, k, :])
             else:
-                f = np.broadcast_to(np.asarray(self.law.function(self.variables, P), dtype=float), (S, n))
+                f = np.broadcast_to(np.asarray(self.law.function(self._inputs, P), dtype=float), (S, n))
                 g0 = self._transform(f)
                 r = target - g0
                 J = None
@@ -183,7 +236,7 @@ class Problem:
                         t2 = theta.copy()
                         t2[:, k] += h
                         f2 = np.broadcast_to(
-                            np.asarray(self.law.function(self.variables, self._params(self.to_natural(t2))), dtype=float),
+                            np.asarray(self.law.function(self._inputs, self._params(self.to_natural(t2))), dtype=float),
                             (S, n),
                         )
                         J[:, k, :] = (self._transform(f2) - g0) / h[:, None]
@@ -244,7 +297,7 @@ def levenberg_marquardt(
         parts = list(
             pool.map(
                 lambda ab: _lm(
-                    problem, theta0[ab[0] : ab[1]], W[ab[0] : ab[1]], max_iter=max_iter, ftol=ftol,
+                    problem.take(slice(ab[0], ab[1])), theta0[ab[0] : ab[1]], W[ab[0] : ab[1]], max_iter=max_iter, ftol=ftol,
                     callback=callback if ab[0] == 0 else None,
                 ),
                 chunks,
@@ -299,52 +352,54 @@ def _lm(
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, P = theta.shape
     W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
-    obj = problem.objective
     F_out = np.full(S, np.inf)
     status = np.full(S, RUNNING)
     iters = np.zeros(S, dtype=int)
     eye = np.eye(P)
 
-    r, J = problem.residuals(theta)
-    F = obj.total(r, W_all)
+    F, H0, g0 = _normal(problem, theta, W_all, jacobian=True)
+    assert H0 is not None and g0 is not None
+    H: np.ndarray = H0
+    g: np.ndarray = g0
     ids = np.flatnonzero(np.isfinite(F))
     status[np.isfinite(F) == 0] = FAILED
     F_out[:] = F
-    th, r, J, W, F = theta[ids], r[ids], J[ids], W_all[ids], F[ids]
+    th, H, g, W, F = theta[ids], H[ids], g[ids], W_all[ids], F[ids]
+    prob = problem.take(ids)  # per-row data follow their rows as starts finish
     lam = np.full(ids.size, 1e-3)
     for it in range(max_iter):
         if ids.size == 0:
             break
-        # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r)
-        w_grad, w_curv = obj.weights(r)
-        with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught below
-            H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
-            g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
-        sane = np.isfinite(H).all(axis=(1, 2)) & np.isfinite(g).all(axis=1)
+        # damped Gauss-Newton: (J C J^T + lam D) step = J psi(r), with H = J C J^T and
+        # g = J psi(r) kept from the last accepted point
+        Hs, gs = H, g
+        sane = np.isfinite(Hs).all(axis=(1, 2)) & np.isfinite(gs).all(axis=1)
         if not sane.all():
-            H[~sane], g[~sane] = eye, 0.0
+            Hs, gs = Hs.copy(), gs.copy()
+            Hs[~sane], gs[~sane] = eye, 0.0
         # pin parameters sitting on a bound whose step would leave it
-        free = ~(((th <= lo) & (g < 0)) | ((th >= hi) & (g > 0)))
-        H = H * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
-        g = g * free
-        d = np.diagonal(H, axis1=1, axis2=2)
+        free = ~(((th <= lo) & (gs < 0)) | ((th >= hi) & (gs > 0)))
+        Hs = Hs * (free[:, :, None] & free[:, None, :]) + eye * (~free)[:, :, None]
+        gs = gs * free
+        d = np.diagonal(Hs, axis1=1, axis2=2)
         scale = d.mean(axis=1, keepdims=True) * 1e-12 + 1e-300
-        A = H + (lam[:, None] * (d + scale))[:, :, None] * eye
-        trial = np.clip(th + _solve(A, g), lo, hi)
+        A = Hs + (lam[:, None] * (d + scale))[:, :, None] * eye
+        trial = np.clip(th + _solve(A, gs), lo, hi)
         last = it == max_iter - 1  # no Jacobian needed after the last step
-        rt, Jt = problem.residuals(trial, jacobian=not last)
-        Ft = obj.total(rt, W)
+        Ft, Ht_, gt_ = _normal(prob, trial, W, jacobian=not last)
+        Ht: Any = Ht_
+        gt: Any = gt_
         better = Ft < F
-        if Jt is None:
-            Jt = J
+        if Ht is None:
+            Ht, gt = H, g
         if better.all():
-            th, r, J = trial, rt, Jt
+            th, H, g = trial, Ht, gt
         else:
             keep = ~better
-            trial[keep], rt[keep] = th[keep], r[keep]
-            if Jt is not J:
-                Jt[keep] = J[keep]
-            th, r, J = trial, rt, Jt
+            trial[keep] = th[keep]
+            if Ht is not H:
+                Ht[keep], gt[keep] = H[keep], g[keep]
+            th, H, g = trial, Ht, gt
         small = better & ((F - Ft) <= ftol * np.maximum(F, 1e-300))
         F = np.where(better, Ft, F)
         lam = np.where(better, np.maximum(lam * 0.2, 1e-12), lam * 10.0)
@@ -357,9 +412,66 @@ def _lm(
             fin = ids[done]
             theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
             go = ~done
-            ids, th, r, J, W, F, lam = ids[go], th[go], r[go], J[go], W[go], F[go], lam[go]
+            ids, th, H, g, W, F, lam = ids[go], th[go], H[go], g[go], W[go], F[go], lam[go]
+            prob = prob.take(go)
     theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
     return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
+
+
+#: Runs per pass in problems with more runs than this: the Jacobian is formed and
+#: reduced to the normal equations chunk by chunk, so its memory stays bounded (a
+#: million runs of chinchilla would otherwise hold several 80 MB Jacobian arrays).
+RUN_CHUNK = 65_536
+
+
+def _normal(
+    problem: Problem, theta: np.ndarray, W: np.ndarray, jacobian: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Objective per start, and the Gauss–Newton matrix and gradient of the IRLS
+    majoriser (None without ``jacobian``), summed over chunks of runs."""
+    n = problem.y.shape[-1]
+    if n <= RUN_CHUNK:
+        return _normal_chunk(problem, theta, W, jacobian)
+    F: Any = 0.0
+    H: Any = 0.0
+    g: Any = 0.0
+    for a in range(0, n, RUN_CHUNK):
+        cols = slice(a, a + RUN_CHUNK)
+        Fc, Hc, gc = _normal_chunk(problem.runs(cols), theta, W[:, cols], jacobian)
+        F, H, g = F + Fc, (H + Hc if jacobian else None), (g + gc if jacobian else None)
+    return F, H, g
+
+
+def _normal_chunk(
+    problem: Problem, theta: np.ndarray, W: np.ndarray, jacobian: bool
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    obj = problem.objective
+    r, J = problem.residuals(theta, jacobian=jacobian)
+    F = obj.total(r, W)
+    if J is None:
+        return F, None, None
+    w_grad, w_curv = obj.weights(r)
+    with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught by the caller
+        # stacked matmul works matrix by matrix, so a row's numbers never depend on the
+        # other rows of the batch (einsum's buffered reductions can, in the last bit)
+        H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
+        g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+    return F, H, g
+
+
+def curvature(problem: Problem, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``J diag(w psi(r)/r) J^T`` at one point (internal units): the IRLS curvature the
+    diagnostics read identifiability from, summed over chunks of runs."""
+    n = problem.y.shape[-1]
+    H = np.zeros((theta.size, theta.size))
+    for a in range(0, n, RUN_CHUNK):
+        cols = slice(a, a + RUN_CHUNK)
+        part = problem if n <= RUN_CHUNK else problem.runs(cols)
+        r, J = part.residuals(theta[None, :])
+        assert J is not None
+        omega = np.asarray(weights)[..., cols] * problem.objective.irls_weight(r[0])
+        H = H + (J[0] * omega) @ J[0].T if n > RUN_CHUNK else (J[0] * omega) @ J[0].T
+    return H
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -374,6 +486,7 @@ def multistart(
     starts: np.ndarray,
     weights: np.ndarray,
     *,
+    groups: np.ndarray | None = None,
     screen_iter: int = 1,
     final_keep: int = 8,
     keep_fraction: float = 0.25,
@@ -385,35 +498,77 @@ def multistart(
     """Optimise every start; returns the solution for all starts and the indices of
     the starts carried to convergence.
 
-    With ``prune`` (the default) the starts race by successive halving: every start
+    With ``prune`` (the default), grids of more than ``PRUNE_MIN_STARTS`` starts are
+    first reduced by variable projection when the law is affine in some parameters
+    (:mod:`scalinglaws.engine.projection`: one start per distinct combination of the
+    other parameters, its linear coefficients solved by least squares; chinchilla's
+    4,500 starts become 25). Then the starts race by successive halving: every start
     takes ``screen_iter`` iterations, the best ``keep_fraction`` of the distinct ones takes
     twice as many more, and so on until ``final_keep`` remain, which run to
     convergence. Starts dropped on the way keep the objective they had reached (an
     upper bound of where they would end). Grids of at most ``PRUNE_MIN_STARTS`` starts,
     and ``prune=False``, run every start to convergence, as the paper recipe does.
+
+    ``groups`` (one integer code per start, for a per-row ``problem``) runs several
+    independent fits as one batch: every group races on its own, exactly as it would
+    alone (every row's steps depend on that row only), and all groups share each
+    solver call.
     """
     S = starts.shape[0]
-    if not prune or S <= max(final_keep, PRUNE_MIN_STARTS):
+    g = np.zeros(S, dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
+    counts = np.bincount(g)
+    racing = (counts > max(final_keep, PRUNE_MIN_STARTS)) & prune
+    if not racing.any():
         sol = levenberg_marquardt(problem, starts, weights, max_iter=max_iter, ftol=ftol, callback=callback)
         return sol, np.arange(S)
+    per_row_w = np.ndim(weights) == 2
+
+    def solve(rows: np.ndarray, budget: int) -> Solution:
+        w = weights[rows] if per_row_w else weights
+        return levenberg_marquardt(problem.take(rows), theta[rows], w, max_iter=budget, ftol=ftol, callback=callback)
+
     theta = np.array(starts, dtype=float)
     F = np.full(S, np.inf)
     status = np.full(S, MAX_ITER)
     iters = np.zeros(S, dtype=int)
-    active = np.arange(S)
+    settled = np.flatnonzero(~racing[g])  # small grids go straight to convergence
+    active = np.flatnonzero(racing[g])
+    n_active = np.where(racing, counts, 0)
+    mask = linear_mask(problem)
+    if mask is not None:
+        # variable projection: one start per distinct combination of the nonlinear
+        # parameters, its linear coefficients solved by least squares; the rest of the
+        # grid (other guesses of those coefficients) is not run
+        key = np.column_stack([g[active], theta[np.ix_(active, np.flatnonzero(~mask))]])
+        _, first = np.unique(key, axis=0, return_index=True)
+        active = active[np.sort(first)]
+        w = weights[active] if per_row_w else weights
+        theta[active] = project(problem.take(active), theta[active], w, mask)
+        n_active = np.bincount(g[active], minlength=counts.size)
     budget = screen_iter
-    while active.size > final_keep:
-        sol = levenberg_marquardt(problem, theta[active], weights, max_iter=budget, ftol=ftol, callback=callback)
-        theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
-        status[active] = np.where(sol.status == RUNNING, MAX_ITER, sol.status)
-        order = active[np.argsort(F[active], kind="stable")]
+    while True:
+        in_race = active[n_active[g[active]] > final_keep]
+        if in_race.size == 0:
+            break
+        sol = solve(in_race, budget)
+        theta[in_race], F[in_race], iters[in_race] = sol.theta, sol.objective, iters[in_race] + sol.iterations
+        status[in_race] = np.where(sol.status == RUNNING, MAX_ITER, sol.status)
+        # by group, then objective (stable: ties keep their order, as in a fit alone)
+        order = in_race[np.lexsort((F[in_race], g[in_race]))]
         order = order[np.isfinite(F[order])]
-        # distinct starts only: starts that reached the same point count once
-        _, first = np.unique(np.round(theta[order], 6), axis=0, return_index=True)
+        # distinct starts only: starts of a group that reached the same point count once
+        key = np.column_stack([g[order], np.round(theta[order], 6)])
+        _, first = np.unique(key, axis=0, return_index=True)
         order = order[np.sort(first)]
-        active = order[: max(final_keep, int(active.size * keep_fraction))]
+        go = g[order]
+        rank = np.arange(order.size) - np.searchsorted(go, go, side="left")
+        kept = order[rank < np.maximum(final_keep, (n_active[go] * keep_fraction).astype(int))]
+        raced = np.unique(g[in_race])
+        n_active[raced] = np.bincount(g[kept], minlength=counts.size)[raced]
+        active = np.concatenate([active[~np.isin(g[active], raced)], kept])
         budget *= 2
-    sol = levenberg_marquardt(problem, theta[active], weights, max_iter=max_iter, ftol=ftol, callback=callback)
-    theta[active], F[active], iters[active] = sol.theta, sol.objective, iters[active] + sol.iterations
-    status[active] = sol.status
-    return Solution(theta=theta, objective=F, status=status, iterations=iters), active
+    final = np.concatenate([settled, active])
+    sol = solve(final, max_iter)
+    theta[final], F[final], iters[final] = sol.theta, sol.objective, iters[final] + sol.iterations
+    status[final] = sol.status
+    return Solution(theta=theta, objective=F, status=status, iterations=iters), (active if groups is None else final)

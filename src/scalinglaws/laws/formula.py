@@ -307,6 +307,8 @@ class CompiledFormula:
         env = _Env()
         for name in self.variable_names:
             env[name] = np.asarray(variables[name], dtype=float)
+            if "log:" + name in variables:  # the caller's precomputed log (a solver does this once)
+                env["log:" + name] = variables["log:" + name]
         for name in self.param_names:
             env[name] = np.asarray(params[name], dtype=float)
         steps, outputs = program
@@ -377,3 +379,29 @@ def split_names(formula: str, variables: Sequence[str]) -> tuple[tuple[str, ...]
     var = tuple(n for n in order if n in variables)
     par = tuple(n for n in order if n not in variables)
     return var, par
+
+
+@functools.lru_cache(maxsize=256)
+def linear_params(formula: str, param_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The parameters the formula is affine in, jointly: with the others fixed it is
+    ``c0 + sum_k p_k * phi_k`` (chinchilla's E, A and B; power's E and A).
+
+    Given the nonlinear parameters (the exponents), the best linear ones are a linear
+    least-squares problem: variable projection (LAWS.md section 15.2) uses this to
+    place starts.
+
+    Examples
+    --------
+    >>> linear_params("E + A / n_params**alpha + B / n_tokens**beta", ("E", "A", "B", "alpha", "beta"))
+    ('E', 'A', 'B')
+    """
+    sp = _sympy()
+    expr = parse(formula)
+    chosen: list[Any] = []
+    for name in param_names:
+        s = sp.Symbol(name, real=True)
+        if s not in expr.free_symbols or sp.diff(expr, s, s) != 0:
+            continue
+        if all(sp.simplify(sp.diff(expr, s, t)) == 0 for t in chosen):
+            chosen.append(s)
+    return tuple(str(s) for s in chosen)
