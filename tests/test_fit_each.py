@@ -99,7 +99,7 @@ def test_bad_input_is_one_line_errors() -> None:
     with pytest.raises(sl.DataError, match="by='group' is not a column"):
         fit_each(df, "power", by="group")
     short = pd.concat([df, pd.DataFrame({"curve": ["tiny"] * 2, "x": [1e6, 1e7], "loss": [3.0, 2.5]})])
-    with pytest.raises(sl.DataError, match="group curve='tiny' has 2 runs"):
+    with pytest.raises(sl.DataError, match="group curve='tiny': .*needs at least 3 runs, got 2"):
         fit_each(short, "power", by="curve")
     with pytest.raises(sl.FitError, match="loss must be"):
         fit_each(df, "power", by="curve", loss="l1")

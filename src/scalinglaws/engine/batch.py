@@ -18,26 +18,24 @@ import itertools
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 import scalinglaws.engine.fit  # noqa: F401  (the module, which the package's fit function shadows)
-from scalinglaws._version import __version__
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.engine.fit import Prepared, best_start, finish, prepare
 from scalinglaws.engine.result import Fit
 from scalinglaws.engine.solver import (
     CONVERGED,
-    Objective,
     Problem,
     Solution,
     levenberg_marquardt,
     multistart,
 )
-from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
-from scalinglaws.laws import get_law
+from scalinglaws.errors import DataError, FitError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 
 _fit = sys.modules["scalinglaws.engine.fit"]
@@ -110,27 +108,17 @@ def fit_each(
     law: str | Law | Callable[..., Any],
     *,
     by: str = "curve",
-    loss: str = "huber",
-    delta: float = 1e-3,
-    space: str = "log",
-    target: str | None = None,
-    variables: Mapping[str, str] | None = None,
-    fixed: Mapping[str, float] | None = None,
-    fixed_source: str = "",
-    weights: str | Sequence[float] | np.ndarray | None = None,
-    asymmetry: float = 1.0,
-    starts: Mapping[str, Sequence[float]] | np.ndarray | None = None,
-    prune: bool = True,
-    bootstrap: int = 0,
-    seed: int | None = 0,
-    law_options: Mapping[str, Any] | None = None,
+    **options: Any,
 ) -> FitTable:
     """Fit ``law`` to every group of runs (one value of the column ``by``) separately.
 
-    Same options as :func:`scalinglaws.engine.fit.fit` (no ``groups``/``shared``: for
-    one law with shared parameters across groups use ``fit(..., groups=...)``). The
-    result equals ``fit(group_runs, law, ...)`` for every group, computed together.
-    Diagnostics warnings are summarised in one warning; see ``to_frame()["warnings"]``.
+    Takes the options of :func:`scalinglaws.engine.fit.fit` (not ``groups``/``shared``:
+    for one law with parameters shared across groups use ``fit(..., groups=...)``). Each
+    group is prepared exactly as ``fit(group_runs, law, **options)`` prepares it
+    (:func:`~scalinglaws.engine.fit.prepare`), the starts of all groups are solved as rows
+    of one batched solve, and each result is built as ``fit`` builds it, so the result
+    equals the fits one by one. Diagnostics warnings are summarised in one warning;
+    see ``to_frame()["warnings"]``.
 
     Examples
     --------
@@ -144,55 +132,35 @@ def fit_each(
     """
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
-    _fit._check_arguments(variables, fixed, seed, law_options)
-    if isinstance(seed, np.random.Generator):
+    for bad in ("groups", "shared", "progress"):
+        if options.get(bad):
+            raise FitError(f"fit_each fits each group alone: {bad}= does not apply (use fit(..., groups=...) for shared parameters)")
+    seed = options.get("seed", 0)
+    boot = options.get("bootstrap", 0)
+    if isinstance(seed, np.random.Generator) or isinstance(getattr(boot, "seed", None), np.random.Generator):
         raise FitError("fit_each needs an integer seed (each group draws from a fresh generator seeded with it)")
     if not isinstance(by, str) or by not in runs.columns:
         raise DataError(f"by={by!r} is not a column of the runs; columns: {', '.join(runs.columns)}")
-    base = get_law(law, **dict(law_options or {}))
-    _check_options(loss, space, delta, asymmetry, bootstrap)
-    mapping = dict(variables or {})
-    the_law = base.with_fixed(dict(fixed)) if fixed else base
-    target = target or the_law.target
-    numeric = [mapping.get(v, v) for v in base.variables]
-    positive = [c for c in numeric if c in _fit._POSITIVE_COLUMNS or space == "log" and c == target]
-    runs.require(numeric + [target], positive=positive + ([target] if space == "log" else []),
-                 purpose=f"fitting {the_law.name!r} by {by!r}")  # fmt: skip
-    X = {v: runs.column(mapping.get(v, v)) for v in base.variables}
-    y, w = runs.column(target), _fit._weights(runs, weights, len(runs))
     codes, uniques = pd.factorize(runs.data[by], sort=True)
     if (codes < 0).any():
         raise DataError(f"column {by!r} has missing values (row {int(np.argmax(codes < 0))}): every run needs a group")
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
-    members = [order[a:b] for a, b in itertools.pairwise(bounds)]
     labels = tuple(_plain(u) for u in uniques)
-    n_params = len(the_law.params)
-    for label, rows in zip(labels, members):
-        if rows.size < n_params:
-            raise DataError(f"group {by}={label!r} has {rows.size} runs; fitting {the_law.name!r} needs at least {n_params}")
-        if not (w[rows] > 0).any():
-            raise DataError(f"group {by}={label!r} has only zero weights: no run would count")
-
-    objective = Objective(kind=loss, delta=float(delta), space=space, asymmetry=float(asymmetry))
-    options = {"loss": loss, "delta": float(delta), "space": space, "target": target, "variables": mapping,
-                   "weights": weights if isinstance(weights, str) else (None if weights is None else "array"),
-                   "asymmetry": float(asymmetry), "groups": None, "shared": [], "prune": prune, "bootstrap": bootstrap}  # fmt: skip
-    groups = []
-    for rows in members:
-        Xg = {k: v[rows] for k, v in X.items()}
-        problem = Problem(law=the_law, variables=Xg, y=y[rows], objective=objective)
-        groups.append((rows, problem, w[rows], problem.to_internal(_fit._starts(the_law, starts, Xg, y[rows]))))
-
+    groups: list[tuple[np.ndarray, Prepared]] = []
+    for label, (a, b) in zip(labels, itertools.pairwise(bounds)):
+        rows = order[a:b]
+        try:
+            groups.append((rows, prepare(runs.subset(rows), law, **options)))
+        except ScalingLawsError as err:
+            raise type(err)(f"group {by}={label!r}: {err}") from None
     fits: list[Fit] = []
-    common = {"law": the_law, "fixed": fixed, "fixed_source": fixed_source, "options": options, "runs": runs, "seed": seed, "by": by,
-                  "fingerprint": runs.fingerprint()}  # fmt: skip
     for block in _blocks(groups):
-        fits.extend(_fit_block([groups[i] for i in block], [labels[i] for i in block], prune, bootstrap, common))
+        fits.extend(_fit_block([groups[i] for i in block], [labels[i] for i in block], runs, law, by, options))
     noisy = [label for label, f in zip(labels, fits) if f.diagnostics.warnings]
     if noisy:
         warnings.warn(
-            f"{the_law.name}: {len(noisy)} of {len(fits)} groups have diagnostics warnings (first: {by}={noisy[0]!r}); "
+            f"{fits[0].law.name}: {len(noisy)} of {len(fits)} groups have diagnostics warnings (first: {by}={noisy[0]!r}); "
             "see to_frame()['warnings'] and each fit's diagnostics",
             ScalingLawsWarning,
             stacklevel=2,
@@ -200,32 +168,17 @@ def fit_each(
     return FitTable(by=by, labels=labels, fits=tuple(fits))
 
 
-def _check_options(loss: str, space: str, delta: Any, asymmetry: Any, bootstrap: Any) -> None:
-    import math
-
-    if loss not in ("huber", "squared"):
-        raise FitError(f"loss must be 'huber' or 'squared', got {loss!r}")
-    if space not in ("log", "linear"):
-        raise FitError(f"space must be 'log' or 'linear', got {space!r}")
-    if not (isinstance(delta, (int, float)) and delta > 0 and math.isfinite(delta)):
-        raise FitError(f"delta must be a positive number, got {delta!r}")
-    if not (isinstance(asymmetry, (int, float)) and asymmetry > 0 and math.isfinite(asymmetry)):
-        raise FitError(f"asymmetry must be a positive number, got {asymmetry!r}")
-    if not isinstance(bootstrap, int) or bootstrap < 0:
-        raise FitError(f"bootstrap must be a non-negative integer, got {bootstrap!r}")
-
-
-def _alone(problem: Problem, starts: np.ndarray) -> bool:
+def _alone(prep: Prepared) -> bool:
     """Whether a fit alone would race on a subsample of its runs (large groups)."""
-    n = problem.y.shape[-1]
-    return not (n <= 2 * _fit.RACE_SAMPLE or (n <= _fit.RACE_THRESHOLD and n * len(starts) <= _fit.RACE_WORK))
+    n = prep.problem.y.shape[-1]
+    return not (n <= 2 * _fit.RACE_SAMPLE or (n <= _fit.RACE_THRESHOLD and n * len(prep.starts) <= _fit.RACE_WORK))
 
 
-def _blocks(groups: list[Any]) -> Iterator[list[int]]:
+def _blocks(groups: list[tuple[np.ndarray, Prepared]]) -> Iterator[list[int]]:
     block: list[int] = []
     size = 0
-    for i, (rows, _, _, starts) in enumerate(groups):
-        cost = len(starts) * rows.size
+    for i, (rows, prep) in enumerate(groups):
+        cost = len(prep.starts) * rows.size
         if block and size + cost > BLOCK_ELEMENTS:
             yield block
             block, size = [], 0
@@ -254,50 +207,50 @@ def _stack(problems: Sequence[Problem], weights: Sequence[np.ndarray], repeats: 
     return Problem(law=problems[0].law, variables=variables, y=y, objective=problems[0].objective), W
 
 
-def _fit_block(groups: list[Any], labels: list[Any], prune: bool, n_boot: int, common: dict[str, Any]) -> list[Fit]:
+def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], runs: Runs, law: Any, by: str,
+               options: Mapping[str, Any]) -> list[Fit]:
     """Fit a block of groups together; groups a fit alone would race on a subsample of
     their runs are fitted alone (they are large enough not to need batching)."""
-    batched = [i for i, g in enumerate(groups) if not _alone(g[1], g[3])]
+    batched = [i for i, (_, prep) in enumerate(groups) if not _alone(prep)]
     out: dict[int, Fit] = {}
     for i in set(range(len(groups))) - set(batched):
-        rows, _problem, _w, _ = groups[i]
-        out[i] = _fit.fit(common["runs"].subset(rows), common["law"], prune=prune, bootstrap=n_boot, seed=common["seed"],
-                          **_fit_kwargs(common))  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingLawsWarning)
+            f = _fit.fit(runs.subset(groups[i][0]), law, **options)
+        out[i] = replace(f, provenance={**f.provenance, "group": {by: _plain(labels[i])}})
     if batched:
-        parts = [groups[i] for i in batched]
-        sizes = [len(g[3]) for g in parts]
-        stacked, W = _stack([g[1] for g in parts], [g[2] for g in parts], sizes)
+        parts = [groups[i][1] for i in batched]
+        sizes = [len(p.starts) for p in parts]
+        stacked, W = _stack([p.problem for p in parts], [p.weights for p in parts], sizes)
         codes = np.repeat(np.arange(len(parts)), sizes)
-        sol, refined = multistart(stacked, np.concatenate([g[3] for g in parts]), W, groups=codes, prune=prune)
+        prune = parts[0].prune
+        sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        thetas, solutions = [], []
+        solutions = []
         for k, (a, b) in enumerate(itertools.pairwise(offsets)):
             part = Solution(*(getattr(sol, f)[a:b] for f in ("theta", "objective", "status", "iterations")))
             mine = refined[(refined >= a) & (refined < b)] - a
-            finite = np.isfinite(part.objective)
-            if not finite.any():
-                raise FitError(f"group {common['by']}={labels[batched[k]]!r}: no start of {common['law'].name!r} gave a "
-                               "finite objective on these runs; check the data, bounds and starts")  # fmt: skip
-            best = int(np.argmin(np.where(finite, part.objective, np.inf)))
-            thetas.append(part.theta[best])
+            try:
+                best = best_start(parts[k], part)
+            except FitError as err:
+                raise FitError(f"group {by}={labels[batched[k]]!r}: {err}") from None
             solutions.append((part, mine, best))
-        draws = _bootstrap(parts, thetas, n_boot, common["seed"]) if n_boot else [(None, 0)] * len(parts)
-        for k, i in enumerate(batched):
-            part, mine, best = solutions[k]
-            out[i] = _result(parts[k], labels[i], part, mine, best, draws[k][0], draws[k][1], n_boot, common)
+        n_boot = parts[0].n_boot
+        thetas = [s[0].theta[s[2]] for s in solutions]
+        draws = _bootstrap(parts, thetas, n_boot, parts[0].seed) if n_boot else [(None, 0)] * len(parts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalingLawsWarning)
+            for k, i in enumerate(batched):
+                part, mine, best = solutions[k]
+                out[i] = finish(parts[k], part, mine, best, draws[k][0], draws[k][1],
+                                provenance={"group": {by: _plain(labels[i])}})
     return [out[i] for i in range(len(groups))]
 
 
-def _fit_kwargs(common: dict[str, Any]) -> dict[str, Any]:
-    o = common["options"]
-    return {"loss": o["loss"], "delta": o["delta"], "space": o["space"], "target": o["target"], "variables": o["variables"] or None,
-                "fixed": common["fixed"], "fixed_source": common["fixed_source"], "asymmetry": o["asymmetry"]}  # fmt: skip
-
-
-def _bootstrap(parts: list[Any], thetas: list[np.ndarray], n_draws: int, seed: int | None) -> list[tuple[np.ndarray, int]]:
+def _bootstrap(parts: list[Prepared], thetas: list[np.ndarray], n_draws: int, seed: Any) -> list[tuple[np.ndarray, int]]:
     """Every group's resamples, drawn as a fit alone draws them, refitted together (in
     sub-blocks of groups that keep the working arrays within ``BLOCK_ELEMENTS``)."""
-    n = max(g[1].y.shape[-1] for g in parts)
+    n = max(p.problem.y.shape[-1] for p in parts)
     step = max(1, BLOCK_ELEMENTS // (n_draws * n))
     out: list[tuple[np.ndarray, int]] = []
     for a in range(0, len(parts), step):
@@ -305,9 +258,10 @@ def _bootstrap(parts: list[Any], thetas: list[np.ndarray], n_draws: int, seed: i
     return out
 
 
-def _bootstrap_block(parts: list[Any], thetas: list[np.ndarray], n_draws: int, seed: int | None) -> list[tuple[np.ndarray, int]]:
+def _bootstrap_block(parts: list[Prepared], thetas: list[np.ndarray], n_draws: int, seed: Any) -> list[tuple[np.ndarray, int]]:
     problems, counts = [], []
-    for rows, problem, w, _ in parts:
+    for prep in parts:
+        problem, w = prep.problem, prep.weights
         n = problem.y.shape[-1]
         rng = np.random.default_rng(seed)
         counts.append(rng.multinomial(n, np.full(n, 1.0 / n), size=n_draws).astype(float) * w)
@@ -325,32 +279,3 @@ def _bootstrap_block(parts: list[Any], thetas: list[np.ndarray], n_draws: int, s
         draws[~ok] = np.nan
         out.append((draws, int((~ok).sum())))
     return out
-
-
-def _result(group: Any, label: Any, sol: Solution, refined: np.ndarray, best: int, draws: Any, n_failed: int,
-            n_boot: int, common: dict[str, Any]) -> Fit:  # fmt: skip
-    """The group's :class:`Fit`, built as :func:`scalinglaws.engine.fit.fit` builds it."""
-    rows, problem, w, starts = group
-    law, fixed = common["law"], common["fixed"] or {}
-    diagnostics = _fit._diagnose(problem, sol, refined, best, w, n_failed, n_boot)
-    natural = problem.to_natural(sol.theta[best][None, :])[0]
-    params = {p.name: float(v) for p, v in zip(law.params, natural)}
-    runs = common["runs"]
-    seed = common["seed"]
-    provenance = {
-        "scalinglaws": __version__, "numpy": np.__version__, "data": runs.source,
-        "data_fingerprint": common["fingerprint"], "group": {common["by"]: _plain(label)}, "n_runs": int(rows.size),
-        "seed": seed,
-    }  # fmt: skip
-    return Fit(
-        law=law,
-        params={**params, **{k: float(v) for k, v in fixed.items()}},
-        fixed={k: float(v) for k, v in fixed.items()},
-        fixed_source=common["fixed_source"],
-        objective=float(sol.objective[best]),
-        n_runs=int(rows.size),
-        draws=draws,
-        diagnostics=diagnostics,
-        options={**common["options"], "n_starts": int(starts.shape[0])},
-        provenance=provenance,
-    )

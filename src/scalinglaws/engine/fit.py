@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,63 @@ def fit(
     >>> f.options["loss"], f.options["bootstrap"]
     ('squared', 20)
     """
+    prep = prepare(
+        runs, law, objective=objective, starts=starts, bootstrap=bootstrap, target=target, variables=variables,
+        fixed=fixed, fixed_source=fixed_source, weights=weights, groups=groups, shared=shared,
+        law_options=law_options, loss=loss, delta=delta, space=space, asymmetry=asymmetry, prune=prune, seed=seed,
+    )  # fmt: skip
+    bar = _progress(progress, "fit")
+    sol, refined = _race(prep.problem, prep.starts, prep.weights, prep.prune, bar)
+    best = best_start(prep, sol)
+    draws, n_failed = None, 0
+    if prep.n_boot:
+        draws, n_failed = _bootstrap(prep.problem, sol.theta[best], prep.weights, prep.n_boot, prep.seed, progress)
+    return finish(prep, sol, refined, best, draws, n_failed)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A fit ready to solve: the law as fitted, the problem (data and objective), the
+    starts in internal units, the weights, and what the :class:`Fit` will record.
+    :func:`fit` solves one; :func:`scalinglaws.engine.batch.fit_each` stacks many."""
+
+    law: Law
+    problem: Problem
+    starts: np.ndarray
+    weights: np.ndarray
+    prune: bool
+    n_boot: int
+    seed: Any
+    fixed: Mapping[str, float]
+    fixed_source: str
+    options: Mapping[str, Any]
+    provenance: Mapping[str, Any]
+
+
+def prepare(
+    runs: Runs | pd.DataFrame | str,
+    law: str | Law | Callable[..., Any],
+    *,
+    objective: Objective | None = None,
+    starts: Starts | Mapping[str, Sequence[float]] | np.ndarray | None = None,
+    bootstrap: Bootstrap | int = 0,
+    target: str | None = None,
+    variables: Mapping[str, str] | None = None,
+    fixed: Mapping[str, float] | None = None,
+    fixed_source: str = "",
+    weights: str | Sequence[float] | np.ndarray | None = None,
+    groups: str | None = None,
+    shared: Sequence[str] = (),
+    law_options: Mapping[str, Any] | None = None,
+    loss: str = UNSET,
+    delta: float = UNSET,
+    space: str = UNSET,
+    asymmetry: float = UNSET,
+    prune: bool = UNSET,
+    seed: Seed = UNSET,
+) -> Prepared:
+    """Everything :func:`fit` does before solving (same arguments): check the options,
+    build the law, derive and check the data, choose the starts."""
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
     _check_arguments(variables, fixed, law_options)
@@ -169,29 +227,6 @@ def fit(
     start_nat = _starts(the_law, start.grid, X, y)
     start_int = problem.to_internal(start_nat)
 
-    bar = _progress(progress, "fit")
-    sol, refined = _race(problem, start_int, w, start.prune, bar)
-    finite = np.isfinite(sol.objective)
-    if not finite.any():
-        raise FitError(
-            f"no start of {the_law.name!r} gave a finite objective on these runs: the law cannot produce "
-            f"{'positive ' if chosen.space == 'log' else ''}predictions here; check the data, bounds and starts"
-        )
-    best = int(np.argmin(np.where(finite, sol.objective, np.inf)))
-    theta = sol.theta[best]
-    natural = problem.to_natural(theta[None, :])[0]
-
-    draws = None
-    n_failed = 0
-    if boot.n:
-        draws, n_failed = _bootstrap(problem, theta, w, boot.n, boot.seed, progress)
-
-    diagnostics = _diagnose(problem, sol, refined, best, w, n_failed, boot.n)
-    for message in diagnostics.warnings:
-        warnings.warn(f"{the_law.name}: {message}", ScalingLawsWarning, stacklevel=2)
-
-    params = {p.name: float(v) for p, v in zip(the_law.params, natural)}
-    all_params = {**params, **{k: float(v) for k, v in (fixed or {}).items()}}
     provenance = {
         "scalinglaws": __version__,
         "numpy": np.__version__,
@@ -218,18 +253,47 @@ def fit(
         # the training range of each variable, for the range checks of predictions and plans
         "ranges": training_ranges(X, the_law.categorical),
     }
-    return Fit(
-        law=the_law,
-        params=all_params,
-        fixed={k: float(v) for k, v in (fixed or {}).items()},
-        fixed_source=fixed_source,
-        objective=float(sol.objective[best]),
-        n_runs=n,
-        draws=draws,
-        diagnostics=diagnostics,
-        options=fit_options,
+    return Prepared(
+        law=the_law, problem=problem, starts=start_int, weights=w, prune=start.prune, n_boot=boot.n, seed=boot.seed,
+        fixed={k: float(v) for k, v in (fixed or {}).items()}, fixed_source=fixed_source, options=fit_options,
         provenance=provenance,
     )
+
+
+def best_start(prep: Prepared, sol: Solution) -> int:
+    """Index of the best finite start, or a FitError when none is finite."""
+    finite = np.isfinite(sol.objective)
+    if not finite.any():
+        raise FitError(
+            f"no start of {prep.law.name!r} gave a finite objective on these runs: the law cannot produce "
+            f"{'positive ' if prep.options['space'] == 'log' else ''}predictions here; check the data, bounds and starts"
+        )
+    return int(np.argmin(np.where(finite, sol.objective, np.inf)))
+
+
+def finish(prep: Prepared, sol: Solution, refined: np.ndarray, best: int, draws: np.ndarray | None, n_failed: int,
+           provenance: Mapping[str, Any] | None = None) -> Fit:
+    """The :class:`Fit` of a prepared fit from its solution (diagnosed; warnings raised)."""
+    problem, theta = prep.problem, sol.theta[best]
+    natural = problem.to_natural(theta[None, :])[0]
+    diagnostics = _diagnose(problem, sol, refined, best, prep.weights, n_failed, prep.n_boot)
+    for message in diagnostics.warnings:
+        warnings.warn(f"{prep.law.name}: {message}", ScalingLawsWarning, stacklevel=3)
+    params = {p.name: float(v) for p, v in zip(prep.law.params, natural)}
+    return Fit(
+        law=prep.law,
+        params={**params, **prep.fixed},
+        fixed=dict(prep.fixed),
+        fixed_source=prep.fixed_source,
+        objective=float(sol.objective[best]),
+        n_runs=int(problem.y.shape[-1]),
+        draws=draws,
+        diagnostics=diagnostics,
+        options=dict(prep.options),
+        provenance={**prep.provenance, **dict(provenance or {})},
+    )
+
+
 
 
 def _is_catalog(law: Any) -> bool:
