@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from scalinglaws.engine.result import check_level
 from scalinglaws.errors import DataError
@@ -132,6 +131,8 @@ def pass_until(samples: Any, passes: Any = 1, *, level: float = 0.95) -> PassRat
     if R == 0:
         lo, hi = 0.0, float(1 - (alpha / 2) ** (1 / N))  # no pass in N samples
     else:
+        from scipy import stats  # imported here: scipy.stats costs half a second at start-up
+
         lo = float(stats.beta.ppf(alpha / 2, R, F + 1))
         hi = 1.0 if F == 0 else float(stats.beta.ppf(1 - alpha / 2, R, F))
     with np.errstate(divide="ignore", invalid="ignore"):

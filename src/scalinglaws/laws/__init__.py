@@ -8,6 +8,7 @@ walk-through is in docs/architecture.md.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -74,10 +75,11 @@ def get_law(law: str | Law | Callable[..., Any], **options: Any) -> Law:
         key = law.strip()
         if key in CATALOG:
             try:
-                made = CATALOG[key](**options)
-            except TypeError as err:
-                raise LawError(f"law {key!r} does not take the options {sorted(options)}: {err}") from None
-            return replace(made, spec={"catalog": key, "options": dict(options)})
+                frozen = tuple(sorted(options.items()))
+                hash(frozen)
+            except TypeError:  # unhashable options: build afresh
+                return _make(key, options)
+            return _cached(key, frozen, CATALOG[key])
         if key.lower() in CATALOG:
             return get_law(key.lower(), **options)
         if key.isidentifier():
@@ -90,6 +92,21 @@ def get_law(law: str | Law | Callable[..., Any], **options: Any) -> Law:
     if callable(law):
         return function_law(law, **options)
     raise LawError(f"a law is a catalog name, a formula string, a function or a Law; got {type(law).__name__}")
+
+
+def _make(key: str, options: Mapping[str, Any]) -> Law:
+    try:
+        made = CATALOG[key](**options)
+    except TypeError as err:
+        raise LawError(f"law {key!r} does not take the options {sorted(options)}: {err}") from None
+    return replace(made, spec={"catalog": key, "options": dict(options)})
+
+
+@functools.lru_cache(maxsize=256)
+def _cached(key: str, frozen: tuple[tuple[str, Any], ...], factory: Callable[..., Law]) -> Law:
+    """A catalog law built once per name, options and factory (laws are immutable values;
+    building one compiles its formula, which costs milliseconds)."""
+    return _make(key, dict(frozen))
 
 
 def law_from_spec(spec: Mapping[str, Any]) -> Law:
