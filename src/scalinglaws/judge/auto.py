@@ -32,6 +32,7 @@ from scalinglaws.laws.law import Law
 from scalinglaws.laws import get_law
 from scalinglaws.engine.result import Fit
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.fit import fit as fit_one
 from scalinglaws.judge.calibrate import calibrate
 from scalinglaws.engine.predict import predict_runs
@@ -46,6 +47,8 @@ SIZE_DATA_CANDIDATES: tuple[str, ...] = ("chinchilla", "kaplan")
 #: Training shares of the distinct scales at the nested cut points.
 DEFAULT_CUTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
 _INNER_DROP = ("bootstrap", "seed", "progress")
+#: A law is chosen by at least this many nested cuts (fewer only when the runs have fewer).
+MIN_CUTS = 2
 
 
 @dataclass(frozen=True, eq=False)
@@ -280,19 +283,20 @@ def nested_errors(
     n_par = {n: len(law.params) - n_fixed for n, law in zip(names, laws)}
 
     # the cuts every remaining candidate can be fitted at; drop the most flexible first
+    # until there are at least two (one held-out cut is too noisy to choose a law by)
     racing = sorted(usable, key=lambda n: n_par[n])
+    enough = min(MIN_CUTS, len(ks))
     while True:
         need = max(n_par[n] for n in racing) + 1
         common = [k for k in ks if train_sizes[k] >= need]
-        if common or len(racing) == 1:
+        if len(common) >= enough or len(racing) == 1:
             break
         dropped = racing.pop()
-        notes[dropped] = f"too few runs to test it ({n_par[dropped]} parameters)"
+        notes[dropped] = f"too few runs to test it at {enough} cuts ({n_par[dropped]} parameters)"
     errors: dict[str, dict[int, np.ndarray]] = {n: {} for n in names}
-    for k in common:
-        train = scale <= values[k - 1]
-        for name in racing:
-            errors[name][k] = _cut_errors(runs, laws[names.index(name)], train, ~train, fit_kwargs)
+    trains = {k: scale <= values[k - 1] for k in common}
+    for name in racing:
+        errors[name] = _law_cut_errors(runs, laws[names.index(name)], trains, fit_kwargs)
     return Nested(
         candidates=tuple(cands), names=tuple(names), n_params=n_par, notes=notes, racing=tuple(racing), by=by,
         cuts=tuple(common), train_sizes=train_sizes, errors=errors, n_runs=len(runs),
@@ -352,16 +356,37 @@ def fit_auto(
             result = f
             break
         skipped.append(name)
+    fallback = ""
     if result is None:
-        if not fitted:
+        result = _last_resort(runs, fit_kwargs)
+        if result is not None:
+            fallback = ("no candidate predicts finite positive values beyond the data: fell back to a pure power "
+                        "law (power with E = 0), finite for every positive x")
+        elif fitted:
+            result = fitted[0]
+        else:
             raise LawError(f"no candidate could be fitted to all {len(runs)} runs (tried {', '.join(skipped)})")
-        result = fitted[0]
     record = selection.to_dict()
     record["law"] = result.law.name
     if skipped:
         record["note"] = (f"{', '.join(skipped)}: fit failed on all runs, or predicted non-finite or non-positive "
                           f"values beyond the data; fitted {result.law.name}")
+    if fallback:
+        record["law"] = "power"  # with E pinned at 0 (see "fallback")
+        record["fallback"] = fallback
+        record["note"] = (record.get("note", "") + "; " + fallback).lstrip("; ")
     return replace(result, options={**result.options, "auto": record})
+
+
+def _last_resort(runs: Runs, fit_kwargs: Mapping[str, Any]) -> Fit | None:
+    """The fallback of the chain: ``power`` with its floor pinned at 0 (A x^-alpha, finite
+    and positive for every positive x), for one-variable runs; None if it cannot be fitted."""
+    try:
+        kwargs = options_for("power", {**fit_kwargs, "fixed": {"E": 0.0}}, inner=False)
+        f = fit_one(runs, "power", **kwargs)
+    except ScalingLawsError:
+        return None
+    return f if _sane_beyond(f, runs) else None
 
 
 def _sane_beyond(f: Fit, runs: Runs) -> bool:
@@ -444,6 +469,33 @@ def _unusable(law: Law, fit_kwargs: Mapping[str, Any]) -> str:
     return ""
 
 
+def _law_cut_errors(runs: Runs, law: Law, trains: Mapping[int, np.ndarray],
+                    fit_kwargs: Mapping[str, Any]) -> dict[int, np.ndarray]:
+    """Log errors of ``law`` above every cut, fitted below it: the fits of all cuts as one
+    batched solve (:func:`~scalinglaws.engine.batch.fit_each` on the stacked training
+    runs, equal to the fits one by one), or one by one when the options are per run
+    (weight arrays, groups) or a cut's fit fails."""
+    kwargs = options_for(law, fit_kwargs)
+    w = kwargs.get("weights")
+    if len(trains) > 1 and not kwargs.get("groups") and (w is None or isinstance(w, str)):
+        stacked = pd.concat([runs.data[tr].assign(_cut=k) for k, tr in trains.items()], ignore_index=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = fit_each(stacked, law, by="_cut", **kwargs)
+                out = {}
+                for k, tr in trains.items():
+                    f = table[k]
+                    y = runs.column(f.options.get("target") or "loss")[~tr]
+                    with np.errstate(all="ignore"):
+                        e = np.log(predict_runs(f, runs.subset(~tr))) - np.log(y)
+                    out[k] = np.where(np.isfinite(e), e, np.inf)
+                return out
+        except ScalingLawsError:
+            pass
+    return {k: _cut_errors(runs, law, tr, ~tr, fit_kwargs) for k, tr in trains.items()}
+
+
 def _cut_errors(runs: Runs, law: Law, train: np.ndarray, test: np.ndarray, fit_kwargs: Mapping[str, Any]) -> np.ndarray:
     """Log errors of ``law`` fitted on ``train`` at the ``test`` runs (inf on failure)."""
     kwargs = options_for(law, split_kwargs(fit_kwargs, train))
@@ -502,6 +554,8 @@ def fit(
         chosen: Any = result.options["auto"]["law"]
         chosen = next((c for c in (candidates or ()) if isinstance(c, Law) and c.name == chosen), chosen)
         opts = options_for(chosen, {k: v for k, v in options.items() if k not in ("by", "cuts")}, inner=False)
+        if result.options["auto"].get("fallback"):
+            opts = {**opts, "fixed": {"E": 0.0}}
     else:
         if candidates is not None:
             raise FitError('candidates apply to law="auto" only')
