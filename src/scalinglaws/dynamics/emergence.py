@@ -131,7 +131,7 @@ def emergence(
     --------
     ``sl.emergence(frame, x="n_params", y="acc")``
     """
-    frame = data.frame if isinstance(data, Runs) else data
+    frame = data.data if isinstance(data, Runs) else data
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"emergence needs a DataFrame or Runs, got {type(data).__name__}")
     for col in (x, y):

@@ -202,7 +202,7 @@ def _heaviside(x: np.ndarray) -> np.ndarray:
     return np.where(x > 0, 1.0, np.where(x < 0, 0.0, 0.5))
 
 
-class _Env(dict):  # type: ignore[type-arg]
+class _Env(dict[str, Any]):
     """Values by name; ``"log:<variable>"`` is computed on first use and kept."""
 
     def __missing__(self, key: str) -> Any:
@@ -270,7 +270,7 @@ def _compile_node(e: Any, variables: frozenset[str]) -> Step:
             return lambda env: env[key]
         inner = _compile_node(arg, variables)
         return lambda env: np.log(inner(env))
-    unary = {sp.exp: np.exp, sp.Abs: np.abs, sp.tanh: np.tanh, sp.Heaviside: _heaviside, sp.sign: np.sign}
+    unary: dict[Any, Callable[[Any], Any]] = {sp.exp: np.exp, sp.Abs: np.abs, sp.tanh: np.tanh, sp.Heaviside: _heaviside, sp.sign: np.sign}
     if func in unary:
         g, inner = unary[func], _compile_node(e.args[0], variables)
         return lambda env: g(inner(env))

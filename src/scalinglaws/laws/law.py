@@ -450,7 +450,7 @@ def function_law(
     def function(X: Mapping[str, Any], P: Mapping[str, Any]) -> Any:
         return fn(**X, **P)
 
-    label = name or getattr(fn, "__name__", "custom")
+    label = str(name or getattr(fn, "__name__", "custom"))
     return Law(
         name=label,
         variables=var,

@@ -42,6 +42,7 @@ import dataclasses
 import math
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -278,7 +279,7 @@ def isoflop(
                    curves=pd.concat(curves, ignore_index=True), grouping=grouping.description)
 
 
-def _points(N: np.ndarray, D: np.ndarray, L: np.ndarray, grouping, windows, used: np.ndarray) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+def _points(N: np.ndarray, D: np.ndarray, L: np.ndarray, grouping: Any, windows: Any, used: np.ndarray) -> pd.DataFrame:
     parts = []
     for idx, budget_c, (lo, hi), u in zip(grouping.members, grouping.budgets, windows, used):
         x = np.log(N[idx])

@@ -154,9 +154,9 @@ class _Model:
 
     def base(self, P: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
         """The law itself; P (S, k), N and D (S, G) -> (S, G)."""
-        X: dict[str, Any] = {self.nvar: N, self.dvar: D}
+        X: dict[str, Any] = {str(self.nvar): N, str(self.dvar): D}
         if self.law_unique is not None:
-            X[self.uvar] = np.minimum(self.law_unique, D)
+            X[str(self.uvar)] = np.minimum(self.law_unique, D)
         for k, v in self.fixed_vars.items():
             X[k] = np.full(N.shape, v, dtype=object if k in self.law.categorical else float)
         params = {n: P[:, j : j + 1] for j, n in enumerate(self.law.param_names)}
@@ -528,7 +528,7 @@ def compute_optimal(
     if not np.isfinite(N[0]):
         raise FitError(f"no finite compute-optimal model size for {C:.4g} FLOPs under {fit.law.name!r}")
 
-    common = dict(level=level, law=fit.law.name, flop_convention=counter_name(counter), n_draws=S - 1)
+    common: dict[str, Any] = dict(level=level, law=fit.law.name, flop_convention=counter_name(counter), n_draws=S - 1)
     ref_values = {"n_params": N, "n_tokens": D, "tokens_per_param": D / N}
     if U is not None:
         ref_values["epochs"] = D / U
