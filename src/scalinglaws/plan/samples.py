@@ -178,7 +178,7 @@ def plan_samples(
     logs = np.log(sizes)
     point = np.array([[fits[n].params["a"], fits[n].params["b"]] for n in sizes])  # (m, 2)
     draws = [fits[n]._valid_draws()[:, [fits[n].free_params.index("a"), fits[n].free_params.index("b")]]
-             if fits[n].draws is not None and len(fits[n].draws or ()) else None for n in sizes]
+             if _n_draws(fits[n]) else None for n in sizes]
     grid = np.unique(np.concatenate([sizes, np.geomspace(sizes[0], sizes[-1], max(int(n_sizes), 2))]))
     lg = np.log(grid)
 
@@ -227,3 +227,7 @@ def plan_samples(
         options=options,
         level=level,
     )
+
+
+def _n_draws(f: Any) -> int:
+    return 0 if f.draws is None else len(f.draws)
