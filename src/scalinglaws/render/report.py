@@ -43,7 +43,7 @@ th{background:#f2f6fa;text-align:center}td:first-child,th:first-child{text-align
 .ok{background:#eaf6ef;border-left:4px solid #009E73;padding:6px 10px;margin:6px 0}
 .note{color:#555;font-size:.9em}
 figure{margin:12px 0 20px}figure img{width:100%;height:auto;border:1px solid #eee}
-figure.corner img{width:80%}
+figure.corner img{width:80%}figure.corner-small img{width:55%}
 .summary{border:1px solid #ccc;border-left:8px solid #999;border-radius:4px;padding:10px 16px;margin:12px 0 20px;background:#fafafa}
 .summary.ok{border-left-color:#009E73;background:#f2faf6}.summary.caution{border-left-color:#E69F00;background:#fff8ec}
 .summary.bad{border-left-color:#D55E00;background:#fdf0ea}
@@ -188,7 +188,7 @@ def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float, iso: A
                      lambda: plot.isoflop(iso, fit=fit)))
     if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
         figs.append(("Pairwise bootstrap distributions of the parameters (x: the fit).", lambda: plot.bootstrap(fit),
-                     "corner"))
+                     "corner" if len(fit.free_params) > 3 else "corner-small"))
     return "<h2>Figures</h2>\n" + _figures(figs)
 
 

@@ -53,7 +53,7 @@ def quantity(value: Any, kind: str) -> str:
         return f"{v:.2g}".replace("e+", "e")
     if kind == "loss":
         return f"{v:.4g}"
-    return f"{v:.3g}"
+    return f"{v:.3g}".replace("e+0", "e").replace("e+", "e")
 
 
 def with_interval(value: Any, interval: Any, kind: str) -> str:
