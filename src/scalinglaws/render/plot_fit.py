@@ -202,7 +202,7 @@ def _range(runs: Runs | None, col: str) -> tuple[float, float]:
 
 def _mark_extrapolation(ax: Axes, trained: np.ndarray) -> None:
     """Shade the horizontal range beyond the fitted runs and say so on the plot."""
-    xmax = max((float(np.max(ln.get_xdata())) for ln in ax.get_lines() if len(ln.get_xdata())), default=0.0)
+    xmax = max((float(np.max(ln.get_xdata())) for ln in ax.get_lines() if np.size(ln.get_xdata())), default=0.0)
     edge = float(np.max(trained)) if len(trained) else 0.0
     if not (edge > 0 and xmax > edge * 1.0001):
         return
@@ -214,7 +214,7 @@ def _mark_extrapolation(ax: Axes, trained: np.ndarray) -> None:
             ha="left", va="top", fontsize=8, color="#555555")
 
 
-def _curve(ax: Axes, f: Fit, X: dict[str, np.ndarray], grid: np.ndarray, level: float, *, label: str | None,
+def _curve(ax: Axes, f: Fit, X: dict[str, Any], grid: np.ndarray, level: float, *, label: str | None,
            color: Any = FIT_COLOR, ls: str = "-", band_label: bool = True, lw: float = 2.0) -> None:
     y = np.asarray(f.predict(**X, check_range=False), dtype=float) * np.ones_like(grid)
     ok = np.isfinite(y) & (y > 0)
@@ -265,9 +265,9 @@ def _law_lines(ax: Axes, f: Fit, runs: Runs, col: str, by: str | None, held: np.
         norm = LogNorm(centres.min(), top if top > centres.min() else centres.min() * 10) if positive else \
             Normalize(centres.min(), top if top > centres.min() else centres.min() + 1)
         cmap = colormaps[CMAP]
-        colors = [cmap(norm(c)) for c in centres]
+        colors: list[Any] = [cmap(norm(c)) for c in centres]
     else:
-        colors = cycle(len(groups))  # type: ignore[assignment]
+        colors = list(cycle(len(groups)))
 
     def inputs(m: np.ndarray, grid: np.ndarray, compute: float | None) -> dict[str, Any]:
         X: dict[str, Any] = {}
@@ -304,7 +304,7 @@ def _law_lines(ax: Axes, f: Fit, runs: Runs, col: str, by: str | None, held: np.
         ax.scatter([], [], s=40, facecolor="none", edgecolor=grey, linewidth=1.5, label="held out")
     if not numeric_by:
         return None
-    return norm, cmap, axis_label(by) if by in ("flops",) else by  # type: ignore[arg-type]
+    return norm, cmap, axis_label(str(by)) if by == "flops" else str(by)
 
 
 def _groups(runs: Runs, by: str, max_groups: int = 8) -> list[tuple[str, np.ndarray, float | None]]:

@@ -123,7 +123,7 @@ def isoflop(iso: IsoFlop, fit: Fit | None = None, *, frontier: bool = True, ax: 
 
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, fraction=0.05)
         bar.set_label("compute budget C (FLOPs)")
-    return fig  # type: ignore[return-value]
+    return fig
 
 
 def _law_along(ax: Axes, fit: Fit, pts: pd.DataFrame, color: Any) -> None:
