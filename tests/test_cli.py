@@ -86,5 +86,62 @@ def test_every_command_has_help() -> None:
 
 
 def test_console_script_entry_point() -> None:
-    proc = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "fit", "--help"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "fit", "--help"], capture_output=True, text=True,
+                          timeout=120, check=False)
     assert proc.returncode == 0 and "--bootstrap" in proc.stdout
+
+
+def _fit_file(tmp_path, capsys, bootstrap: str = "0") -> str:
+    out_file = tmp_path / "fit.json"
+    code, _, _ = run(["fit", "chinchilla_epoch", "--law", "chinchilla", "--bootstrap", bootstrap, "-o", str(out_file)],
+                     capsys)
+    assert code == 0
+    return str(out_file)
+
+
+def test_predict_with_unequal_at_lists_is_a_one_line_error(tmp_path, capsys) -> None:
+    path = _fit_file(tmp_path, capsys)
+    code, _, err = run(["predict", path, "--at", "n_params=1e9,2e9,4e9", "--at", "n_tokens=2e10,4e10"], capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip() == "error: --at lists must have the same number of values (or one value): n_params has 3, n_tokens has 2"
+    # one value broadcasts against a list
+    code, out, _ = run(["predict", path, "--at", "n_params=1e9,2e9", "--at", "n_tokens=2e10", "--json"], capsys)
+    assert code == 0 and len(json.loads(out)) == 2
+
+
+def test_hints_name_flags_not_python_keywords(capsys) -> None:
+    from scalinglaws.cli.app import as_flags
+
+    assert as_flags("drop it (where=...), or group nearby budgets with bins=...") == \
+        "drop it (--where ...), or group nearby budgets with --bins ..."
+    assert as_flags("pass noise=SD for a parametric bootstrap") == "pass --noise SD for a parametric bootstrap"
+    assert as_flags("at n_params=7e10") == "at n_params=7e10"  # variables are not options
+    code, _, err = run(["fit", "chinchilla_epoch", "--law", "chinchilla", "--where", "loss > 100"], capsys)
+    assert code == 2 and "where=" not in err and "bins=" not in err
+
+
+def _help(command: str) -> str:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    return " ".join(sub.choices[command].format_help().split())
+
+
+def test_help_states_the_real_defaults() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    for command in ("validate", "report", "compare"):
+        assert sub.choices[command].get_default("bootstrap") == 200
+        assert "bootstrap resamples (default 200)" in _help(command), command
+    assert "bootstrap resamples (default 0)" in _help("fit")
+    # one interval level everywhere: 90 %
+    for command, p in sub.choices.items():
+        if any(a.dest == "level" for a in p._actions):
+            assert p.get_default("level") == 0.9, command
+            assert "(default 0.9" in _help(command), command
+
+
+def test_compare_names_free_parameters(capsys) -> None:
+    code, out, _ = run(["compare", "chinchilla_epoch", "--law", "power", "--law", "m1", "--var", "x=flops",
+                        "--bootstrap", "0", "--n", "20"], capsys)
+    assert code == 0, out
+    assert "free_params" in out and "n_params" not in out.splitlines()[1]

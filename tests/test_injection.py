@@ -187,7 +187,7 @@ def test_huge_constant_powers_do_not_hang() -> None:
         """
     )
     try:
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=6)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired as err:
         pytest.fail(f"parsing a huge constant power hung; finished: {err.stdout!r}")
     assert proc.returncode == 0, proc.stderr

@@ -8,18 +8,19 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
 
-import scalinglaws as sl  # noqa: E402
-from scalinglaws import plot  # noqa: E402
-from scalinglaws.cli import app as cli  # noqa: E402
-from scalinglaws.judge.compare import compare_ladders  # noqa: E402
-from scalinglaws.errors import DataError, FitError  # noqa: E402
-from scalinglaws.judge.validate import validate  # noqa: E402
+import scalinglaws as sl
+from scalinglaws import plot
+from scalinglaws.cli import app as cli
+from scalinglaws.errors import DataError, FitError
+from scalinglaws.judge.compare import compare_ladders
+from scalinglaws.judge.validate import validate
+from scalinglaws.render import style as plot_style
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -57,7 +58,18 @@ def test_fit_plot_draws_band_curve_and_held_out_runs(curve):
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     assert _hollow(ax) == 3  # the held-out runs
     labels = ax.get_legend_handles_labels()[1]
-    assert "90% predictive interval" in labels and "held out" in labels and "extrapolation" in labels
+    assert "90% predictive interval" in labels and "held out" in labels
+    assert "extrapolated (beyond the fitted runs)" in labels
+    # the band is the fit's own predictive interval on a dense grid (smooth, not a polygon)
+    line = ax.get_lines()[0]
+    xs, ys = line.get_xdata(), line.get_ydata()
+    assert len(xs) >= 200 and np.allclose(ys, v.fit.predict(x=xs, check_range=False))
+    band = ax.collections[0].get_paths()[0].vertices
+    lo, hi = v.fit.predict_interval(0.9, x=xs, check_range=False)
+    assert np.isclose(band[:, 1].min(), lo.min()) and np.isclose(band[:, 1].max(), hi.max())
+    # the shaded range starts at the largest fitted run
+    span = [p for p in ax.patches if p.get_label().startswith("extrapolated")]
+    assert len(span) == 1 and span[0].get_x() == pytest.approx(runs.column("x")[:-3].max())
     assert _png(fig).startswith(PNG)
 
 
@@ -158,8 +170,17 @@ def test_fit_plot_of_a_law_in_size_and_data_groups_by_budget():
     f = sl.fit(df, "E + A / n_params**alpha + B / n_tokens**beta")
     fig = plot.fit(f, df)
     ax = fig.axes[0]
-    assert len(ax.get_lines()) == 3 + 1  # one line per budget, one legend entry
-    assert ax.get_xlabel() == "parameters N"
+    drawn = [ln for ln in ax.get_lines() if len(ln.get_xdata()) >= 200]
+    assert len(drawn) == 3 + 1  # the law along each budget, and dashed at 10 times the largest
+    for line, c in zip(drawn, (1e18, 1e19, 1e20, 1e21)):
+        n = line.get_xdata()
+        centre = np.exp(np.log(df.flops[np.isclose(df.flops, c, rtol=0.02)]).mean()) if c < 1e21 else 10 * df.flops.max()
+        assert np.allclose(line.get_ydata(), f.predict(n_params=n, n_tokens=centre / (6 * n), check_range=False), rtol=1e-3)
+    assert drawn[-1].get_linestyle() == "--" and "extrapolated" in drawn[-1].get_label()
+    assert ax.get_xlabel() == "model size N (parameters)" and ax.get_ylabel() == "loss (nats/token)"
+    assert len(fig.axes) == 2 and "FLOPs" in fig.axes[1].get_ylabel()  # compute is a colorbar, as in the IsoFLOP figure
+    assert ax.xaxis.get_major_formatter()(1e9, 0) == "1B"
+    assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_position().y0 * fig.bbox.height  # below the data
 
 
 def test_validation_and_ladders(curve):
@@ -173,6 +194,34 @@ def test_validation_and_ladders(curve):
     fig = plot.ladders(lc)
     assert len(fig.axes) == 2 and fig.axes[1].get_yscale() == "log"
     assert len(fig.axes[1].get_lines()) >= 2
+
+
+def test_log_ticks_are_readable():
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.set_yscale("log")
+    ax.set_ylim(2.0, 3.6)  # under a decade: several labelled ticks, not only 2 and 3
+    plot_style.log_ticks(ax.yaxis)
+    ticks = [t for t in ax.yaxis.get_majorticklocs() if 2.0 <= t <= 3.6]
+    assert len(ticks) >= 4 and ax.yaxis.get_major_formatter()(2.5, 0) == "2.5"
+    ax.set_xscale("log")
+    ax.set_xlim(1e18, 1e23)
+    plot_style.log_ticks(ax.xaxis, "power")
+    assert ax.xaxis.get_major_formatter()(1e21, 0) == "$10^{21}$"
+    assert plot_style.count_label(3e7) == "30M" and plot_style.count_label(1.5e9) == "1.5B"
+    assert plot_style.axis_label("n_tokens") == "training data D (tokens)"
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", PNG), (".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_save_writes_the_format_of_the_suffix(curve, tmp_path, suffix, magic):
+    runs, f = curve
+    path = plot.save(plot.learning_curve(f, runs), tmp_path / f"curve{suffix}")
+    assert path.read_bytes().startswith(magic)
+
+
+def test_save_refuses_an_unknown_suffix(curve, tmp_path):
+    with pytest.raises(DataError, match="cannot write a figure as '.xyz'"):
+        plot.save(plot.learning_curve(curve[1], curve[0]), tmp_path / "curve.xyz")
 
 
 def test_palette_is_okabe_ito():

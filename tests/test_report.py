@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import html
+import io
 import re
 import shutil
 import subprocess
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ import pytest
 import scalinglaws as sl
 from scalinglaws.cli import app as cli
 from scalinglaws.errors import LawError
+from scalinglaws.render.report import render_report
+from scalinglaws.render.style import count_label
+from scalinglaws.render.summary import target, verdict
 from scalinglaws.reporting import build_report, write_report
 
 pytestmark = pytest.mark.filterwarnings("ignore::scalinglaws.errors.ScalingLawsWarning")
@@ -68,19 +72,80 @@ def test_page_is_self_contained_and_complete(page):
     assert len(images) == text.count("<img ") >= 5
     assert all(img.startswith(b"\x89PNG\r\n\x1a\n") for img in images)
     # nothing outside the page: no scripts, style sheets, frames or remote addresses
-    assert not re.search(r"<script|<link|<iframe|@import|https?://", text, flags=re.I)
+    assert not re.search(r"<script|<link|<iframe|@import|https?://", text, flags=re.IGNORECASE)
     assert "90% interval" in text and "coverage of 90% intervals" in text
     assert "Compute-optimal plan" not in text  # a learning curve has no plan
 
 
 def test_plan_section_for_laws_in_size_and_data(tmp_path, monkeypatch):
-    text = build_report(_isoflop(), "chinchilla", bootstrap=10, validate=False, starts=STARTS, plan_flops=[1e21],
-                        figures=False)
+    r = sl.review(_isoflop(), "chinchilla", bootstrap=10, validate=False, starts=STARTS, plan_flops=[1e21, 1e22])
+    text = render_report(r, figures=False)
     assert "<img" not in text and "Extrapolation test" in text
-    assert "<h2>Compute-optimal plan</h2>" in text and "1e+21 FLOPs" in text
+    assert "<h2>Compute-optimal plan</h2>" in text
+    # one table for people: a column per budget, values with units and intervals, no dumped fields
+    plan = text[text.index("<h2>Compute-optimal plan</h2>"):]
+    assert "<th>C = 1e21 FLOPs</th><th>C = 1e22 FLOPs</th>" in plan
+    p = r.plans[0][1]
+    assert f"<td>model size N (parameters)</td><td>{count_label(p.n_params)} (" in plan
+    for dumped in ("n_draws", "at_search_bound", "flop_convention", "training_flops", "training compute"):
+        assert dumped not in plan  # training FLOPs equal the budget here: no second FLOP row
+    assert f"over {p.n_draws} bootstrap refits" in plan
     # a law of one variable has no plan section
     text = build_report(_curve(), "power", bootstrap=0, validate=False, figures=False)
     assert "Compute-optimal plan" not in text
+
+
+def test_summary_states_the_prediction_the_law_and_a_verdict():
+    r = sl.review(_isoflop(), "chinchilla", bootstrap=10, starts=STARTS, frac=0.34, plan_flops=[1e21],
+                  sensitivity_check=False)
+    text = render_report(r, figures=False)
+    top = text[:text.index("<h2>Data</h2>")]
+    word, reasons = verdict(r, target(r))
+    assert f'<span class="badge">{word}</span>' in top and all(html.escape(x) in top for x in reasons)
+    p = r.plans[0][1]
+    lo, _ = r.fit.predict_interval(0.9, n_params=p.n_params, n_tokens=p.n_tokens, check_range=False)
+    value = float(r.fit.predict(n_params=p.n_params, n_tokens=p.n_tokens, check_range=False))
+    assert f"<b>{value:.4g}</b>" in top and f"{float(lo[0] if np.ndim(lo) else lo):.4g} – " in top
+    assert "10× beyond the largest run" in top and f"{r.validation.coverage:.0%} of {r.validation.n_test} runs" in top
+    assert "E + A / n_params**alpha" in top
+
+
+def test_verdict_follows_coverage_and_fit_trust():
+    runs = sl.load_runs(_curve())
+    r = sl.review(runs, "power", bootstrap=0, n=5, sensitivity_check=False)
+    narrow = dataclasses.replace(r.validation, coverage=0.4)  # 2 of 5 held-out runs inside 90 % intervals
+    assert narrow.undercovered
+    bad = dataclasses.replace(r, validation=narrow)
+    word, reasons = verdict(bad, target(bad))
+    assert word == "CAUTION" and any("too narrow" in x for x in reasons)
+    page = render_report(bad, figures=False)
+    assert "The fit raised no warnings." not in page  # no green box under a cautious verdict
+    assert verdict(dataclasses.replace(r, validation=None), None)[0] == "CAUTION"
+    broken = dataclasses.replace(r.fit, diagnostics=dataclasses.replace(r.fit.diagnostics, converged=False))
+    assert not broken.ok
+    word, reasons = verdict(dataclasses.replace(r, fit=broken), None)
+    assert word == "NOT OK" and reasons == list(broken.problems)
+    if r.validation.coverage >= 0.85 and not r.warnings:
+        assert verdict(r, target(r))[0] == "OK"
+
+
+def test_heldout_table_names_the_runs_sizes():
+    r = sl.review(_isoflop(), "chinchilla", bootstrap=0, starts=STARTS, frac=0.34, plan_flops=[],
+                  sensitivity_check=False)
+    text = render_report(r, figures=False)
+    section = text[text.index("<h2>Extrapolation test</h2>"):]
+    assert "<th>N (parameters)</th><th>D (tokens)</th>" in section
+    row = r.validation.table.iloc[0]
+    assert f"<td>{count_label(row['n_params'])}</td><td>{count_label(row['n_tokens'])}</td>" in section
+
+
+def test_figures_are_full_width_and_sharp(page):
+    text = page.read_text(encoding="utf-8")
+    assert "figure img{width:100%" in text
+    import matplotlib.image
+
+    widths = [matplotlib.image.imread(io.BytesIO(img), format="png").shape[1] for img in _images(text)]
+    assert min(widths) >= 900  # 150 dpi: no blur when stretched to the page width
 
 
 def test_figures_of_a_law_in_size_and_data():
@@ -137,7 +202,7 @@ def _chromium(tmp: Path, url: str, *extra: str) -> subprocess.CompletedProcess[s
         f"--user-data-dir={tmp / 'profile'}", "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000",
         *extra, url,
     ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120)  # type: ignore[arg-type]
+    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)  # type: ignore[arg-type]
 
 
 def _console(stderr: str) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -108,7 +109,7 @@ def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--groups", metavar="COLUMN", help="fit one law per value of COLUMN")
     p.add_argument("--shared", action="append", metavar="PARAM", help="parameter common to all groups (repeatable)")
     p.add_argument("--no-prune", action="store_true", help="run every start to convergence (slower)")
-    p.add_argument("--bootstrap", "-b", type=int, default=0, help="number of bootstrap resamples (default 0)")
+    p.add_argument("--bootstrap", "-b", type=int, default=0, help="number of bootstrap resamples (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 
@@ -190,7 +191,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
             values[k] = np.array(v.split(","))
         else:
             values[k] = np.array([parse_number(x, f"--at {k}") for x in v.split(",")])
-    shape = np.broadcast_shapes(*(a.shape for a in values.values()))
+    try:
+        shape = np.broadcast_shapes(*(a.shape for a in values.values()))
+    except ValueError:
+        sizes = ", ".join(f"{k} has {a.size}" for k, a in values.items())
+        raise DataError(f"--at lists must have the same number of values (or one value): {sizes}") from None
     values = {k: np.broadcast_to(a, shape) for k, a in values.items()}
     pred = result.predict(**values)
     band = None
@@ -242,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_data_arguments(p)
     add_fit_arguments(p)
-    p.add_argument("--level", type=float, default=0.95, help="interval level in the report (default 0.95)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level in the report (default %(default)s, as in report and validate)")
     p.add_argument("--json", action="store_true", help="print the fit as JSON")
     p.add_argument("--output", "-o", metavar="FILE", help="save the fit as JSON to FILE")
     p.add_argument("--accept", action="store_true", help=f"exit 0 even when the fit is NOT OK (default: exit {EXIT_NOT_OK})")
@@ -255,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("fit", metavar="FIT_JSON", help="a fit saved with `scalinglaws fit ... -o FILE`")
     p.add_argument("--at", action="append", metavar="VARIABLE=VALUE[,VALUE...]", help="where to predict (repeatable)")
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_predict)
 
@@ -270,9 +275,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options of the Python API that library messages name as keywords, and the flags that
+#: set them on the command line.
+FLAG_OF = {"where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
+           "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by"}
+_KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
+
+
+def as_flags(message: str) -> str:
+    """A library message with its Python keyword hints (``where=...``, ``bins=K``) named
+    as the command's flags (``--where ...``, ``--bins K``)."""
+    return _KEYWORD.sub(lambda m: FLAG_OF[m.group(1)] + (f" {m.group(2)}" if m.group(2) else ""), message)
+
+
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
     if issubclass(category, ScalingLawsWarning):
-        print(f"warning: {message}", file=sys.stderr)
+        print(f"warning: {as_flags(str(message))}", file=sys.stderr)
     else:
         print(f"{category.__name__}: {message}", file=sys.stderr)
 
@@ -289,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.filterwarnings("ignore", category=RuntimeWarning)
             return int(args.handler(args) or 0)
     except ScalingLawsError as err:
-        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        print(f"error: {as_flags(' '.join(str(err).split()))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -266,7 +266,7 @@ def register(subparsers: Any) -> None:
     f.add_argument("--space", choices=("log", "linear"), default="log", help="residuals of log loss or of loss")
     f.add_argument("--delta", type=float, default=1e-3, help="Huber threshold (default 1e-3)")
     f.add_argument("--fix", action="append", metavar="PARAM=VALUE", help="pin a parameter (repeatable)")
-    f.add_argument("--bootstrap", "-b", type=int, default=0, help="bootstrap resamples of the rows (default 0)")
+    f.add_argument("--bootstrap", "-b", type=int, default=0, help="bootstrap resamples of the rows (default %(default)s)")
     f.add_argument("--seed", type=int, default=0, help="random seed")
     f.add_argument("--json", action="store_true", help="print the fit as JSON")
     f.add_argument("--output", "-o", metavar="FILE", help="save the curve fit as JSON")
@@ -276,7 +276,7 @@ def register(subparsers: Any) -> None:
     q.add_argument("fit", metavar="CURVE_FIT_JSON", help="a fit saved with `scalinglaws curves fit ... -o FILE`")
     _add_schedule_arguments(q)
     q.add_argument("--every", type=int, help="print every N steps (default: 20 rows)")
-    q.add_argument("--level", type=float, default=0.95, help="interval level when the fit has bootstrap draws")
+    q.add_argument("--level", type=float, default=0.9, help="interval level when the fit has bootstrap draws (default %(default)s)")
     q.add_argument("--json", action="store_true", help="print JSON")
     q.set_defaults(handler=cmd_curves_predict)
 
@@ -298,7 +298,7 @@ def register(subparsers: Any) -> None:
     d.add_argument("--loss-fit", required=True, metavar="FIT_JSON", help="saved loss fit (e.g. --law overtraining)")
     d.add_argument("--downstream-fit", required=True, metavar="FIT_JSON", help="saved error-from-loss fit (e.g. --law downstream_exp)")
     d.add_argument("--at", action="append", metavar="VARIABLE=VALUE[,VALUE...]", help="where to predict (repeatable)")
-    d.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    d.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     d.add_argument("--json", action="store_true", help="print JSON")
     d.set_defaults(handler=cmd_downstream_predict)
 
@@ -315,7 +315,7 @@ def register(subparsers: Any) -> None:
     s = sub.add_parser("samples", help="samples needed for a target coverage", description="Invert a coverage fit.")
     s.add_argument("fit", metavar="FIT_JSON", help="a coverage fit (scalinglaws fit TABLE --law coverage --target coverage -o FILE)")
     s.add_argument("--target", type=float, required=True, help="target coverage in (0, 1)")
-    s.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    s.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(handler=cmd_downstream_samples)
 

@@ -49,7 +49,7 @@ def _holdout_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--by", metavar="COLUMN", help="column ordering runs by scale (default: the law's scale or flops)")
     p.add_argument("--frac", type=float, default=0.2, help="share of runs held out (default 0.2)")
     p.add_argument("--n", type=int, metavar="N", help="number of runs held out (instead of --frac)")
-    p.add_argument("--level", type=float, default=0.9, help="level of the prediction intervals (default 0.9)")
+    p.add_argument("--level", type=float, default=0.9, help="level of the prediction intervals (default %(default)s)")
     p.add_argument("--candidate", action="append", metavar="LAW", help="candidate for --law auto (repeatable)")
     p.set_defaults(bootstrap=200)
 
@@ -93,8 +93,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     c = compare(runs, laws, candidates=args.candidate, **opts, **kwargs)
     if args.json:
         print(json.dumps(c.to_dict(), indent=2))
-    else:
-        print(c.summary())
+    else:  # the table's n_params counts the law's free parameters, not a model size: say so
+        cols = ["law", "n_params", "rmse_log", "max_abs_rel_error", "coverage", "objective", "aic", "bic"]
+        table = c.table[cols].rename(columns={"n_params": "free_params"})
+        print(f"Comparison of {len(c.table)} laws (held out: {c.holdout} by {c.by}); best extrapolation: {c.best}")
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        print(f"(free_params: fitted parameters of each law; AIC/BIC: in sample, {c.table.likelihood.iloc[0]} "
+              "likelihood of log residuals; a tie-breaker, not a test of extrapolation)")
     return 0
 
 

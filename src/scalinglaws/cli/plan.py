@@ -187,7 +187,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--at", action="append", metavar="VARIABLE=VALUE", help="value of another variable of the law")
     p.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
     p.add_argument("--suggest-n", type=int, default=4, help="most runs to propose (default 4)")
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_plan)
 
@@ -203,7 +203,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--bins", type=int, help="group budgets into bins of 1/BINS decade (default: exact budgets for an "
                    "IsoFLOP design, else nearby budgets grouped automatically)")
     p.add_argument("--budget-column", default="auto", help="column of each run's budget (default: budget if present, else flops)")
-    p.add_argument("--bootstrap", "-b", type=int, default=200, help="draws per budget (default 200)")
+    p.add_argument("--bootstrap", "-b", type=int, default=200, help="draws per budget (default %(default)s)")
     p.add_argument("--noise", metavar="SD|resample", help="bootstrap by noise of this sd on log loss, or 'resample' sizes")
     p.add_argument("--weighted", action="store_true", help="weight the power-law fits by 1/sd^2 of the optima (Porian et al.)")
     p.add_argument("--unweighted", action="store_true", help="unweighted power-law fits (the default; kept for old scripts)")
@@ -211,7 +211,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--run-column", default="run_id", help="column naming each curve's run (default run_id)")
     p.add_argument("--points", type=int, default=100, help="FLOP values of the envelope (default 100)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_isoflop)
 
@@ -238,9 +238,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--steps-column", default="steps", help="steps column (default steps)")
     p.add_argument("--examples-column", default="examples", help="examples/tokens column (default examples)")
     p.add_argument("--batch-from-column", action="store_true", help="with --critical-batch: read --batch-column, not examples")
-    p.add_argument("--bootstrap", "-b", type=int, default=200, help="resamples for intervals (default 200)")
+    p.add_argument("--bootstrap", "-b", type=int, default=200, help="resamples for intervals (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--level", type=float, default=0.95, help="interval level (default 0.95)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_hparams)
 

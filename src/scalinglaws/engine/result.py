@@ -357,6 +357,28 @@ class Fit:
 
     # ---------------------------------------------------------------- serialisation
 
+    def _repr_html_(self, level: float = 0.9) -> str:
+        """The fit as a notebook shows it: verdict, law, parameters with intervals, diagnostics."""
+        import html
+
+        e = html.escape
+        have = self.draws is not None and np.isfinite(self.draws).all(axis=1).sum() >= 2
+        ci = self.intervals(level) if have else {}
+        rows = "".join(
+            f"<tr><td>{e(n)}</td><td>{v:.6g}</td><td>{f'{ci[n][0]:.4g} – {ci[n][1]:.4g}' if n in ci else ''}</td>"
+            f"<td>{'fixed' if n in self.fixed else ''}</td></tr>" for n, v in self.params.items())
+        head = f"<th>{level:.0%} interval</th>" if ci else "<th></th>"
+        trust = (f'<p style="color:#b34700"><b>NOT OK:</b> {e("; ".join(self.problems))}</p>' if self.problems
+                 else '<p style="color:#00785a"><b>OK:</b> converged, every parameter identified</p>')
+        formula = f" <code>{e(self.law.formula)}</code>" if self.law.formula else ""
+        d = self.diagnostics
+        boot = f"{len(self.draws)} bootstrap refits" if self.draws is not None else "no bootstrap"
+        warn = "".join(f"<li>{e(w)}</li>" for w in d.warnings)
+        return (f"<div><b>Fit of {e(self.law.name)}</b>{formula} to {self.n_runs} runs{trust}"
+                f"<table><thead><tr><th>parameter</th><th>value</th>{head}<th></th></tr></thead><tbody>{rows}"
+                f"</tbody></table><p>objective {self.objective:.6g}; {d.iterations} iterations; condition number "
+                f"{d.condition_number:.3g}; {boot}</p>" + (f"<ul>{warn}</ul>" if warn else "") + "</div>")
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict holding everything needed to rebuild the fit."""
         return {

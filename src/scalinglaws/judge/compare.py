@@ -89,6 +89,18 @@ class Comparison:
         scores = ", ".join(f"{r.law}={r.rmse_log:.4g}" for r in self.table.itertuples())
         return f"Comparison(best={self.best!r}, by={self.by!r}, holdout={self.holdout!r}, rmse_log={{{scores}}})"
 
+    def _repr_html_(self) -> str:
+        """The comparison as a notebook shows it: one row per law, the best first."""
+        import html
+
+        cols = {"law": "law", "n_params": "free parameters", "rmse_log": "held-out log RMSE",
+                "max_abs_rel_error": "largest relative error", "coverage": "coverage", "aic": "AIC", "bic": "BIC"}
+        t = self.table[[c for c in cols if c in self.table.columns]].rename(columns=cols)
+        table = t.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="n/a", border=0)
+        return (f"<div><b>Comparison of {len(self.table)} laws</b> (held out: {html.escape(self.holdout)} by "
+                f"{html.escape(self.by)}); best extrapolation: <b>{html.escape(self.best)}</b>{table}"
+                "<p>AIC/BIC: in sample, a tie-breaker, not a test of extrapolation.</p></div>")
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "best": self.best,

@@ -164,6 +164,22 @@ class Validation:
             f"rmse_log={self.rmse_log:.4g}, max_abs_rel_error={self.max_abs_rel_error:.4g}, coverage={cov})"
         )
 
+    def _repr_html_(self) -> str:
+        """The validation as a notebook shows it: metrics, coverage against the level, warnings."""
+        import html
+
+        cov = f"{self.coverage:.0%}" if math.isfinite(self.coverage) else "n/a"
+        flag = ' <b style="color:#b34700">(too low)</b>' if self.undercovered else ""
+        lines = self.summary().splitlines()
+        rows = [("held out", html.escape(lines[0].split(": ", 1)[-1])),
+                ("log RMSE / bias / max |error|", f"{self.rmse_log:.4g} / {self.bias_log:+.4g} / {self.max_abs_log_error:.4g}"),
+                ("largest relative error", f"{self.max_abs_rel_error:.2%}"),
+                (f"coverage of {self.level:.0%} intervals", cov + flag)]
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>" for k, v in rows)
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (f"<div><b>Validation of {html.escape(self.law)}</b><table>{body}</table>"
+                + (f"<ul>{warn}</ul>" if warn else "") + "</div>")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: metrics, the held-out table, the per-fold parameters and choices."""
         return {

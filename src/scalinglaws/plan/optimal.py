@@ -394,6 +394,37 @@ class Plan:
             f"{ci('tokens_per_param')}, loss={self.loss:.5g}{ci('loss')}{extra}; {self.law}, {self.method})"
         )
 
+    def _repr_html_(self) -> str:
+        """The plan as a notebook shows it: a table of the run with units and intervals."""
+        import html
+
+        def num(v: float, kind: str) -> str:
+            if kind == "count":
+                for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+                    if abs(v) >= scale:
+                        return f"{v / scale:.3g}{suffix}"
+            return f"{v:.2e}".replace("e+", "e") if kind == "flops" else f"{v:.4g}"
+
+        rows = [("model size N", "parameters", "n_params", self.n_params, "count"),
+                ("training data D", "tokens", "n_tokens", self.n_tokens, "count"),
+                ("tokens per parameter", "", "tokens_per_param", self.tokens_per_param, "ratio"),
+                ("predicted loss", "nats/token", "loss", self.loss, "ratio")]
+        if self.epochs is not None:
+            rows.append(("epochs", "", "epochs", self.epochs, "ratio"))
+        if self.total_flops is not None:
+            rows.append(("total compute", "FLOPs", "total_flops", self.total_flops, "flops"))
+        if abs(self.training_flops / self.flops - 1) > 0.01:
+            rows.append(("training compute", "FLOPs", "training_flops", self.training_flops, "flops"))
+        body = "".join(
+            f"<tr><td>{label}</td><td>{num(v, kind)}</td><td>{unit}</td><td>"
+            + (f"{num(self.intervals[key][0], kind)} – {num(self.intervals[key][1], kind)}" if key in self.intervals else "")
+            + "</td></tr>" for label, unit, key, v, kind in rows)
+        kind = "Inference-aware plan" if self.inference_tokens is not None else "Compute-optimal plan"
+        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
+        return (f"<div><b>{kind}</b> for C = {num(self.flops, 'flops')} FLOPs ({html.escape(self.law)}, {self.method})"
+                f"<table><thead><tr><th></th><th>value</th><th>unit</th><th>{self.level:.0%} interval</th></tr></thead>"
+                f"<tbody>{body}</tbody></table>" + (f"<ul>{warn}</ul>" if warn else "") + "</div>")
+
 
 def _positive(value: Any, name: str) -> float:
     try:

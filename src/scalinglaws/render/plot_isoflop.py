@@ -113,7 +113,7 @@ def isoflop(iso: IsoFlop, fit: Fit | None = None, *, frontier: bool = True, ax: 
     if xs.size and xs.max() / xs.min() < 30:
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: size_label(v) if round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
     ax.set_xlabel("model size N (parameters)")
-    ax.set_ylabel("final loss")
+    ax.set_ylabel("final loss (nats/token)")
     a = iso.n_opt
     what = "Envelope of training curves" if iso.method == "envelope" else f"IsoFLOP {iso.method}s"
     ax.set_title(f"{what}: {len(opt)} {'FLOP values' if iso.method == 'envelope' else 'budgets'}, {int(opt['used'].sum())} in the fit; "
@@ -123,7 +123,7 @@ def isoflop(iso: IsoFlop, fit: Fit | None = None, *, frontier: bool = True, ax: 
 
         bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, pad=0.02, fraction=0.05)
         bar.set_label("compute budget C (FLOPs)")
-    return fig  # type: ignore[return-value]
+    return fig
 
 
 def _law_along(ax: Axes, fit: Fit, pts: pd.DataFrame, color: Any) -> None:

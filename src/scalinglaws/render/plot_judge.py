@@ -11,8 +11,10 @@ from scalinglaws.render.style import (
     FIT_COLOR,
     HELD_COLOR,
     OKABE_ITO,
+    TICKS,
     axis_label,
     finish,
+    log_ticks,
     new_axes,
     new_figure,
 )
@@ -39,10 +41,15 @@ def validation(v: Any, *, ax: Axes | None = None) -> Figure:
             ax.errorbar(xs[mask], e[mask], yerr=np.vstack([e[mask] - lo[mask], hi[mask] - e[mask]]),
                         fmt="o", ms=5, color=color, capsize=3, label=label)
     ax.set_xscale("log")
+    finite = xs[np.isfinite(xs) & (xs > 0)]
+    if finite.size:
+        pad = (finite.max() / finite.min()) ** 0.08 if finite.max() > finite.min() else 1.3
+        ax.set_xlim(finite.min() / pad, finite.max() * pad)
+        log_ticks(ax.xaxis, TICKS.get(v.by, "plain"))
     ax.set_xlabel(axis_label(v.by))
-    ax.set_ylabel("log predicted - log actual")
+    ax.set_ylabel("log error: log predicted − log actual")
     cov = f", coverage {v.coverage:.0%}" if math.isfinite(v.coverage) else ""
-    ax.set_title(f"Held-out predictions of {v.law}: log RMSE {v.rmse_log:.3g}{cov}")
+    ax.set_title(f"Held-out predictions of {v.law}: log RMSE {v.rmse_log:.3g}{cov}", fontsize=10)
     finish(ax)
     return fig
 
@@ -58,8 +65,10 @@ def ladders(comparison: Any) -> Figure:
     a1.plot(c.flops, c.loss_variant, color=OKABE_ITO[1], lw=2, ls="--", label="variant")
     a1.set_xscale("log")
     a1.set_yscale("log")
-    a1.set_xlabel("compute (FLOPs)")
-    a1.set_ylabel("loss" + (" on the compute-optimal frontier" if c.frontier else ""))
+    a1.set_xlabel(axis_label("flops"))
+    a1.set_ylabel(axis_label("loss") + (" on the frontier" if c.frontier else ""))
+    log_ticks(a1.xaxis, "power")
+    log_ticks(a1.yaxis, "plain")
     a1.set_title(f"Fitted {c.law}")
     finish(a1)
     finite = np.isfinite(c.lower) & np.isfinite(c.upper) & (c.lower > 0)
@@ -73,8 +82,10 @@ def ladders(comparison: Any) -> Figure:
         a2.axvline(x, color=HELD_COLOR, ls=":", lw=1.2)
     a2.set_xscale("log")
     a2.set_yscale("log")
-    a2.set_xlabel("compute of the variant, C (FLOPs)")
-    a2.set_ylabel("multiplier k: variant(C) = baseline(k C)")
+    a2.set_xlabel("compute of the variant C (FLOPs)")
+    a2.set_ylabel("multiplier k (×): variant(C) = baseline(k C)")
+    log_ticks(a2.xaxis, "power")
+    log_ticks(a2.yaxis, "plain")
     a2.set_title("Effective-compute multiplier")
     finish(a2)
     return fig

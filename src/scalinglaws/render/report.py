@@ -12,7 +12,7 @@ import datetime as _dt
 import html
 import io
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,11 @@ from scalinglaws._version import __version__
 from scalinglaws.data.runs import Runs
 from scalinglaws.engine.result import Fit
 from scalinglaws.errors import ScalingLawsError
+from scalinglaws.render.style import axis_label
+from scalinglaws.render.summary import summary_html, target, verdict
+from scalinglaws.render.tables import fmt as _fmt
+from scalinglaws.render.tables import heldout_table, plan_table, plan_warnings, quantity
+from scalinglaws.render.tables import table as _table
 
 if TYPE_CHECKING:  # types only: render never imports the code that fits
     from scalinglaws.reporting import Review
@@ -37,7 +42,16 @@ th{background:#f2f6fa;text-align:center}td:first-child,th:first-child{text-align
 .warn{background:#fff4e5;border-left:4px solid #E69F00;padding:6px 10px;margin:6px 0}
 .ok{background:#eaf6ef;border-left:4px solid #009E73;padding:6px 10px;margin:6px 0}
 .note{color:#555;font-size:.9em}
-figure{margin:12px 0 20px}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figure{margin:12px 0 20px}figure img{width:100%;height:auto;border:1px solid #eee}
+figure.corner img{width:80%}figure.corner-small img{width:55%}
+.summary{border:1px solid #ccc;border-left:8px solid #999;border-radius:4px;padding:10px 16px;margin:12px 0 20px;background:#fafafa}
+.summary.ok{border-left-color:#009E73;background:#f2faf6}.summary.caution{border-left-color:#E69F00;background:#fff8ec}
+.summary.bad{border-left-color:#D55E00;background:#fdf0ea}
+.summary .verdict{margin:0 0 4px;font-size:1.1em}.summary ul{margin:4px 0 8px}
+.badge{display:inline-block;font-weight:700;padding:2px 10px;border-radius:3px;color:#fff;background:#666}
+.ok .badge{background:#00785a}.caution .badge{background:#a86a00}.bad .badge{background:#b34700}
+table.kv th{text-align:left;background:none;padding-right:14px;white-space:nowrap}table.kv td{text-align:left}
+table.plan td{white-space:nowrap}
 figcaption{color:#555;font-size:.9em}
 code{background:#f4f4f4;padding:1px 4px;border-radius:3px}
 """
@@ -53,10 +67,10 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
         A complete HTML document.
     """
     fit, runs, validation, level = review.fit, review.runs, review.validation, review.level
-    parts = [_header(title or f"Scaling-law report: {fit.law.name}", runs, fit)]
+    parts = [_header(title or f"Scaling-law report: {fit.law.name}", runs, fit), summary_html(review)]
     parts.append(_data_section(runs, fit))
     parts.append(_fit_section(fit, level))
-    parts.append(_diagnostics_section(fit, review.warnings))
+    parts.append(_diagnostics_section(fit, review.warnings, verdict(review, target(review))[0]))
     if figures:
         parts.append(_figures_section(fit, runs, validation, level, review.isoflop))
     parts.append(_validation_section(validation, review.notes, runs, figures))
@@ -65,7 +79,7 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
         parts.append(_selection_section(auto))
     if review.sensitivity is not None:
         parts.append(_sensitivity_section(review.sensitivity))
-    plan = _plan_section(review.plans, level)
+    plan = _plan_section(review.plans)
     if plan:
         parts.append(plan)
     parts.append(
@@ -88,11 +102,7 @@ def render_report(review: Review, *, title: str | None = None, figures: bool = T
 def _header(title: str, runs: Runs, fit: Fit) -> str:
     formula = f"<code>{html.escape(fit.law.formula)}</code>" if fit.law.formula else "(a Python function)"
     src = f"<br>{html.escape(fit.law.source)}" if fit.law.source else ""
-    head = f"<h1>{html.escape(title)}</h1><p class=\"sub\">Law {html.escape(fit.law.name)}: {formula}{src}</p>"
-    if not fit.ok:  # a fit that cannot be trusted says so before anything else
-        head += (f'<p class="warn"><strong>NOT OK:</strong> {html.escape("; ".join(fit.problems))}. '
-                 "Do not use these parameters as they are.</p>")
-    return head
+    return f"<h1>{html.escape(title)}</h1><p class=\"sub\">Law {html.escape(fit.law.name)}: {formula}{src}</p>"
 
 
 def _data_section(runs: Runs, fit: Fit) -> str:
@@ -100,16 +110,19 @@ def _data_section(runs: Runs, fit: Fit) -> str:
     cols = [mapping.get(v, v) for v in fit.law.variables if v not in fit.law.categorical]
     target = (fit.options.get("target") or "loss")
     rows = []
+    kinds = {"n_params": "count", "n_tokens": "count", "flops": "flops", target: "loss"}
     for c in dict.fromkeys([*cols, target, *(["flops"] if "flops" in runs.columns else [])]):
         if c not in runs.columns:
             continue
         v = runs.column(c)
         derived = " (derived)" if c in runs.derived else ""
-        rows.append([c + derived, f"{np.nanmin(v):.4g}", f"{np.nanmax(v):.4g}", f"{np.unique(v).size}"])
+        k = kinds.get(c, "ratio")
+        rows.append([axis_label(c) + derived, quantity(np.nanmin(v), k), quantity(np.nanmax(v), k),
+                     f"{np.nanmax(v) / np.nanmin(v):.3g}×" if np.nanmin(v) > 0 else "", f"{np.unique(v).size}"])
     source = runs.source if runs.source == "<DataFrame>" else Path(runs.source).name
     return (
         f"<h2>Data</h2><p>{len(runs)} runs from <code>{html.escape(source)}</code>; "
-        f"{len(runs.columns)} columns.</p>" + _table(["column", "min", "max", "distinct"], rows)
+        f"{len(runs.columns)} columns.</p>" + _table(["column", "smallest", "largest", "span", "distinct"], rows)
     )
 
 
@@ -134,7 +147,7 @@ def _fit_section(fit: Fit, level: float) -> str:
             + _table(head, rows))
 
 
-def _diagnostics_section(fit: Fit, caught: Sequence[str]) -> str:
+def _diagnostics_section(fit: Fit, caught: Sequence[str], word: str = "OK") -> str:
     d = fit.diagnostics
     rows = [
         ["converged", "yes" if d.converged else "NO"],
@@ -146,40 +159,49 @@ def _diagnostics_section(fit: Fit, caught: Sequence[str]) -> str:
         ["failed bootstrap refits", str(d.bootstrap_failed)],
     ]
     msgs = list(dict.fromkeys([*d.warnings, *caught]))
-    box = "".join(f'<div class="warn">{html.escape(m)}</div>' for m in msgs) or '<div class="ok">No warnings.</div>'
+    box = "".join(f'<div class="warn">{html.escape(m)}</div>' for m in msgs)
+    if not box:  # green only when nothing else in the review says otherwise (the verdict at the top)
+        box = ('<div class="ok">The fit raised no warnings.</div>' if word == "OK" else
+               f'<p class="note">The fit itself raised no warnings; the verdict at the top ({word}) says what does.</p>')
     return "<h2>Diagnostics</h2>" + _table(["check", "result"], rows) + box
 
 
 def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float, iso: Any = None) -> str:
     from scalinglaws.render import plot
 
-    figs: list[tuple[str, Callable[[], Any]]] = []
+    figs: list[tuple[Any, ...]] = []
     numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
     if len(numeric) == 1 and not fit.law.categorical:
-        figs.append((f"The fit on all runs, extrapolated to 10 times the largest; {level:.0%} bootstrap band.",
-                     lambda: plot.learning_curve(fit, runs, level=level)))
+        figs.append(((f"The fit on all runs, extrapolated to 10 times the largest x (shaded); band: {level:.0%} "
+                     "predictive interval."), lambda: plot.learning_curve(fit, runs, level=level)))
     else:
-        figs.append(("The fit at each run, runs coloured by compute.", lambda: plot.fit(fit, runs)))
+        grouped = "each compute budget (colour)" if "flops" in runs.columns else "each group of runs"
+        dashed = (" Dashed: the law at 10 times the largest budget; shaded: model sizes beyond the largest run."
+                  if "flops" in runs.columns and {"n_params", "n_tokens"} <= set(numeric) else "")
+        figs.append((f"The law along {grouped} over the runs, with its {level:.0%} predictive interval.{dashed}",
+                     lambda: plot.fit(fit, runs, level=level)))
     figs.append(("Log residuals of the fit (dotted: the Huber threshold).", lambda: plot.residuals(fit, runs)))
     if iso is not None:
         how = f" {iso.grouping[0].upper()}{iso.grouping[1:]}." if iso.grouping else ""
-        figs.append((f"IsoFLOP analysis of the runs: the {iso.method} fitted per budget (colour: compute), minima "
-                     f"starred and joined; dotted: the fitted law along each budget.{how}",
+        figs.append(((f"IsoFLOP analysis of the runs: the {iso.method} fitted per budget (colour: compute), minima "
+                      f"starred and joined; dotted: the fitted law along each budget.{how}"),
                      lambda: plot.isoflop(iso, fit=fit)))
     if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
-        figs.append(("Pairwise bootstrap distributions of the parameters (x: the fit).", lambda: plot.bootstrap(fit)))
+        figs.append(("Pairwise bootstrap distributions of the parameters (x: the fit).", lambda: plot.bootstrap(fit),
+                     "corner" if len(fit.free_params) > 3 else "corner-small"))
     return "<h2>Figures</h2>\n" + _figures(figs)
 
 
-def _figures(figs: Sequence[tuple[str, Callable[[], Any]]]) -> str:
+def _figures(figs: Sequence[tuple[Any, ...]]) -> str:
     out = []
-    for caption, make in figs:
+    for caption, make, *cls in figs:
         try:
             fig = make()
         except ScalingLawsError as err:
             out.append(f'<div class="warn">figure skipped: {html.escape(str(err))}</div>')
             continue
-        out.append(f'<figure><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
+        klass = f' class="{cls[0]}"' if cls else ""
+        out.append(f'<figure{klass}><img alt="{html.escape(caption)}" src="data:image/png;base64,{_png(fig)}">'
                    f"<figcaption>{html.escape(caption)}</figcaption></figure>")
     return "\n".join(out)
 
@@ -199,20 +221,13 @@ def _validation_section(v: Any, notes: Sequence[str], runs: Runs, figures: bool 
         ["largest |log error|", f"{v.max_abs_log_error:.4g}"], ["largest relative error", f"{v.max_abs_rel_error:.3%}"],
         [f"coverage of {v.level:.0%} intervals", cov],
     ]))
-    t = v.table
-    shown = t.head(40)
-    rows = [[str(int(r["row"])), f"{r[v.by]:.4g}", f"{r['actual']:.5g}", f"{r['predicted']:.5g}",
-             f"{r['lower']:.5g} – {r['upper']:.5g}", f"{r['log_error']:+.4f}", "yes" if r["inside"] else "NO"]
-            for _, r in shown.iterrows()]
-    out.append(_table(["run", v.by, "actual", "predicted", f"{v.level:.0%} interval", "log error", "inside"], rows))
-    if len(t) > len(shown):
-        out.append(f'<p class="note">First {len(shown)} of {len(t)} held-out runs.</p>')
+    out.append(heldout_table(v))
     out.append(f'<p class="note">{html.escape(v.interval)}.</p>')
     if not figures:
         return "\n".join(out)
     from scalinglaws.render import plot
 
-    figs: list[tuple[str, Callable[[], Any]]] = []
+    figs: list[tuple[Any, ...]] = []
     if v.holdout in ("largest", "mask") and len(v.fits) == 1:
         figs.append(("The fit on the training runs only; held-out runs hollow, the extrapolated range shaded.",
                      lambda: plot.fit(v.fit, runs, validation=v, level=v.level)))
@@ -239,29 +254,11 @@ def _sensitivity_section(s: Any) -> str:
     return "<h2>Sensitivity to fitting choices</h2>" + warn + s._repr_html_() + note
 
 
-def _plan_section(plans: Sequence[tuple[float, Any]], level: float) -> str:
+def _plan_section(plans: Sequence[tuple[float, Any]]) -> str:
     if not plans:
         return ""
-    out = ["<h2>Compute-optimal plan</h2>"]
-    for c, result in plans:
-        if isinstance(result, str):
-            out.append(f'<div class="warn">plan at {float(c):.3g} FLOPs: {html.escape(result)}</div>')
-            continue
-        out.append(f"<h3>Budget {float(c):.3g} FLOPs</h3>")
-        d = result.to_dict() if hasattr(result, "to_dict") else None
-        if not isinstance(d, Mapping):
-            out.append(f"<pre>{html.escape(str(result))}</pre>")
-            continue
-        intervals = d.get("intervals") if isinstance(d.get("intervals"), Mapping) else {}
-        rows = []
-        for k, v in d.items():
-            if k in ("intervals", "warnings", "level") or isinstance(v, Mapping) or (isinstance(v, (list, tuple)) and not _short(v)):
-                continue
-            iv = intervals.get(k)
-            rows.append([str(k), _fmt(v), f"{iv[0]:.4g} – {iv[1]:.4g}" if iv is not None and len(iv) == 2 else ""])
-        lvl = d.get("level", level)
-        out.append(_table(["quantity", "value", f"{_fmt(float(lvl) * 100)}% interval" if intervals else ""], rows))
-        out += [f'<div class="warn">{html.escape(str(w))}</div>' for w in d.get("warnings") or ()]
+    out = ["<h2>Compute-optimal plan</h2>", plan_table(plans)]
+    out += [f'<div class="warn">{html.escape(w)}</div>' for w in plan_warnings(plans)]
     return "\n".join(out)
 
 
@@ -270,32 +267,8 @@ def _plan_section(plans: Sequence[tuple[float, Any]], level: float) -> str:
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.savefig(buf, format="png", dpi=150)  # sharp at the page's full width
     return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.5g}"
-    if v is None:
-        return "n/a"
-    if isinstance(v, (list, tuple)):
-        return ", ".join(_fmt(x) for x in v)
-    return str(v)
-
-
-def _short(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and len(v) <= 4 and all(isinstance(x, (int, float, str)) for x in v)
 
 
 __all__ = ["render_report"]

@@ -43,11 +43,76 @@ def cycle(n: int) -> list[str]:
     return [OKABE_ITO[i % len(OKABE_ITO)] for i in range(n)]
 
 
+#: Axis labels with units, by column (the package's conventions: N in parameters, D in
+#: tokens, C in FLOPs, loss in nats per token).
+LABELS = {"n_params": "model size N (parameters)", "n_tokens": "training data D (tokens)",
+          "flops": "compute C (FLOPs)", "loss": "loss (nats/token)", "x": "x"}
+#: How each column's log-axis ticks read: counts as 30M / 1.5B, compute as powers of ten.
+TICKS = {"n_params": "count", "n_tokens": "count", "flops": "power"}
+
+
 def axis_label(col: str) -> str:
-    return {"n_params": "parameters N", "n_tokens": "tokens D", "flops": "compute C (FLOPs)", "x": "x"}.get(col, col)
+    """The label of a column with its unit (the column name for columns of unknown unit)."""
+    return LABELS.get(col, col)
 
 
-def ylim_from_lines(ax: Axes) -> None:
+def count_label(value: float, _: Any = None) -> str:
+    """A count as 30M, 1.5B, 2T (parameters, tokens)."""
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def _power_label(value: float, _: Any = None) -> str:
+    if value <= 0:
+        return ""
+    e = math.log10(value)
+    if abs(e - round(e)) < 1e-6:
+        return f"$10^{{{round(e)}}}$"
+    m = value / 10 ** math.floor(e + 1e-9)
+    return f"${m:.2g}\\times10^{{{math.floor(e + 1e-9)}}}$"
+
+
+def _plain_label(value: float, _: Any = None) -> str:
+    if value <= 0:
+        return ""
+    if 1e-3 <= abs(value) < 1e5:
+        return f"{value:.6g}"
+    return _power_label(value)
+
+
+def log_ticks(axis: Any, kind: str = "plain") -> None:
+    """Readable ticks on a log axis, from its current limits.
+
+    Under one decade: five or six evenly stepped ticks (2.2, 2.4, 2.6, ...); up to three
+    decades: 1, 2 and 5 of each decade (powers of ten only for ``"power"``); beyond: the
+    powers of ten, with unlabelled minor ticks. Labels by ``kind``: ``"count"`` (30M, 1.5B), ``"power"`` (10^21),
+    ``"plain"`` (2.5, 300).
+    """
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+
+    lo, hi = sorted(float(v) for v in axis.get_view_interval())
+    if not (lo > 0 and hi > lo):
+        return
+    if kind == "plain" and (hi > 2e4 or lo < 1e-3):  # 10^5 rather than 1e+05 next to 1000
+        kind = "power"
+    fmt = {"count": count_label, "power": _power_label}.get(kind, _plain_label)
+    decades = math.log10(hi / lo)
+    if decades < 1.0:
+        axis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10]))
+        axis.set_minor_locator(LogLocator(base=10, subs="all"))
+    elif decades <= 3.0 and kind != "power":
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_minor_locator(LogLocator(base=10, subs="all"))
+    else:
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0,), numticks=12))
+        axis.set_minor_locator(LogLocator(base=10, subs=tuple(range(2, 10)), numticks=12))
+    axis.set_major_formatter(FuncFormatter(fmt))
+    axis.set_minor_formatter(NullFormatter())
+
+
+def ylim_from_lines(ax: Axes, kind: str = "plain") -> None:
     """Y limits from the data and the curves, so a wide band cannot squash the plot."""
     values = []
     for line in ax.get_lines():
@@ -63,25 +128,32 @@ def ylim_from_lines(ax: Axes) -> None:
         lo, hi = float(v.min()), float(v.max())
         pad = (hi / lo) ** 0.08 if hi > lo else 1.1
         ax.set_ylim(lo / pad, hi * pad)
-        plain_ticks(ax.yaxis, lo, hi)
+        log_ticks(ax.yaxis, kind)
 
 
 def plain_ticks(axis: Any, lo: float, hi: float) -> None:
-    """Plain numbers (0.6, 2, 300) instead of 6x10^-1 on a log axis spanning < 1.5 decades."""
-    if not (lo > 0 and hi / lo < 30):
-        return
-    from matplotlib.ticker import FuncFormatter
+    """Readable ticks on a log axis of plain numbers (kept for callers that pass limits:
+    :func:`log_ticks` reads them from the axis)."""
+    log_ticks(axis, "plain")
 
-    keep = {1, 2, 3, 4, 5, 6, 7, 8, 9} if hi / lo < 3 else {1, 2, 3, 5} if hi / lo < 10 else {1, 2, 5}
 
-    def label(value: float, _: Any) -> str:
-        if value <= 0:
-            return ""
-        mantissa = round(value / 10 ** math.floor(math.log10(value) + 1e-9))
-        return f"{value:g}" if mantissa in keep else ""
+def save(fig: Figure, path: Any, *, dpi: int = 150) -> Any:
+    """Write a figure to ``path``; the format follows the suffix (.png, .svg, .pdf, ...).
 
-    axis.set_major_formatter(FuncFormatter(label))
-    axis.set_minor_formatter(FuncFormatter(label))
+    Returns the path. Raises :class:`~scalinglaws.errors.DataError` for a suffix
+    matplotlib cannot write.
+    """
+    from pathlib import Path
+
+    from scalinglaws.errors import DataError
+
+    target = Path(path)
+    fmt = target.suffix.lower().lstrip(".")
+    if fmt not in fig.canvas.get_supported_filetypes():
+        known = ", ".join(sorted(fig.canvas.get_supported_filetypes()))
+        raise DataError(f"cannot write a figure as {target.suffix or 'a file without a suffix'!r}: use one of {known}")
+    fig.savefig(target, format=fmt, dpi=dpi, bbox_inches="tight")
+    return target
 
 
 def finish(ax: Axes, max_legend: int = 10) -> None:
@@ -93,5 +165,5 @@ def finish(ax: Axes, max_legend: int = 10) -> None:
         ax.legend(handles, labels, fontsize=8, frameon=False)
 
 
-__all__ = ["DATA_COLOR", "FIT_COLOR", "HELD_COLOR", "OKABE_ITO", "SIZE", "axis_label", "cycle", "finish", "new_axes", "new_figure",
-           "plain_ticks", "ylim_from_lines"]
+__all__ = ["DATA_COLOR", "FIT_COLOR", "HELD_COLOR", "LABELS", "OKABE_ITO", "SIZE", "TICKS", "axis_label", "count_label", "cycle",
+           "finish", "log_ticks", "new_axes", "new_figure", "plain_ticks", "save", "ylim_from_lines"]
