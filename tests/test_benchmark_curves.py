@@ -31,20 +31,6 @@ CURVES = bench.load_curves(DATA)
 # Curves per source in the sample, spread evenly over the file's order.
 SAMPLE_QUOTA = {"lcdb": 4, "pythia": 3, "misfitting": 2, "chinchilla": 2, "bnsl_4digit": 1}
 
-# Curves of the sample where today's ``auto`` is known to fail (strict: an unexpected
-# pass fails the suite, so the mark is removed once auto is fixed).
-_M4_EIGH = (
-    "auto raises numpy.linalg.LinAlgError ('Eigenvalues did not converge'): a nested m4 fit ends with "
-    "alpha near 0 or eps_0 at the largest loss, its Jacobian there is not finite, and the identifiability "
-    "check (fit._diagnose, np.linalg.eigh of the scaled Hessian) does not guard against it"
-)
-KNOWN_AUTO_FAILURES: dict[str, str] = {
-    "lcdb/6-letter/RidgeClassifier": _M4_EIGH,
-    "lcdb/813-fri_c3_1000_5/DecisionTreeClassifier": _M4_EIGH,
-    "misfitting/17m/lr0.004/T4000/2025_02_07-11_17_50": _M4_EIGH,
-}
-
-
 def _sample() -> list[str]:
     out = []
     for source, k in SAMPLE_QUOTA.items():
@@ -54,8 +40,6 @@ def _sample() -> list[str]:
 
 
 def _param(cid: str):
-    if cid in KNOWN_AUTO_FAILURES:
-        return pytest.param(cid, id=cid, marks=pytest.mark.xfail(strict=True, reason=KNOWN_AUTO_FAILURES[cid]))
     return pytest.param(cid, id=cid)
 
 
@@ -94,10 +78,13 @@ def test_sample_spreads_over_sources():
 
 @pytest.mark.parametrize("cid", [_param(c) for c in _sample()])
 def test_auto_predicts_held_out_tail(cid):
+    """Every sampled real curve gets a finite positive prediction and a finite predictive interval."""
     train, xt, _yt = bench.split(CURVES[cid])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = sl.fit(train, "auto")
-    pred = np.asarray(fit.predict(x=xt), dtype=float)
+    pred = np.asarray(fit.predict(x=xt, check_range=False), dtype=float)
     assert pred.shape == xt.shape
     assert np.all(np.isfinite(pred)) and np.all(pred > 0), (fit.law.name, pred)
+    lo, hi = fit.predict_interval(0.9, x=xt, check_range=False)
+    assert np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all((0 < lo) & (lo <= pred) & (pred <= hi))
