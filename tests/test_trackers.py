@@ -1,4 +1,4 @@
-"""Reading runs and curves from Weights & Biases CSV exports and MLflow tracking directories."""
+"""Reading runs and curves from Weights & Biases CSV exports and MLflow ``mlruns/`` folders (no tracker package needed)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ import pandas as pd
 import pytest
 
 from scalinglaws import schedules
+from scalinglaws.data.trackers import (
+    read_mlflow_curves,
+    read_mlflow_runs,
+    read_wandb_curves,
+    read_wandb_runs,
+)
 from scalinglaws.dynamics.curves import fit_curves
 from scalinglaws.errors import DataError, ScalingLawsWarning
 from scalinglaws.laws import get_law
-from scalinglaws.data.trackers import read_mlflow_curves, read_mlflow_runs, read_wandb_curves, read_wandb_runs
 
 TRUTH = {"L0": 2.0, "A": 1.37, "alpha": 0.3, "C": 1.2}
 STEPS = 400
@@ -174,5 +179,5 @@ def test_mlflow_errors_name_the_problem(tmp_path: Path) -> None:
         read_mlflow_curves(root, metric="train/loss")
     db = tmp_path / "mlflow.db"
     db.write_bytes(b"SQLite format 3\x00")
-    with pytest.raises(DataError, match="database backend is not read here"):
+    with pytest.raises(DataError, match="is not an SQLite database"):  # a .db file goes to the mlflow client
         read_mlflow_runs(db)
