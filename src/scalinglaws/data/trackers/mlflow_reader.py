@@ -81,9 +81,9 @@ def _client(uri: str) -> Any:
 
 def _client_records(uri: str, experiment: str | None) -> Iterator[dict[str, Any]]:
     """Each live run of the store: run, run_id, experiment, status, params, latest, history."""
+    client = _client(uri)  # first: it says so in one line if mlflow is missing
     from mlflow.exceptions import MlflowException
 
-    client = _client(uri)
     try:
         experiments = {e.experiment_id: e.name for e in client.search_experiments()}
         if not experiments:
