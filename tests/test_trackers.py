@@ -1,4 +1,4 @@
-"""Reading runs and curves from Weights & Biases CSV exports and MLflow tracking directories."""
+"""Reading runs and curves from Weights & Biases CSV exports and MLflow ``mlruns/`` folders (no tracker package needed)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,15 @@ import pandas as pd
 import pytest
 
 from scalinglaws import schedules
+from scalinglaws.data.trackers import (
+    read_mlflow_curves,
+    read_mlflow_runs,
+    read_wandb_curves,
+    read_wandb_runs,
+)
 from scalinglaws.dynamics.curves import fit_curves
 from scalinglaws.errors import DataError, ScalingLawsWarning
 from scalinglaws.laws import get_law
-from scalinglaws.data.trackers import read_mlflow_curves, read_mlflow_runs, read_wandb_curves, read_wandb_runs
 
 TRUTH = {"L0": 2.0, "A": 1.37, "alpha": 0.3, "C": 1.2}
 STEPS = 400
@@ -174,5 +179,25 @@ def test_mlflow_errors_name_the_problem(tmp_path: Path) -> None:
         read_mlflow_curves(root, metric="train/loss")
     db = tmp_path / "mlflow.db"
     db.write_bytes(b"SQLite format 3\x00")
-    with pytest.raises(DataError, match="database backend is not read here"):
+    with pytest.raises(DataError, match="is not an SQLite database"):  # a .db file goes to the mlflow client
         read_mlflow_runs(db)
+
+
+def test_missing_clients_give_one_line_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import struct
+    import sys
+
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed
+    monkeypatch.setitem(sys.modules, "wandb", None)
+    monkeypatch.setitem(sys.modules, "wandb.proto", None)
+    monkeypatch.setitem(sys.modules, "wandb.proto.wandb_internal_pb2", None)
+    with pytest.raises(DataError, match=r"needs the mlflow client: pip install 'scalinglaws\[mlflow\]'"):
+        read_mlflow_runs("sqlite:///mlflow.db")
+    run = tmp_path / "run-abc.wandb"
+    run.write_bytes(struct.pack("<4sHB", b":W&B", 0xBEE1, 0))
+    with pytest.raises(DataError, match=r"needs wandb: pip install 'scalinglaws\[wandb\]'"):
+        read_wandb_runs(tmp_path)
+    from scalinglaws.data.trackers import log_runs
+
+    with pytest.raises(DataError, match="logging to MLflow needs the mlflow client"):
+        log_runs(pd.DataFrame({"run": ["a"], "loss": [3.0]}), to="mlflow:sqlite:///x.db")
