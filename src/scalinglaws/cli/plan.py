@@ -150,16 +150,16 @@ def cmd_hparams(args: argparse.Namespace) -> int:
     scale = [s.strip() for s in args.scale.split(",") if s.strip()]
     result = fit_hparams(runs, scale=scale, lr=args.lr_column, batch_size=args.batch_column, loss=args.loss_column,
                          points=args.points, bootstrap=args.bootstrap, seed=args.seed, level=args.level)
-    advice = recommend_hparams(result, level=args.level, **target) if has_target else None
+    fitted_advice = recommend_hparams(result, level=args.level, **target) if has_target else None
     if args.json:
         out = result.to_dict()
-        if advice is not None:
-            out["recommendation"] = advice.to_dict()
+        if fitted_advice is not None:
+            out["recommendation"] = fitted_advice.to_dict()
         _print_json(out)
     else:
         print(result.report())
-        if advice is not None:
-            print(advice.report())
+        if fitted_advice is not None:
+            print(fitted_advice.report())
     return 0
 
 
