@@ -46,6 +46,7 @@ from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 from scalinglaws.engine.fit import fit as _fit
 from scalinglaws.laws.law import Law, formula_law
 from scalinglaws.laws import CATALOG, get_law
+from scalinglaws.laws.schedule_laws import register_schedule
 from scalinglaws.engine.result import Fit
 from scalinglaws.data.where import evaluate_where
 from scalinglaws.data.readers import check_table, read_table
@@ -53,8 +54,10 @@ from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = ["CURVE_VARIABLES", "Cooldown", "CurveFit", "best_cooldown", "curve_variables", "fit_curves", "load_curves", "read_table"]
 
-#: The per-step columns :func:`fit_curves` offers to a curve law.
-CURVE_VARIABLES = ("s1", "s2", "steps", "lr")
+#: The per-step columns :func:`fit_curves` offers to a curve law: the areas, the step,
+#: the LR, and ``schedule``, the key of the whole history (laws that need more than
+#: running sums, such as ``multi_power``, look the schedule up by it).
+CURVE_VARIABLES = ("s1", "s2", "steps", "lr", "schedule")
 
 
 # --------------------------------------------------------------------------- the curve table
@@ -191,10 +194,16 @@ def _schedule_of(run: str, rows: pd.DataFrame, schedules: Mapping[str, Any] | No
 
 
 def curve_variables(lrs: Any, *, decay: float = _sched.DEFAULT_DECAY, warmup: int | None = None) -> dict[str, np.ndarray]:
-    """Per-step variables of a schedule: ``s1``, ``s2``, ``steps`` and ``lr``, each of shape (n_steps,)."""
+    """Per-step variables of a schedule: ``s1``, ``s2``, ``steps``, ``lr`` and ``schedule``, each of shape (n_steps,).
+
+    ``schedule`` is the schedule's key (:func:`scalinglaws.laws.schedule_laws.register_schedule`,
+    which this calls), the same at every step: laws of the whole history read it.
+    """
     arr = _sched.as_schedule(lrs)
     s1, s2 = _sched.areas(arr, decay=decay, warmup=warmup)
-    return {"s1": s1, "s2": s2, "steps": np.arange(1, arr.size + 1, dtype=float), "lr": arr}
+    key = register_schedule(arr)
+    return {"s1": s1, "s2": s2, "steps": np.arange(1, arr.size + 1, dtype=float), "lr": arr,
+            "schedule": np.full(arr.size, key)}
 
 
 def _curve_law(law: str | Law | Any) -> Law:
@@ -280,7 +289,7 @@ class CurveFit:
         array of shape (n_steps,) or (len(steps),)
         """
         X, _ = self._variables(schedule, steps)
-        return self.fit.predict(**X)
+        return self.fit.predict(**X, check_range="schedule" not in X)
 
     def predict_final(self, schedule: Any) -> float:
         """The predicted loss at the end of ``schedule``."""
@@ -289,7 +298,7 @@ class CurveFit:
     def predict_interval(self, schedule: Any, *, level: float = 0.95, steps: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Bootstrap band of the predicted curve (needs ``bootstrap=`` in :func:`fit_curves`)."""
         X, _ = self._variables(schedule, steps)
-        return self.fit.predict_interval(level, **X)
+        return self.fit.predict_interval(level, **X, check_range="schedule" not in X)
 
     def report(self) -> str:
         head = (
