@@ -3,9 +3,11 @@
 A *curve table* is a long table with one row per logged evaluation: a run id, the step
 (number of updates done), the loss, and the learning rate at that step. :func:`fit_curves`
 turns each run's schedule into the per-step areas S1 and S2
-(:func:`scalinglaws.dynamics.schedules.areas`), attaches them to the rows, and fits an ordinary
-law of ``s1`` and ``s2`` (by default Tissue et al.'s ``lr_annealing``) with
-:func:`scalinglaws.engine.fit`; nothing in the engine knows about curves.
+(:func:`scalinglaws.dynamics.schedules.areas`), attaches them to the rows with the key of
+the run's whole schedule (``schedule``, for laws of the full history such as Luo et
+al.'s ``multi_power``), and fits an ordinary law of those columns (by default Tissue
+et al.'s ``lr_annealing``) with :func:`scalinglaws.engine.fit`; nothing in the engine
+knows about curves.
 
 Examples
 --------
@@ -433,8 +435,11 @@ def fit_curves(
         Long table, one row per logged evaluation (see :func:`load_curves`), or a tracker
         export read by :mod:`scalinglaws.data.trackers`.
     law : str or Law
-        ``"lr_annealing"`` (Tissue et al. 2024) or any law, catalog name or formula whose
-        variables are among ``s1``, ``s2``, ``steps``, ``lr``.
+        ``"lr_annealing"`` (Tissue et al. 2024), ``"multi_power"`` (Luo et al. 2025, which
+        reads each run's whole schedule through the ``schedule`` key) or any law,
+        catalog name or formula whose variables are among ``s1``, ``s2``, ``steps``,
+        ``lr``, ``schedule``. The multi-power law costs rows x LR changes per
+        evaluation: fit it on logged evaluations, not on every step.
     schedules : dict, optional
         Run id -> array of per-step LRs. Runs not given here take their schedule from
         the table's ``lr`` column, interpolated linearly between logged steps.
