@@ -99,7 +99,11 @@ _NAMES = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
 def _loss_drop(prepared: tuple[np.ndarray, ...], steps: np.ndarray, C: np.ndarray, beta: np.ndarray,
                gamma: np.ndarray, grad: bool) -> list[np.ndarray]:
     """``LD(t) / B`` for one schedule, shape (n_sets, len(steps)), and with ``grad`` its
-    derivatives in C, beta and gamma."""
+    derivatives in C, beta and gamma.
+
+    A drop after step t has no area since it (clipped to 0), where G(0) = 0 and so do
+    G's derivatives: the sum over every drop is the sum over the drops up to t.
+    """
     area, at, size, eta = prepared
     n = 4 if grad else 1
     out = [np.zeros((C.shape[0], steps.size)) for _ in range(n)]
@@ -107,22 +111,22 @@ def _loss_drop(prepared: tuple[np.ndarray, ...], steps: np.ndarray, C: np.ndarra
         return out
     log_eta = np.log(eta)
     scale = np.exp(-gamma[:, None, None] * log_eta[None, None, :])  # eta_k^-gamma, (S, 1, K)
-    Cb, bb = C[:, None, None], beta[:, None, None]
+    c_scale = C[:, None, None] * scale
+    bb = beta[:, None, None]
     chunk = max(1, _BLOCK // max(1, C.shape[0] * at.size))
     for lo in range(0, steps.size, chunk):
         t = steps[lo : lo + chunk]
-        since = np.maximum(area[t][:, None] - area[at][None, :], 0.0)  # (m, K): area of steps k..t
-        weight = (at[None, :] < t[:, None]) * size[None, :]  # drop size, where drop k happened by step t
-        x = scale * since[None]
-        lu = np.log1p(Cb * x)
+        since = np.maximum(area[t][:, None] - area[at][None, :], 0.0)[None]  # (1, m, K): area of steps k..t
+        y = c_scale * since  # C x
+        lu = np.log1p(y)
         p = np.exp(-bb * lu)  # (Cx + 1)^-beta
         sl = slice(lo, lo + chunk)
-        out[0][:, sl] = np.einsum("smk,mk->sm", 1.0 - p, weight)
+        out[0][:, sl] = (1.0 - p) @ size
         if grad:
-            q = bb * p / (1.0 + Cb * x) * x  # dG/dC
-            out[1][:, sl] = np.einsum("smk,mk->sm", q, weight)
-            out[2][:, sl] = np.einsum("smk,mk->sm", p * lu, weight)  # dG/dbeta
-            out[3][:, sl] = -np.einsum("smk,mk,k->sm", q * Cb, weight, log_eta)  # dG/dgamma
+            q = bb * p / (1.0 + y) * (scale * since)  # dG/dC
+            out[1][:, sl] = q @ size
+            out[2][:, sl] = (p * lu) @ size  # dG/dbeta
+            out[3][:, sl] = -(q * C[:, None, None]) @ (size * log_eta)  # dG/dgamma
     return out
 
 
@@ -222,8 +226,8 @@ def multi_power() -> Law:
             Param("alpha", 1e-4, 5.0, grid=(0.5,), doc="exponent of the forward area (warmup included)"),
             Param("B", 0.0, math.inf, log=True, grid=(300.0,), doc="loss drop per unit of LR dropped, at saturation"),
             Param("C", 0.0, math.inf, log=True, grid=(2.0,), doc="rate at which a drop's benefit saturates"),
-            Param("beta", 1e-4, 10.0, grid=(0.6,), doc="power of the saturation G(x) = 1 - (Cx + 1)^-beta"),
-            Param("gamma", 0.0, 5.0, grid=(0.6,), doc="how the LR after a drop rescales the area since it"),
+            Param("beta", 0.05, 5.0, grid=(0.6,), doc="power of the saturation G(x) = 1 - (Cx + 1)^-beta"),
+            Param("gamma", 0.0, 2.0, grid=(0.6,), doc="how the LR after a drop rescales the area since it"),
         ),
         function=multi_power_loss,
         value_and_grad=_value_and_grad,
