@@ -225,12 +225,12 @@ def fit_hparams(
         sweep = load_runs(sweep)
     base = ("n_params", "n_tokens") if scale is None else tuple(scale)
     per_target = {"lr": base, "batch_size": base}
-    for key, names in (variables or {}).items():
-        if key not in per_target:
-            raise DataError(f"variables= names targets 'lr' and 'batch_size', got {key!r}")
+    for which, names in (variables or {}).items():
+        if which not in per_target:
+            raise DataError(f"variables= names targets 'lr' and 'batch_size', got {which!r}")
         if isinstance(names, str) or not names:
-            raise DataError(f"variables[{key!r}] must be a non-empty list of columns, got {names!r}")
-        per_target[key] = tuple(names)
+            raise DataError(f"variables[{which!r}] must be a non-empty list of columns, got {names!r}")
+        per_target[which] = tuple(names)
     scale = tuple(dict.fromkeys(per_target["lr"] + per_target["batch_size"])) if variables else base
     if not scale:
         raise DataError("scale must name at least one column, e.g. scale=('n_params', 'n_tokens')")
