@@ -99,6 +99,29 @@ CASES.update(
 )
 
 
+def _history_design() -> dict[str, np.ndarray]:
+    """Keys of three registered schedules and the logged steps (the multi-power law's variables)."""
+    from scalinglaws import schedules
+    from scalinglaws.dynamics.curves import curve_variables
+
+    keys, steps = [], []
+    for lrs in (schedules.constant(3e-4, 1000, warmup=50), schedules.cosine(3e-4, 1000, warmup=50),
+                schedules.wsd(3e-4, 1000, warmup=50, cooldown=0.3)):
+        idx = np.arange(100, 1001, 50)
+        keys.append(curve_variables(lrs)["schedule"][idx - 1])
+        steps.append(idx.astype(float))
+    return {"schedule": np.concatenate(keys), "steps": np.concatenate(steps)}
+
+
+# The 400M constants of the multi-power law as the authors' repository README tabulates them
+# (Luo et al. 2025); LAWS.md has no entry for this law.
+CASES["multi_power"] = (
+    {"L0": 2.375, "A": 0.654, "alpha": 0.429, "B": 523.425, "C": 2.025, "beta": 0.594, "gamma": 0.635},
+    _history_design(),
+    ("L0", "A", "alpha"),
+)
+
+
 def test_every_catalog_law_has_a_case() -> None:
     assert set(CASES) == set(CATALOG)
 

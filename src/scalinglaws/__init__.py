@@ -24,6 +24,10 @@ from scalinglaws.plan.isoflop import IsoFlop, PowerLawFit, envelope, fit_power_l
 from scalinglaws.plan.optimal import Plan, compute_for_loss, compute_optimal, fit_from_params, frontier
 from scalinglaws.plan.suggest import Suggestion, suggest_runs
 from scalinglaws.dynamics.curves import CurveFit, best_cooldown, fit_curves, load_curves
+from scalinglaws.dynamics.schedule_search import ScheduleSearch, optimize_schedule
+from scalinglaws.plan.critical_batch import CriticalBatchFit, fit_critical_batch, kaplan_critical_batch, to_minimal_steps, to_minimal_tokens
+from scalinglaws.plan.powerlines import PowerLines, PowerLinesAdvice, adamw_timescale, fit_power_lines, weight_decay_for
+from scalinglaws.plan.transfer import AdamSetting, adam_sqrt_scaling, ema_momentum, power_scheduler_lr, sqrt_batch_lr
 from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
 from scalinglaws.dynamics.emergence import Emergence, emergence
 from scalinglaws.dynamics.passuntil import PassRate, pass_until
@@ -79,6 +83,23 @@ __all__ = [
     "recommend_hparams",
     "suggest_runs",
     "CurveFit",
+    "ScheduleSearch",
+    "optimize_schedule",
+    "CriticalBatchFit",
+    "fit_critical_batch",
+    "kaplan_critical_batch",
+    "to_minimal_steps",
+    "to_minimal_tokens",
+    "PowerLines",
+    "PowerLinesAdvice",
+    "adamw_timescale",
+    "fit_power_lines",
+    "weight_decay_for",
+    "AdamSetting",
+    "adam_sqrt_scaling",
+    "ema_momentum",
+    "power_scheduler_lr",
+    "sqrt_batch_lr",
     "best_cooldown",
     "coverage_table",
     "fit_curves",

@@ -3,9 +3,11 @@
 A *curve table* is a long table with one row per logged evaluation: a run id, the step
 (number of updates done), the loss, and the learning rate at that step. :func:`fit_curves`
 turns each run's schedule into the per-step areas S1 and S2
-(:func:`scalinglaws.dynamics.schedules.areas`), attaches them to the rows, and fits an ordinary
-law of ``s1`` and ``s2`` (by default Tissue et al.'s ``lr_annealing``) with
-:func:`scalinglaws.engine.fit`; nothing in the engine knows about curves.
+(:func:`scalinglaws.dynamics.schedules.areas`), attaches them to the rows with the key of
+the run's whole schedule (``schedule``, for laws of the full history such as Luo et
+al.'s ``multi_power``), and fits an ordinary law of those columns (by default Tissue
+et al.'s ``lr_annealing``) with :func:`scalinglaws.engine.fit`; nothing in the engine
+knows about curves.
 
 Examples
 --------
@@ -46,6 +48,7 @@ from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 from scalinglaws.engine.fit import fit as _fit
 from scalinglaws.laws.law import Law, formula_law
 from scalinglaws.laws import CATALOG, get_law
+from scalinglaws.laws.schedule_laws import register_schedule
 from scalinglaws.engine.result import Fit
 from scalinglaws.data.where import evaluate_where
 from scalinglaws.data.readers import check_table, read_table
@@ -53,8 +56,10 @@ from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = ["CURVE_VARIABLES", "Cooldown", "CurveFit", "best_cooldown", "curve_variables", "fit_curves", "load_curves", "read_table"]
 
-#: The per-step columns :func:`fit_curves` offers to a curve law.
-CURVE_VARIABLES = ("s1", "s2", "steps", "lr")
+#: The per-step columns :func:`fit_curves` offers to a curve law: the areas, the step,
+#: the LR, and ``schedule``, the key of the whole history (laws that need more than
+#: running sums, such as ``multi_power``, look the schedule up by it).
+CURVE_VARIABLES = ("s1", "s2", "steps", "lr", "schedule")
 
 
 # --------------------------------------------------------------------------- the curve table
@@ -191,10 +196,16 @@ def _schedule_of(run: str, rows: pd.DataFrame, schedules: Mapping[str, Any] | No
 
 
 def curve_variables(lrs: Any, *, decay: float = _sched.DEFAULT_DECAY, warmup: int | None = None) -> dict[str, np.ndarray]:
-    """Per-step variables of a schedule: ``s1``, ``s2``, ``steps`` and ``lr``, each of shape (n_steps,)."""
+    """Per-step variables of a schedule: ``s1``, ``s2``, ``steps``, ``lr`` and ``schedule``, each of shape (n_steps,).
+
+    ``schedule`` is the schedule's key (:func:`scalinglaws.laws.schedule_laws.register_schedule`,
+    which this calls), the same at every step: laws of the whole history read it.
+    """
     arr = _sched.as_schedule(lrs)
     s1, s2 = _sched.areas(arr, decay=decay, warmup=warmup)
-    return {"s1": s1, "s2": s2, "steps": np.arange(1, arr.size + 1, dtype=float), "lr": arr}
+    key = register_schedule(arr)
+    return {"s1": s1, "s2": s2, "steps": np.arange(1, arr.size + 1, dtype=float), "lr": arr,
+            "schedule": np.full(arr.size, key)}
 
 
 def _curve_law(law: str | Law | Any) -> Law:
@@ -280,7 +291,7 @@ class CurveFit:
         array of shape (n_steps,) or (len(steps),)
         """
         X, _ = self._variables(schedule, steps)
-        return self.fit.predict(**X)
+        return self.fit.predict(**X, check_range="schedule" not in X)
 
     def predict_final(self, schedule: Any) -> float:
         """The predicted loss at the end of ``schedule``."""
@@ -289,7 +300,7 @@ class CurveFit:
     def predict_interval(self, schedule: Any, *, level: float = 0.95, steps: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Bootstrap band of the predicted curve (needs ``bootstrap=`` in :func:`fit_curves`)."""
         X, _ = self._variables(schedule, steps)
-        return self.fit.predict_interval(level, **X)
+        return self.fit.predict_interval(level, **X, check_range="schedule" not in X)
 
     def report(self) -> str:
         head = (
@@ -424,8 +435,11 @@ def fit_curves(
         Long table, one row per logged evaluation (see :func:`load_curves`), or a tracker
         export read by :mod:`scalinglaws.data.trackers`.
     law : str or Law
-        ``"lr_annealing"`` (Tissue et al. 2024) or any law, catalog name or formula whose
-        variables are among ``s1``, ``s2``, ``steps``, ``lr``.
+        ``"lr_annealing"`` (Tissue et al. 2024), ``"multi_power"`` (Luo et al. 2025, which
+        reads each run's whole schedule through the ``schedule`` key) or any law,
+        catalog name or formula whose variables are among ``s1``, ``s2``, ``steps``,
+        ``lr``, ``schedule``. The multi-power law costs rows x LR changes per
+        evaluation: fit it on logged evaluations, not on every step.
     schedules : dict, optional
         Run id -> array of per-step LRs. Runs not given here take their schedule from
         the table's ``lr`` column, interpolated linearly between logged steps.

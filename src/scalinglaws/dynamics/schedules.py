@@ -42,6 +42,7 @@ __all__ = [
     "cooldown_multiplier",
     "peak_index",
     "power",
+    "power_schedule",
     "step",
     "wsd",
 ]
@@ -268,6 +269,55 @@ def power(
         u = np.arange(1, n_cool + 1) / n_cool
         body[rest - n_cool :] = start * cooldown_multiplier(u, shape, final)
     return np.concatenate([head, body])
+
+
+def power_schedule(
+    steps: int,
+    *,
+    batch_size: float,
+    tokens_per_step: float,
+    a: float = 4.6,
+    b: float = -0.51,
+    lr_max: float = 0.02,
+    warmup: int = 0,
+    cooldown: float = 0.0,
+    shape: str = "linear",
+    final: float = 0.0,
+) -> np.ndarray:
+    """The Power Scheduler of Shen et al. (2024, arXiv 2408.13359; LAWS.md §7.3).
+
+    After a linear warmup the rate at step ``i`` is ``min(lr_max, batch_size * a * n_i**b)``
+    with ``n_i = i * tokens_per_step`` the tokens seen, so the same ``a`` and ``b`` serve
+    every batch size and token budget; a final ``cooldown`` share of the steps decays
+    the rate reached there to ``final`` times it with a :func:`cooldown_multiplier`
+    ``shape``. The defaults ``a = 4.6``, ``b = -0.51``, ``lr_max = 0.02`` (batch size in
+    sequences) are the values LAWS.md quotes and marks unconfirmed [U].
+
+    Examples
+    --------
+    >>> lrs = power_schedule(100_000, batch_size=1024, tokens_per_step=1024 * 4096, warmup=1000)
+    >>> f"{lrs[999]:.3g}", f"{lrs[-1]:.3g}"
+    ('0.02', '0.00557')
+    """
+    batch_size = _positive(batch_size, "batch_size")
+    tokens_per_step = _positive(tokens_per_step, "tokens_per_step")
+    lr_max = _positive(lr_max, "lr_max")
+    cooldown = _fraction(cooldown, "cooldown")
+    steps = _count(steps, "steps", minimum=1)
+    warmup = _count(warmup, "warmup")
+    if warmup >= steps:
+        raise DataError(f"warmup ({warmup} steps) must be shorter than the run ({steps} steps)")
+    n = np.arange(1, steps + 1, dtype=float) * tokens_per_step
+    body = np.minimum(lr_max, batch_size * float(a) * n ** float(b))
+    if warmup:
+        body[:warmup] = body[warmup - 1] * np.arange(1, warmup + 1) / warmup
+    rest = steps - warmup
+    n_cool = min(rest, round(cooldown * steps))
+    if n_cool:
+        start = body[steps - n_cool - 1]
+        u = np.arange(1, n_cool + 1) / n_cool
+        body[steps - n_cool :] = start * cooldown_multiplier(u, shape, final)
+    return body
 
 
 # --------------------------------------------------------------------------- areas

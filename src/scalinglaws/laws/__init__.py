@@ -22,6 +22,7 @@ from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
 from scalinglaws.laws import finetune as _ft
 from scalinglaws.laws import downstream as _ds
+from scalinglaws.laws import schedule_laws as _sl
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -37,6 +38,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "muennighoff": _ch.muennighoff,
     "nmt": _ch.nmt,
     "lr_annealing": _beyond.lr_annealing,
+    "multi_power": _sl.multi_power,
     "kaplan_steps": _beyond.kaplan_steps,
     "overtraining": _beyond.overtraining,
     "downstream_exp": _beyond.downstream_exp,

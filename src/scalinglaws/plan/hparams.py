@@ -166,7 +166,8 @@ def _fit_law(target: str, X: np.ndarray, y: np.ndarray, names: Sequence[str], bo
 def fit_hparams(
     sweep: Runs | pd.DataFrame | str,
     *,
-    scale: Sequence[str] = ("n_params", "n_tokens"),
+    scale: Sequence[str] | None = None,
+    variables: Mapping[str, Sequence[str]] | None = None,
     lr: str = "lr",
     batch_size: str = "batch_size",
     loss: str = "loss",
@@ -182,8 +183,14 @@ def fit_hparams(
     sweep : Runs, DataFrame or path
         One row per run: the ``scale`` columns, the learning rate and/or batch size, and
         the loss.
-    scale : sequence of str
-        The variables of the laws: ``("n_params", "n_tokens")``, ``("flops",)``, ...
+    scale : sequence of str, optional
+        The variables of the laws: ``("n_params", "n_tokens")`` (the default),
+        ``("flops",)``, ... Runs sharing these values form one scale.
+    variables : dict, optional
+        Per-target variables, e.g. Step Law's ``{"lr": ["n_params", "n_tokens"],
+        "batch_size": ["n_tokens"]}``: the scales are then the distinct values of all of
+        them together, and each law is fitted on its own. A target not named keeps
+        ``scale``.
     lr, batch_size, loss : str
         Column names (a missing or constant hyperparameter column is not fitted).
     points : int
@@ -211,10 +218,20 @@ def fit_hparams(
     >>> df = pd.DataFrame(rows, columns=["n_params", "n_tokens", "lr", "loss"])
     >>> round(fit_hparams(df, scale=["n_params"], bootstrap=0).lr.exponents["n_params"], 3)
     -0.35
+    >>> fit_hparams(df, variables={"lr": ["n_tokens"]}, bootstrap=0).lr.variables
+    ('n_tokens',)
     """
     if not isinstance(sweep, Runs):
         sweep = load_runs(sweep)
-    scale = tuple(scale)
+    base = ("n_params", "n_tokens") if scale is None else tuple(scale)
+    per_target = {"lr": base, "batch_size": base}
+    for which, names in (variables or {}).items():
+        if which not in per_target:
+            raise DataError(f"variables= names targets 'lr' and 'batch_size', got {which!r}")
+        if isinstance(names, str) or not names:
+            raise DataError(f"variables[{which!r}] must be a non-empty list of columns, got {names!r}")
+        per_target[which] = tuple(names)
+    scale = tuple(dict.fromkeys(per_target["lr"] + per_target["batch_size"])) if variables else base
     if not scale:
         raise DataError("scale must name at least one column, e.g. scale=('n_params', 'n_tokens')")
     if not (isinstance(points, int) and points >= 3):
@@ -266,8 +283,9 @@ def fit_hparams(
                 f"values; left out of the {target} law (widen the sweep there)"
             )
         sub = optima[~edge]
+        on_vars = per_target[target]
         laws[target] = _fit_law(
-            target, sub[list(scale)].to_numpy(dtype=float), sub[f"{target}_opt"].to_numpy(dtype=float), scale,
+            target, sub[list(on_vars)].to_numpy(dtype=float), sub[f"{target}_opt"].to_numpy(dtype=float), on_vars,
             bootstrap, rng, level, f"fitted to {sweep.source} ({len(sub)} scales)",
         )
     for note in notes:
