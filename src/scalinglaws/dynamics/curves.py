@@ -300,7 +300,8 @@ class CurveFit:
     def predict_interval(self, schedule: Any, *, level: float = 0.95, steps: Any = None) -> tuple[np.ndarray, np.ndarray]:
         """Bootstrap band of the predicted curve (needs ``bootstrap=`` in :func:`fit_curves`)."""
         X, _ = self._variables(schedule, steps)
-        return self.fit.predict_interval(level, **X, check_range="schedule" not in X)
+        named: dict[str, Any] = dict(X)
+        return self.fit.predict_interval(level, kind="parameters", check_range="schedule" not in X, **named)
 
     def report(self) -> str:
         head = (
