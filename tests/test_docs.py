@@ -26,15 +26,10 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PYTHON_BLOCK = re.compile(r"^```python\s*$", re.MULTILINE)
-#: Pages whose examples still use placeholders (runs, sweep, pairs, ...) and are being
-#: rewritten on bundled data; skipped, visibly, until then. Empty this set, never grow it.
-PENDING = {"sweep.md"}
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_python_block_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if page.name in PENDING:
-        pytest.skip(f"{page.name}: examples not yet rewritten on bundled data")
     monkeypatch.chdir(tmp_path)
     document = Sybil(parsers=[PythonCodeBlockParser()]).parse(page)
     examples = list(document)
@@ -52,6 +47,13 @@ def test_the_documented_pages_have_python_blocks() -> None:
     for page in DOCS:
         if page.name not in ("architecture.md", "laws.md"):
             assert PYTHON_BLOCK.search(page.read_text(encoding="utf-8")), page.name
+
+
+def test_no_page_or_docstring_cites_the_unshipped_formula_notes() -> None:
+    """``LAWS.md`` is the team's private reference; users get the papers' names instead."""
+    sources = [*DOCS, *sorted((ROOT / "src").rglob("*.py"))]
+    citing = [p.relative_to(ROOT).as_posix() for p in sources if "LAWS.md" in p.read_text(encoding="utf-8")]
+    assert not citing, f"cite the paper, not LAWS.md, in: {', '.join(citing)}"
 
 
 def readme_commands() -> list[list[str]]:
