@@ -3,7 +3,8 @@
 Every ```python block of README.md and docs/*.md is executed with Sybil, top to bottom,
 in one namespace per file, in a temporary working directory, on bundled data only. The
 README's command lines that call ``scalinglaws`` are run too (in process, through the
-CLI's ``main``); ``docs/laws.md`` must equal what ``scripts/gen_laws_md.py`` prints.
+CLI's ``main``); ``docs/laws.md`` must equal what ``scripts/gen_laws_md.py`` prints;
+``docs/index.md`` lists every page; no page or docstring cites the unshipped ``LAWS.md``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,16 @@ def test_every_python_block_runs(page: Path, tmp_path: Path, monkeypatch: pytest
 
 def test_the_documented_pages_have_python_blocks() -> None:
     for page in DOCS:
-        if page.name not in ("architecture.md", "laws.md"):
+        if page.name not in ("architecture.md", "laws.md", "index.md"):
             assert PYTHON_BLOCK.search(page.read_text(encoding="utf-8")), page.name
+
+
+def test_the_index_lists_every_page_and_the_readme_links_it() -> None:
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"\]\(([\w-]+\.md)\)", index))
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"index.md"}
+    assert listed == pages, f"docs/index.md lists {sorted(listed)}; docs/ holds {sorted(pages)}"
+    assert "(docs/index.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_no_page_or_docstring_cites_the_unshipped_formula_notes() -> None:
