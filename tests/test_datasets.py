@@ -75,7 +75,7 @@ def test_the_curve_table_fits_as_shipped() -> None:
     [
         (["fit", "gadre_overtraining", "--law", "overtraining", "--where", "N_params < 5e8"], "overtraining"),
         (["isoflop", "porian_isoflop", "--method", "akima", "--json"], "exponent"),
-        (["fit", "tiny_sweep", "--law", "chinchilla"], "chinchilla"),
+        (["fit", "tiny_sweep", "--law", "chinchilla", "--accept"], "chinchilla"),  # 10 toy runs: NOT OK, exit 3 without --accept
         (["fit", "chinchilla_epoch", "--law", "power", "--var", "x=flops"], "power"),
     ],
 )

@@ -3,7 +3,8 @@
 Every ```python block of README.md and docs/*.md is executed with Sybil, top to bottom,
 in one namespace per file, in a temporary working directory, on bundled data only. The
 README's command lines that call ``scalinglaws`` are run too (in process, through the
-CLI's ``main``); ``docs/laws.md`` must equal what ``scripts/gen_laws_md.py`` prints.
+CLI's ``main``); ``docs/laws.md`` must equal what ``scripts/gen_laws_md.py`` prints;
+``docs/index.md`` lists every page; no page or docstring cites the unshipped ``LAWS.md``.
 """
 
 from __future__ import annotations
@@ -26,15 +27,10 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 PYTHON_BLOCK = re.compile(r"^```python\s*$", re.MULTILINE)
-#: Pages whose examples still use placeholders (runs, sweep, pairs, ...) and are being
-#: rewritten on bundled data; skipped, visibly, until then. Empty this set, never grow it.
-PENDING = {"curves.md", "planning.md", "sweep.md"}
 
 
 @pytest.mark.parametrize("page", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_every_python_block_runs(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if page.name in PENDING:
-        pytest.skip(f"{page.name}: examples not yet rewritten on bundled data")
     monkeypatch.chdir(tmp_path)
     document = Sybil(parsers=[PythonCodeBlockParser()]).parse(page)
     examples = list(document)
@@ -50,8 +46,23 @@ def test_every_python_block_runs(page: Path, tmp_path: Path, monkeypatch: pytest
 
 def test_the_documented_pages_have_python_blocks() -> None:
     for page in DOCS:
-        if page.name not in ("architecture.md", "laws.md"):
+        if page.name not in ("architecture.md", "laws.md", "index.md"):
             assert PYTHON_BLOCK.search(page.read_text(encoding="utf-8")), page.name
+
+
+def test_the_index_lists_every_page_and_the_readme_links_it() -> None:
+    index = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"\]\(([\w-]+\.md)\)", index))
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"index.md"}
+    assert listed == pages, f"docs/index.md lists {sorted(listed)}; docs/ holds {sorted(pages)}"
+    assert "(docs/index.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_no_page_or_docstring_cites_the_unshipped_formula_notes() -> None:
+    """``LAWS.md`` is the team's private reference; users get the papers' names instead."""
+    sources = [*DOCS, *sorted((ROOT / "src").rglob("*.py"))]
+    citing = [p.relative_to(ROOT).as_posix() for p in sources if "LAWS.md" in p.read_text(encoding="utf-8")]
+    assert not citing, f"cite the paper, not LAWS.md, in: {', '.join(citing)}"
 
 
 def readme_commands() -> list[list[str]]:

@@ -7,7 +7,8 @@ learning rate of optimizer update ``i + 1``, so after ``s`` updates the model ha
 everywhere a schedule is expected (:func:`as_schedule` checks one).
 
 :func:`areas` turns a schedule into the two per-step quantities of the learning-rate
-annealing law of Tissue, Wang and Wang (2024, arXiv 2408.11029; LAWS.md §8.1):
+annealing law of Tissue, Wang and Wang (2024, "Scaling Law with Learning Rate Annealing",
+arXiv 2408.11029):
 
 - forward area ``S1(s) = sum_{i<=s} eta_i``;
 - annealing area ``S2(s) = sum_{i<=s} m_i`` with momentum

@@ -145,7 +145,7 @@ def overtraining() -> Law:
     The code form of the paper (``powlaw_ours``), with ``alpha = -e > 0``:
     ``L = E + a*N^-alpha + b*6^(-alpha/2)*(M*N)^-alpha``. It is Chinchilla's
     ``E + A/N^alpha + B/D^alpha`` with ``A = a`` and ``B = b*6^(-alpha/2)``; at fixed M,
-    ``log(L - E)`` falls linearly in ``log C`` with slope ``-alpha/2`` (LAWS.md §9).
+    ``log(L - E)`` falls linearly in ``log C`` with slope ``-alpha/2`` (Gadre et al. 2024, §2.2).
     Runs with ``n_tokens`` and ``n_params`` need nothing more: the fit derives
     ``tokens_per_param = n_tokens / n_params`` (its declaration in the vocabulary says
     how); a table that keeps M under another name maps it with

@@ -15,7 +15,7 @@ _EXP_GRID = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
 def _optimal_n_params(params: Mapping[str, Any], flops: Any) -> Any:
-    """Hoffmann et al. (2022), Eq. 4 under C = 6ND (LAWS.md 3.3).
+    """Hoffmann et al. (2022), Eq. 4 under C = 6ND.
 
     ``N_opt = G (C/6)^(beta/(alpha+beta))`` with ``G = (alpha A / (beta B))^(1/(alpha+beta))``;
     E does not enter.

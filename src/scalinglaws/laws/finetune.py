@@ -3,7 +3,8 @@
 ``L(D) = B / (D_l + D^beta) + E``, with ``D`` the fine-tuning data size and ``D_l``
 the "pre-learned data size": what the pre-trained model already knows, counted as
 fine-tuning data. While ``D^beta`` is small against ``D_l`` the loss barely moves (the
-"pre-power phase"); beyond, it falls as a power law towards ``E`` (LAWS.md 13.5).
+"pre-power phase"); beyond, it falls as a power law towards ``E`` (Lin et al. 2024,
+"Selecting Large Language Model to Fine-tune via Rectified Scaling Law").
 
 This file is the whole of the law: its variable, its parameters and its starts. The
 catalog names it ``rectified``; nothing in the engine, the loader or the planner

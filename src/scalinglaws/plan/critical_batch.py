@@ -1,4 +1,4 @@
-"""The critical batch size: McCandlish et al.'s steps-examples trade-off (LAWS.md §6)."""
+"""The critical batch size: the steps-examples trade-off of McCandlish et al. (2018)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The envelope of training curves: Hoffmann et al. Approach 1 (LAWS.md §3.4).
+"""The envelope of training curves: Hoffmann et al. Approach 1 (2022, §3.1).
 
 At log-spaced FLOP values, the run with the lowest loss among those whose training
 curve covers that value gives ``N_opt(C)``; the power laws are fitted to these optima

@@ -1,6 +1,7 @@
 """FLOP and parameter accounting: which N and which C a law was fitted with.
 
-A constant fitted under one counting convention is wrong under another (LAWS.md §14),
+A constant fitted under one counting convention is wrong under another (Kaplan et al. 2020,
+§2.1; Hoffmann et al. 2022, App. F; Porian et al. 2024),
 so planning needs the convention explicitly. This module describes a decoder-only
 transformer (:class:`Architecture`), counts its parameters, and gives its training FLOPs
 per token under the published conventions:

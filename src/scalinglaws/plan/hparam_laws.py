@@ -1,4 +1,4 @@
-"""Hyperparameter laws as values: :class:`HparamLaw` and the published presets (LAWS.md §7)."""
+"""Hyperparameter laws as values: :class:`HparamLaw` and the presets of DeepSeek LLM, Step Law, Porian et al."""
 
 from __future__ import annotations
 
@@ -107,16 +107,16 @@ class HparamLaw:
 
 
 _DEEPSEEK = (
-    "DeepSeek LLM (Bi et al. 2024, arXiv 2401.02954), LAWS.md §7.1: C = M * D in FLOPs with M the "
+    "DeepSeek LLM (Bi et al. 2024, arXiv 2401.02954), §3.1: C = M * D in FLOPs with M the "
     "non-embedding FLOPs per token including attention (flops.flops_per_token(arch, 'deepseek')); "
     "batch size in tokens"
 )
 _STEP = (
-    "Step Law (Li et al. 2025, arXiv 2503.04715), LAWS.md §7.2: N non-embedding parameters, "
+    "Step Law (Li et al. 2025, arXiv 2503.04715): N non-embedding parameters, "
     "D training tokens, batch size in tokens"
 )
 _PORIAN = (
-    "Porian et al. 2024 (arXiv 2406.19146), as quoted in LAWS.md §7.4 [secondary]: N parameters "
+    "Porian et al. 2024 (arXiv 2406.19146), from a secondary source: N parameters "
     "(with head), batch 0.00037 N^0.703 sequences of 2048 tokens"
 )
 

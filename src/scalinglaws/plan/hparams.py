@@ -4,7 +4,7 @@
 scales), locates each scale's optimum by a local fit and fits
 ``h_opt = k * N^a * D^b`` (or ``k * C^a``) by least squares in log space (the shared
 regression of :mod:`scalinglaws.plan.powerlaw`). :func:`hparam_preset` gives the
-published laws (DeepSeek LLM, Step Law, Porian et al.; LAWS.md §7; defined in
+published laws (DeepSeek LLM, Step Law, Porian et al.; defined in
 :mod:`scalinglaws.plan.hparam_laws`), and :func:`recommend_hparams` evaluates either for
 a target run. :func:`critical_batch_size` (:mod:`scalinglaws.plan.critical_batch`) fits
 McCandlish et al.'s steps-examples trade-off (§6).

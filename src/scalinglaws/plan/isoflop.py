@@ -1,6 +1,6 @@
 """IsoFLOP analysis: where the loss is lowest at each budget, and how that moves with C.
 
-:func:`isoflop` is Approach 2 of Hoffmann et al. (2022; LAWS.md §3.5). By default it
+:func:`isoflop` is Approach 2 of Hoffmann et al. (2022, §3.2). By default it
 follows the published recipe, as Llama 3 and others use it: group the runs by compute
 budget, fit an unweighted parabola of loss against ``log N`` at each budget, take its
 vertex as ``N_opt(C)``, then fit ``n_opt(C) = k C^a`` (and ``d_opt(C)``) by unweighted

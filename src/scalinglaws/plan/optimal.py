@@ -5,16 +5,16 @@
 convention (``6N`` by default; :mod:`scalinglaws.plan.flops` for attention and head FLOPs).
 
 - A law that carries a closed-form optimum (``Law.optimum``) uses it under 6ND; the
-  ``chinchilla`` law carries Hoffmann et al. (2022), Eq. 4 (LAWS.md §3.3):
+  ``chinchilla`` law carries Hoffmann et al. (2022), Eq. 4:
   ``N_opt = G (C/6)^(beta/(alpha+beta))``, ``G = (alpha A / (beta B))^(1/(alpha+beta))``.
 - Every other law is solved numerically: a grid of 321 points in ``log N`` (tokens per
   parameter from 1e-6 to 1e8), then six rounds of zooming onto the best grid cell; all
   bootstrap draws are solved together as one array.
-- ``inference_tokens`` (Sardana et al. 2023, LAWS.md §10): reach the loss the
+- ``inference_tokens`` (Sardana et al. 2023): reach the loss the
   compute-optimal model reaches at ``C`` for the least training + inference FLOPs,
   ``f(N) D + f(N)/3 D_inf`` (``6ND + 2N D_inf`` under 6ND); ``D(N)`` is found by
   bisection on ``L(N, D) = loss``.
-- ``unique_tokens`` (Muennighoff et al. 2023, LAWS.md §13.9): data repeated for
+- ``unique_tokens`` (Muennighoff et al. 2023): data repeated for
   ``D / U`` epochs. A law with a ``unique_tokens`` variable (``muennighoff``) is used as
   it is; any other law is evaluated at the effective data ``D'`` and parameters ``N'`` with
   the published ``R*_D = 15.39`` and ``R*_N = 5.31``.
@@ -41,7 +41,7 @@ from scalinglaws.engine.result import Fit, check_level
 from scalinglaws.engine.trust import check_budget
 
 #: Muennighoff et al. (2023) decay constants of repeated data and excess parameters
-#: (LAWS.md §13.9, from the official datablations code).
+#: (from the official datablations code).
 R_D_STAR = 15.387756
 R_N_STAR = 5.309743
 

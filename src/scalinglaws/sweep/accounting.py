@@ -4,7 +4,8 @@ The model is the one in :mod:`scalinglaws.sweep.model`: a GPT-2 style decoder wi
 learned positional embeddings, pre-LayerNorm blocks (weights only, no biases anywhere),
 an MLP of width ``ffw_mult * d_model`` and an output head tied to the token embedding.
 
-Parameter counts follow Kaplan et al. 2020 and Pearce & Song 2024 (LAWS.md §14):
+Parameter counts follow Kaplan et al. 2020 and Pearce & Song 2024
+("Reconciling Kaplan and Chinchilla Scaling Laws"):
 
 - embedding parameters: ``(vocab_size + seq_len) * d_model`` (token and position
   tables; the head is tied to the token table, so it adds nothing);

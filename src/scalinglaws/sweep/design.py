@@ -9,7 +9,7 @@ and head dimension), and its token count is the budget divided by the shape's tr
 FLOPs per token under the chosen convention (:mod:`scalinglaws.sweep.accounting`).
 
 Learning rate and batch size follow the DeepSeek LLM hyperparameter laws (Bi et al.
-2024, LAWS.md §7.1), evaluated at the run's budget ``C``:
+2024, arXiv 2401.02954, §3.1), evaluated at the run's budget ``C``:
 
 - peak LR ``= 0.3118 * C ** -0.125``
 - batch (tokens) ``= 0.2920 * C ** 0.3271``, rounded to whole sequences (at least one).

@@ -1,7 +1,7 @@
 """Learning-rate schedules: linear warmup, then cosine, WSD or constant.
 
 - ``"cosine"``: from the peak down to ``min_lr_ratio * peak`` along a half cosine.
-- ``"wsd"``: warmup-stable-decay (Hägele et al. 2024, LAWS.md §8.2): the peak until the
+- ``"wsd"``: warmup-stable-decay (Hägele et al. 2024, arXiv 2405.18392): the peak until the
   last 20 % of the steps, then a ``1 - sqrt`` cooldown to ``min_lr_ratio * peak``.
 - ``"constant"``: the peak after warmup.
 """
