@@ -76,11 +76,13 @@ class Corpus:
     def batch(self, step: int, *, seed: int, batch_size: int, seq_len: int) -> np.ndarray:
         """The training windows of optimizer step ``step``: int64, shape (batch, seq_len + 1).
 
-        A pure function of ``(seed, step)``: window starts are drawn uniformly from a
-        generator seeded with both, so no iterator state needs saving to resume.
+        A pure function of ``(seed, step)``: window starts are drawn uniformly (with
+        replacement) by SplitMix64, a counter-based generator keyed by both, so no
+        iterator state needs saving to resume, and drawing costs microseconds.
         """
-        starts = np.random.default_rng((seed, step)).integers(
-            0, len(self.train) - seq_len, size=batch_size)
+        key = _splitmix64(_splitmix64(np.array([seed], dtype=np.uint64)) ^ np.uint64(step))
+        counters = key + np.arange(batch_size, dtype=np.uint64) * _GOLDEN
+        starts = (_splitmix64(counters) % np.uint64(len(self.train) - seq_len)).astype(np.int64)
         return self.train[starts[:, None] + np.arange(seq_len + 1)].astype(np.int64)
 
     def eval_windows(self, seq_len: int, eval_tokens: int) -> np.ndarray:
@@ -151,6 +153,17 @@ def vocab_size_of(spec: DataSpec) -> int:
     if spec.tokenizer == "bytes":
         return 256
     return _tokenizer(spec.tokenizer)[1]
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on a uint64 array (wrapping arithmetic)."""
+    x = x + _GOLDEN
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
 
 
 # -- token files ---------------------------------------------------------------------------

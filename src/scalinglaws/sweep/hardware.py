@@ -108,7 +108,7 @@ def model_flops_per_token(spec: RunSpec) -> float:
     >>> spec = RunSpec(budget=1.0, n_layer=2, d_model=64, n_head=4, n_tokens=1,
     ...                batch_size=1, lr=1e-3)
     >>> model_flops_per_token(spec)
-    894000.0
+    893952.0
     """
     return spec.flops_per_token("exact") - 3.0 * 2 * spec.vocab_size * spec.d_model
 
