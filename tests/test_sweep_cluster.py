@@ -28,7 +28,14 @@ from pathlib import Path
 
 import pytest
 
-from scalinglaws.sweep import DataSpec, RunSpec, SweepDesign, read_curves, read_runs, write_design
+from scalinglaws.sweep import (
+    DataSpec,
+    RunSpec,
+    SweepDesign,
+    read_curves,
+    read_runs,
+    write_design,
+)
 
 pytest.importorskip("torch")
 pytest.importorskip("ray", reason="ray is not installed (pip install 'scalinglaws[ray]')")

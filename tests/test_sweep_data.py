@@ -14,7 +14,14 @@ import numpy as np
 import pytest
 
 from scalinglaws.cli import main
-from scalinglaws.sweep import DataSpec, SweepError, design_sweep, read_curves, read_design, read_runs
+from scalinglaws.sweep import (
+    DataSpec,
+    SweepError,
+    design_sweep,
+    read_curves,
+    read_design,
+    read_runs,
+)
 from scalinglaws.sweep.data import Corpus, load_corpus, vocab_size_of
 
 ENGLISH = DataSpec(corpus="devils-dictionary")
@@ -118,7 +125,7 @@ def test_bad_token_files_are_one_line_errors(tmp_path: Path, make: object, optio
         load_corpus(DataSpec(corpus=str(folder), **options))
     load_corpus.cache_clear()
     args = [f"--dtype={options['dtype']}"] if options else []
-    code, out, err = run_cli(["sweep", "design", "--budgets", "1e9", "--data", str(folder),
+    code, _, err = run_cli(["sweep", "design", "--budgets", "1e9", "--data", str(folder),
                               "-o", str(tmp_path / "d.toml"), *args], capsys)
     assert code == 2 and err.startswith("error:") and err.count("\n") == 1 and match in err
 

@@ -101,7 +101,7 @@ def latest(folder: str | Path, map_location: str | torch.device = "cpu"
     for _, path in sorted(_steps(Path(folder)), reverse=True):
         try:
             return path, load(path, map_location)
-        except Exception:  # noqa: BLE001 - unreadable: fall back to an older one
+        except Exception:  # noqa: BLE001, S112 - unreadable: fall back to an older one
             continue
     return None
 

@@ -193,7 +193,7 @@ def _load_tokens(spec: DataSpec, train_path: Path, val_path: Path | None,
     if val_path is not None:
         val = _memmap(val_path, dtype)
     else:  # hold out the tail
-        n_val = max(1, int(round(spec.val_fraction * len(train))))
+        n_val = max(1, round(spec.val_fraction * len(train)))
         train, val = train[: len(train) - n_val], train[len(train) - n_val:]
     largest = max(int(train.max()) if len(train) else 0, int(val.max()) if len(val) else 0)
     vocab = meta.get("vocab_size")

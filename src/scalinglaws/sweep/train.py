@@ -47,8 +47,8 @@ from scalinglaws.sweep.hardware import (
     model_flops_per_token,
     peak_flops,
     progress_postfix,
+    resolve_device,
 )
-from scalinglaws.sweep.hardware import resolve_device as resolve_device
 from scalinglaws.sweep.model import ModelConfig, Transformer
 from scalinglaws.sweep.schedule import lr_at
 
@@ -257,7 +257,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     optimizer = _adamw(model, spec, device)
     forward: Callable[[torch.Tensor], torch.Tensor] = model
     if compile:
-        forward = torch.compile(model, **({} if compile is True else {"backend": compile}))
+        forward = torch.compile(model, backend="inductor" if compile is True else compile)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
 
@@ -373,7 +373,8 @@ def _usable(found: tuple[Path, dict[str, Any]], spec: RunSpec, corpus: Corpus) -
 
 def _rng_state() -> dict[str, object]:
     """Every RNG the process has, as tensors and plain values (for weights_only loading)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    assert isinstance(keys, np.ndarray)  # the legacy tuple form: (name, keys, pos, ...)
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
