@@ -6,8 +6,8 @@ and trains the rest. Every run checkpoints into ``<store>.ckpt/<run_id>/`` (see
 killed anywhere loses at most the steps since its last checkpoint.
 
 * **local**: spawned worker processes each train one run at a time, with
-  ``cores // workers`` torch threads, and write each finished run to the store
-  themselves (one transaction per run). They report progress to the parent, which alone
+  ``cores // workers`` torch threads (GPUs taken round-robin), and write each finished
+  run to the store themselves (one transaction per run). They report progress to the parent, which alone
   draws the progress bars. On Ctrl-C the parent stops them at once and closes the bars.
 * **ray**: each run is a Ray task with the resources asked for (CPUs, GPUs, memory),
   retried up to ``retries`` times when its worker or node dies; a retried task finds its
@@ -358,6 +358,8 @@ def _local_worker(index: int, tasks: Any, results: Any, store: str, options: _Op
     import torch
 
     torch.set_num_threads(options.threads)
+    if options.device != "cpu" and torch.cuda.is_available():  # GPUs round-robin
+        torch.cuda.set_device(index % torch.cuda.device_count())
     parent = os.getppid()
     while (spec := tasks.get()) is not None:
         if os.getppid() != parent:  # the parent was killed: take no new run, just leave

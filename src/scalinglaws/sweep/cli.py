@@ -176,7 +176,11 @@ def cmd_design(args: argparse.Namespace) -> int:
     print(_table(["budget", "n_layer", "d_model", "n_params", "n_tokens", "tok/param",
                   "steps", "batch", "lr"], rows))
     write_design(design, output)
-    print(f"data: {corpus} (tokenizer {args.tokenizer}, vocabulary {design.runs[0].vocab_size})")
+    from scalinglaws.sweep.data import is_token_files
+
+    tokens = ("token files" if is_token_files(design.runs[0].data)
+              else f"text, tokenizer {args.tokenizer}")
+    print(f"data: {corpus} ({tokens}, vocabulary {design.runs[0].vocab_size})")
     print(f"wrote {output} ({len(design.runs)} runs); edit it freely, then: "
           f"scalinglaws sweep run {output} --store runs.db")
     return 0

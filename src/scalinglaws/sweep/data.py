@@ -166,6 +166,11 @@ def _splitmix64(x: np.ndarray) -> np.ndarray:
     return x ^ (x >> np.uint64(31))
 
 
+def is_token_files(spec: DataSpec) -> bool:
+    """Whether the data names nanoGPT token files (else it is text to tokenise)."""
+    return _token_files(spec) is not None
+
+
 # -- token files ---------------------------------------------------------------------------
 
 def _token_files(spec: DataSpec) -> tuple[Path, Path | None, Path | None] | None:

@@ -325,7 +325,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         if done in save_steps:
             checkpoint.save(checkpoint_dir, done, {  # type: ignore[arg-type]
                 "run_id": spec.run_id, "step": done, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "rng": _rng_state(),
+                "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
                 "curve": [tuple(asdict(p).values()) for p in curve],
                 "train_seconds": seconds_before + time.perf_counter() - start,
                 "data_sha256": corpus.sha256, "threads": torch.get_num_threads(),
@@ -371,13 +371,13 @@ def _usable(found: tuple[Path, dict[str, Any]], spec: RunSpec, corpus: Corpus) -
     return False
 
 
-def _rng_state() -> dict[str, object]:
-    """Every RNG the process has, as tensors and plain values (for weights_only loading)."""
+def _rng_state(device: torch.device) -> dict[str, object]:
+    """Every RNG the run uses, as tensors and plain values (for weights_only loading)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
     assert isinstance(keys, np.ndarray)  # the legacy tuple form: (name, keys, pos, ...)
     return {
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
         "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
                   "has_gauss": has_gauss, "cached_gaussian": cached},
         "python": random.getstate(),
@@ -389,7 +389,7 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
     numpy = state["numpy"]
-    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"],
+    np.random.set_state((numpy["kind"], numpy["keys"].cpu().numpy().astype(np.uint32), numpy["pos"],
                          numpy["has_gauss"], numpy["cached_gaussian"]))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
