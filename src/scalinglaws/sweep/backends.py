@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import socket
 import sys
 import threading
 import time
@@ -199,6 +200,8 @@ def run_sweep(
             raise SweepError(f"{name} must be a positive number, got {value!r}")
     if backend == "ray":
         import_ray()  # fail before the store is touched
+        if ray_address:
+            _check_reachable(ray_address)
     elif not torch_available():
         raise SweepError('training needs PyTorch, which is not installed; run '
                          '`pip install "scalinglaws[sweep]"`')
@@ -407,8 +410,12 @@ def _run_ray(specs: Sequence[RunSpec], store: Path, workers: int, options: _Opti
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 **_loopback_node(address))
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     **_loopback_node(address))
+        except Exception as exc:  # noqa: BLE001 - Ray's many connection errors, in one line
+            where = f"the Ray cluster at {address}" if address else "a new local Ray instance"
+            raise SweepError(f"could not join {where}: {_first_line(exc)}") from None
     try:
         if not options.threads:
             cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -457,6 +464,19 @@ def _ray_train(spec: RunSpec, options: _Options) -> tuple[dict[str, object], lis
     owner = {"node_ip": ray.util.get_node_ip_address(), "node_id": context.get_node_id(),
              "task_id": context.get_task_id()}
     return options.train(spec, owner=owner).to_row()
+
+
+def _check_reachable(address: str, timeout: float = 10.0) -> None:
+    """Fail at once if nothing listens at a ``HOST:PORT`` address (Ray would retry for
+    minutes). Other forms (``auto``, ``ray://...``) are left to Ray."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "/" in host:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise SweepError(f"no Ray cluster answers at {address} ({exc.strerror or exc}); start "
+                         "one with `ray start --head --port=PORT`, or check --address") from None
 
 
 def _loopback_node(address: str | None) -> dict[str, str]:
