@@ -274,6 +274,8 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
             _set_rng_state(state["rng"])
             start_step, seconds_before = int(state["step"]), float(state["train_seconds"])
             curve = [CurvePoint(*point) for point in state["curve"]]
+            del state
+        del found  # its tensors are copied into the model and optimizer: free them
     every = checkpoint_every
     eval_steps = {max(1, round(k * n_steps / spec.n_evals)) for k in range(1, spec.n_evals + 1)}
     save_steps = (set() if checkpoint_dir is None or every == 0 else
@@ -291,6 +293,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     last_loss: float | None = None
     last_mfu: float | None = None
     start = mark = time.perf_counter()
+    mark_step = start_step
     for step in range(start_step, n_steps):
         lr = lr_at(step, n_steps, peak=spec.lr, schedule=spec.schedule,
                    warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio)
@@ -315,8 +318,9 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
             _check_finite(spec, done, last_loss)  # type: ignore[arg-type]
             now = time.perf_counter()
             if mfu_per_token_rate is not None:
-                last_mfu = mfu_per_token_rate * CHECK_EVERY * spec.tokens_per_step / (now - mark)
-            mark = now
+                last_mfu = (mfu_per_token_rate * (done - mark_step) * spec.tokens_per_step
+                            / (now - mark))
+            mark, mark_step = now, done
         if done in eval_steps:
             eval_loss = _evaluate(model, val_windows, autocast)
             _check_finite(spec, done, eval_loss)
