@@ -8,7 +8,8 @@ Usage::
 
     PYTHONPATH=src python benchmarks/sweep_e2e.py [--store /tmp/sweep_e2e.db]
         [--budgets 1e11,3e11,1e12] [--sizes-per-budget 5] [--tokens-per-param 80]
-        [--spread 3] [--workers 2]
+        [--spread 3] [--workers 2] [--data stdlib|devils-dictionary|PATH]
+        [--backend local|ray] [--address HOST:PORT] [--device cpu|cuda]
 
 The centre of each IsoFLOP curve defaults to 80 tokens per parameter, not Chinchilla's
 20: for these byte-level models of 3k-200k parameters the loss minimum sits at far more
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scalinglaws.sweep import design_sweep, read_runs, run_sweep
+from scalinglaws.sweep import DataSpec, design_sweep, read_runs, run_sweep
 
 
 def main() -> None:
@@ -35,17 +36,24 @@ def main() -> None:
     parser.add_argument("--spread", type=float, default=3.0)
     parser.add_argument("--flop-convention", default="6nd")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--data", default="stdlib", help="as `sweep design --data`")
+    parser.add_argument("--backend", choices=("local", "ray"), default="local")
+    parser.add_argument("--address", help="a Ray cluster's head (with --backend ray)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     args = parser.parse_args()
 
     budgets = [float(b) for b in args.budgets.split(",")]
     design = design_sweep(budgets, args.sizes_per_budget, tokens_per_param=args.tokens_per_param,
-                          spread=args.spread, flop_convention=args.flop_convention)
+                          spread=args.spread, flop_convention=args.flop_convention,
+                          data=DataSpec(corpus=args.data))
     print(f"{len(design.runs)} runs over budgets {budgets}; store {args.store}")
     start = time.perf_counter()
-    report = run_sweep(design, args.store, workers=args.workers, device="cpu")
+    report = run_sweep(design, args.store, workers=args.workers, device=args.device,
+                       backend=args.backend, ray_address=args.address)
     wall = time.perf_counter() - start
-    print(f"wall time {wall:.0f} s: {len(report.done)} trained, {len(report.skipped)} already "
-          f"in the store, {len(report.failed)} failed")
+    print(f"wall time {wall:.0f} s: {len(report.done)} trained ({len(report.resumed)} resumed "
+          f"from a checkpoint), {len(report.skipped)} already in the store, "
+          f"{len(report.failed)} failed")
 
     runs = read_runs(args.store)
     runs = runs[runs["run_id"].isin({r.run_id for r in design.runs})]

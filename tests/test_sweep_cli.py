@@ -142,3 +142,30 @@ def test_run_then_status_then_load_runs(tmp_path: Path, capsys: pytest.CaptureFi
     assert len(runs) == 2
     assert all(math.isfinite(x) for x in runs.column("loss"))
     assert {"n_params", "n_tokens", "flops", "loss"} <= set(runs.columns)
+
+
+@pytest.mark.parametrize(("extra", "match"), [
+    (["--checkpoint-every", "-1"], "checkpoint_every must be an integer >= 0"),
+    (["--peak-flops", "0"], "peak_flops must be a positive number"),
+    (["--retries", "-2"], "retries must be an integer >= 0"),
+    (["--backend", "ray", "--address", "127.0.0.1:1"], "no Ray cluster answers at 127.0.0.1:1"),
+])
+def test_bad_run_options_are_one_line_errors(extra: list[str], match: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    if "ray" in extra:
+        pytest.importorskip("ray")
+    design = tmp_path / "sweep.toml"
+    assert run(["sweep", "design", "--budgets", "1e9", "-o", str(design)], capsys)[0] == 0
+    code, out, err = run(["sweep", "run", str(design), "--store", str(tmp_path / "runs.db"),
+                          *extra], capsys)
+    assert code == 2 and out == "" and err.startswith("error:") and err.count("\n") == 1
+    assert match in err and not (tmp_path / "runs.db").exists()
+
+
+def test_memory_sizes_parse() -> None:
+    from scalinglaws.sweep.cli import _bytes
+
+    assert _bytes("4G") == 4 << 30 and _bytes("512MiB") == 512 << 20
+    assert _bytes("1073741824") == 1 << 30 and _bytes("1.5k") == 1536
+    with pytest.raises(argparse.ArgumentTypeError):
+        _bytes("lots")

@@ -41,7 +41,6 @@ def small_design(budgets: list[float], sizes: int, **options: object) -> SweepDe
 
 @pytest.mark.slow
 def test_end_to_end_three_budgets_three_sizes_two_workers(tmp_path: Path) -> None:
-    start = time.perf_counter()
     design = small_design([2e9, 4e9, 8e9], 3)
     assert len(design.runs) == 9
     store = tmp_path / "runs.db"
@@ -60,7 +59,6 @@ def test_end_to_end_three_budgets_three_sizes_two_workers(tmp_path: Path) -> Non
 
     again = run_sweep(design, store, workers=2, device="cpu", progress=False)
     assert again.done == () and len(again.skipped) == 9
-    assert time.perf_counter() - start < 90
 
 
 def _start_sweep(design_path: Path, store: Path) -> subprocess.Popen[str]:

@@ -52,7 +52,7 @@ def test_write_and_read_back(tmp_path: Path) -> None:
     assert "spec" not in runs.columns
     assert list(runs["run_id"]) == ["a", "c"] and list(runs["loss"]) == [3.1, 2.5]
     curves = read_curves(path)
-    assert list(curves.columns) == ["run_id", "step", "tokens", "loss", "lr"]
+    assert list(curves.columns) == ["run_id", "step", "tokens", "loss", "lr", "eval_tokens"]
     assert len(curves) == 5 and list(curves[curves.run_id == "a"]["loss"]) == [4.0, 3.5, 3.0]
     table = status(path)
     assert list(table.index) == ["1e+11", "1e+12", "total"]

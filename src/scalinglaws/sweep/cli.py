@@ -18,7 +18,10 @@ from scalinglaws.sweep.errors import SweepError
 _EXAMPLES = """\
 examples:
   scalinglaws sweep design --budgets 1e11,3e11,1e12 --sizes-per-budget 5 -o sweep.toml
+  scalinglaws sweep design --budgets 1e9,2e9 --data devils-dictionary -o small.toml
+  scalinglaws sweep design --budgets 1e15 --data data/openwebtext -o owt.toml  # train.bin, val.bin
   scalinglaws sweep run sweep.toml --store runs.db --workers 2
+  scalinglaws sweep run owt.toml --store runs.db --backend ray --address HEAD:6379 --workers 8 --device cuda
   scalinglaws sweep status runs.db
   scalinglaws fit runs.db --law chinchilla
 """
@@ -28,9 +31,10 @@ def register(subparsers: Any) -> None:
     """Add the ``sweep`` command and its subcommands to an argparse subparsers object."""
     sweep = subparsers.add_parser(
         "sweep", help="design, train and track IsoFLOP sweeps of small transformer LMs",
-        description="Design an IsoFLOP grid, train small byte-level transformer LMs on it "
-        "(PyTorch: pip install 'scalinglaws[sweep]'), and record every finished run in "
-        "an SQLite store that `scalinglaws fit` reads.",
+        description="Design an IsoFLOP grid, train small transformer LMs on it (PyTorch: "
+        "pip install 'scalinglaws[sweep]'), on text or nanoGPT token files, locally or on a "
+        "Ray cluster, with checkpoints, and record every finished run in an SQLite store "
+        "that `scalinglaws fit` reads.",
         epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = sweep.add_subparsers(dest="sweep_command", metavar="COMMAND", required=True)
 
@@ -69,11 +73,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--eval-tokens", type=int, default=16384,
                    help="held-out tokens per evaluation (default 16384)")
     p.add_argument("--seed", type=int, default=0, help="seed of every run (default 0)")
-    p.add_argument("--corpus", default="stdlib",
-                   help="'stdlib' (Python's own sources, default), a text file or folder, "
-                   "or hf:NAME[:CONFIG] (needs the datasets package)")
+    p.add_argument("--data", "--corpus", dest="corpus", default="stdlib", metavar="DATA",
+                   help="'stdlib' (Python's own sources, default), 'devils-dictionary' (a "
+                   "shipped public-domain English text), a text file or folder, a folder "
+                   "of nanoGPT token files (train.bin, optional val.bin and meta.pkl), a "
+                   ".bin token file, or hf:NAME[:CONFIG] (needs the datasets package)")
+    p.add_argument("--tokenizer", default="bytes", metavar="NAME",
+                   help="for text: bytes (default, vocabulary 256), tiktoken:ENCODING (e.g. "
+                   "tiktoken:gpt2; needs tiktoken) or tokenizers:PATH/tokenizer.json")
+    p.add_argument("--dtype", choices=("auto", "uint16", "uint32"), default="auto",
+                   help="element type of token files (default auto: meta.pkl's, else uint16)")
+    p.add_argument("--val-fraction", type=float, default=0.05, metavar="F",
+                   help="share held out when there is no val.bin (default 0.05): every "
+                   "1/F-th chunk of text, or the last F of a token file")
     p.add_argument("--max-bytes", type=int, default=16_000_000,
-                   help="corpus bytes read at most (default 16000000)")
+                   help="text bytes read at most (default 16000000; token files are used whole)")
     p.set_defaults(handler=cmd_design)
 
     p = sub.add_parser(
@@ -93,9 +107,37 @@ def register(subparsers: Any) -> None:
                    help="torch threads per worker (default: cores / workers)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="auto: a GPU when present (bf16 autocast), else CPU (default auto)")
-    p.add_argument("--ray-address", metavar="ADDR",
-                   help="address of a running Ray cluster (default: start a local one)")
+    p.add_argument("--compile", nargs="?", const=True, default=False, metavar="BACKEND",
+                   help="run the model under torch.compile (optionally naming a backend, "
+                   "e.g. aot_eager; default inductor)")
+    p.add_argument("--peak-flops", type=float, metavar="FLOP/S",
+                   help="peak FLOP/s of one device, for MFU (default: NVIDIA's dense bf16 "
+                   "figure for A100, H100, H200, L4, L40S, A10; none on a CPU)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    c = p.add_argument_group("checkpoints")
+    c.add_argument("--checkpoint-dir", metavar="PATH",
+                   help="root of the runs' checkpoint folders (default STORE.ckpt; with Ray, "
+                   "storage that every node sees)")
+    c.add_argument("--checkpoint-every", type=int, metavar="K",
+                   help="steps between checkpoints (default: at every evaluation; 0: none)")
+    c.add_argument("--keep-checkpoints", action="store_true",
+                   help="keep each finished run's last checkpoint (default: delete the "
+                   "run's folder once it is in the store)")
+    r = p.add_argument_group("ray backend")
+    r.add_argument("--address", "--ray-address", dest="address", metavar="HOST:PORT",
+                   help="head of a running Ray cluster (default: start a local Ray instance)")
+    r.add_argument("--cpus-per-run", type=float, metavar="N",
+                   help="CPUs each run reserves (default: --threads)")
+    r.add_argument("--gpus-per-run", type=float, metavar="N",
+                   help="GPUs each run reserves (default 1 with --device cuda, else 0; "
+                   "fractions share a GPU)")
+    r.add_argument("--memory-per-run", type=_bytes, metavar="SIZE",
+                   help="memory each run reserves, e.g. 4G (default: none reserved)")
+    r.add_argument("--retries", type=int, default=3,
+                   help="times a run is retried when its worker or node dies, resuming "
+                   "from its checkpoint (default 3)")
+    r.add_argument("--placement", choices=("spread", "pack"), default="spread",
+                   help="spread runs across nodes (default) or let Ray pack them")
     p.set_defaults(handler=cmd_run)
 
     p = sub.add_parser(
@@ -115,8 +157,10 @@ def cmd_design(args: argparse.Namespace) -> int:
     output = Path(args.output)
     if output.exists() and not args.force:
         raise SweepError(f"{str(output)!r} exists; pass --force to overwrite it, or -o NEW_FILE")
+    from scalinglaws.sweep.data import BUILTIN_CORPORA
+
     corpus = args.corpus
-    if corpus != "stdlib" and not corpus.startswith("hf:"):
+    if corpus not in BUILTIN_CORPORA and not corpus.startswith("hf:"):
         corpus = str(Path(corpus).expanduser().resolve())
     design = design_sweep(
         args.budgets, args.sizes_per_budget, flop_convention=args.flop_convention,
@@ -124,13 +168,19 @@ def cmd_design(args: argparse.Namespace) -> int:
         aspect_ratio=args.aspect_ratio, head_dim=args.head_dim, lr=args.lr,
         batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
         n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
-        data=DataSpec(corpus=corpus, max_bytes=args.max_bytes))
+        data=DataSpec(corpus=corpus, max_bytes=args.max_bytes, val_fraction=args.val_fraction,
+                      tokenizer=args.tokenizer, dtype=args.dtype))
     rows = [[f"{r.budget:g}", r.n_layer, r.d_model, r.params[0], r.n_tokens,
              f"{r.n_tokens / r.params[0]:.3g}", r.n_steps, r.batch_size, f"{r.lr:.3g}"]
             for r in design.runs]
     print(_table(["budget", "n_layer", "d_model", "n_params", "n_tokens", "tok/param",
                   "steps", "batch", "lr"], rows))
     write_design(design, output)
+    from scalinglaws.sweep.data import is_token_files
+
+    tokens = ("token files" if is_token_files(design.runs[0].data)
+              else f"text, tokenizer {args.tokenizer}")
+    print(f"data: {corpus} ({tokens}, vocabulary {design.runs[0].vocab_size})")
     print(f"wrote {output} ({len(design.runs)} runs); edit it freely, then: "
           f"scalinglaws sweep run {output} --store runs.db")
     return 0
@@ -145,9 +195,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     report = run_sweep(design, args.store, backend=args.backend, workers=args.workers,
                        device=args.device, threads=args.threads,
                        progress=False if args.quiet else None,
-                       ray_address=args.ray_address)
-    print(f"trained {len(report.done)} run(s), {len(report.skipped)} already in the store, "
-          f"{len(report.failed)} failed, in {report.seconds:.1f} s; store: {args.store}")
+                       ray_address=args.address, checkpoint_dir=args.checkpoint_dir,
+                       checkpoint_every=args.checkpoint_every,
+                       keep_checkpoints=args.keep_checkpoints, compile=args.compile,
+                       peak_flops=args.peak_flops, cpus_per_run=args.cpus_per_run,
+                       gpus_per_run=args.gpus_per_run, memory_per_run=args.memory_per_run,
+                       retries=args.retries, placement=args.placement)
+    resumed = f" ({len(report.resumed)} resumed from a checkpoint)" if report.resumed else ""
+    print(f"trained {len(report.done)} run(s){resumed}, {len(report.skipped)} already in the "
+          f"store, {len(report.failed)} failed, in {report.seconds:.1f} s; store: {args.store}")
+    for run_id, step in report.resumed.items():
+        print(f"resumed: {run_id} from its checkpoint at step {step}")
     for run_id, message in report.failed.items():
         print(f"failed: {run_id}: {message}")
     _print_status(args.store)
@@ -168,6 +226,21 @@ def _print_status(store: str) -> None:
              "-" if math.isnan(r.best_loss) else f"{r.best_loss:.4f}"]
             for label, r in zip(table.index, table.itertuples())]
     print(_table(["budget", "designed", "done", "remaining", "best_loss"], rows))
+
+
+def _bytes(text: str) -> int:
+    """Parse ``4G``, ``512M``, ``1.5GiB`` or a plain byte count (argparse type; binary units)."""
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    body = text.strip().upper().removesuffix("IB").removesuffix("B")
+    unit = body[-1:] if body[-1:] in units and body[-1:] else ""
+    try:
+        value = float(body[: len(body) - len(unit)]) * units[unit]
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a size like 4G, 512M or 1073741824, "
+                                         f"got {text!r}")
+    return int(value)
 
 
 def _floats(text: str) -> list[float]:

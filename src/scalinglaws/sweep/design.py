@@ -32,29 +32,54 @@ from scalinglaws.sweep.accounting import FLOP_CONVENTIONS, count_params, flops_p
 from scalinglaws.sweep.errors import SweepError
 
 SCHEDULES: tuple[str, ...] = ("cosine", "wsd", "constant")
+TOKENIZER_KINDS: tuple[str, ...] = ("tiktoken", "tokenizers")
+TOKEN_DTYPES: tuple[str, ...] = ("auto", "uint16", "uint32")
+#: DataSpec fields added after the first release, left out of ``run_id`` while they hold
+#: their default, so runs designed before they existed keep their ids (and stores resume).
+_LATER_DATA_FIELDS: dict[str, object] = {"tokenizer": "bytes", "dtype": "auto"}
 _FLOAT_FIELDS = ("budget", "lr", "warmup_frac", "min_lr_ratio", "weight_decay", "grad_clip")
 
 
 @dataclass(frozen=True)
 class DataSpec:
-    """The training text and its held-out split.
+    """The training data and its held-out split.
 
     Attributes
     ----------
     corpus : str
-        ``"stdlib"`` (the Python standard library's ``*.py`` sources, the default), a
-        path to a text file or a folder of text files, or ``"hf:NAME[:CONFIG]"`` for a
-        Hugging Face dataset (needs the ``datasets`` package).
+        What to train on (see :mod:`scalinglaws.sweep.data`):
+
+        * ``"stdlib"`` (default): the Python standard library's ``*.py`` sources;
+        * ``"devils-dictionary"``: a small public-domain English text shipped with the
+          package (Ambrose Bierce, 1911; 380 KB);
+        * a text file, or a folder of text files;
+        * a folder holding nanoGPT token files (``train.bin``, optional ``val.bin`` and
+          ``meta.pkl``), or one ``.bin`` token file;
+        * ``"hf:NAME[:CONFIG]"``: a Hugging Face dataset's ``text`` column (needs the
+          ``datasets`` package).
     max_bytes : int
-        Bytes read from the corpus at most (files in sorted order), before the split.
+        Text bytes read at most (files in sorted order), before tokenising and splitting.
+        Token files are used whole.
     val_fraction : float
-        Fraction of the corpus's files (every ``round(1 / val_fraction)``-th one) held
-        out for evaluation.
+        Share held out for evaluation when there is no ``val.bin``: every
+        ``round(1 / val_fraction)``-th chunk of a text corpus, or the last
+        ``val_fraction`` of a token file.
+    tokenizer : str
+        How text becomes tokens: ``"bytes"`` (default; vocabulary 256),
+        ``"tiktoken:ENCODING"`` (e.g. ``tiktoken:gpt2``; needs ``tiktoken``) or
+        ``"tokenizers:PATH"`` (a ``tokenizer.json``; needs ``tokenizers``). Token files
+        are already tokenised and ignore it.
+    dtype : str
+        Element type of token files: ``"uint16"``, ``"uint32"``, or ``"auto"``
+        (default: ``meta.pkl``'s ``dtype`` if it has one, else ``uint16``, as nanoGPT
+        writes them).
     """
 
     corpus: str = "stdlib"
     max_bytes: int = 16_000_000
     val_fraction: float = 0.05
+    tokenizer: str = "bytes"
+    dtype: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.corpus, str) or not self.corpus:
@@ -62,6 +87,12 @@ class DataSpec:
         _check_int("data.max_bytes", self.max_bytes, minimum=1024)
         _check_float("data.val_fraction", self.val_fraction, low=0.0, high=0.5)
         object.__setattr__(self, "val_fraction", float(self.val_fraction))
+        if not isinstance(self.tokenizer, str) or not (
+                self.tokenizer == "bytes" or self.tokenizer.partition(":")[0] in TOKENIZER_KINDS
+                and self.tokenizer.partition(":")[2]):
+            raise SweepError(f"data.tokenizer must be 'bytes', 'tiktoken:ENCODING' or "
+                             f"'tokenizers:PATH', got {self.tokenizer!r}")
+        _check_choice("data.dtype", self.dtype, TOKEN_DTYPES)
 
 
 @dataclass(frozen=True)
@@ -81,7 +112,8 @@ class RunSpec:
     lr : float
         Peak learning rate (AdamW).
     seq_len, vocab_size, ffw_mult : int
-        Context length, vocabulary (256: byte tokens) and MLP expansion factor.
+        Context length, vocabulary (256 for byte tokens; :func:`design_sweep` reads it
+        from the data otherwise) and MLP expansion factor.
     schedule : {"cosine", "wsd", "constant"}
         LR schedule after a linear warmup (see :mod:`scalinglaws.sweep.schedule`).
     warmup_frac, min_lr_ratio, weight_decay, grad_clip : float
@@ -146,7 +178,11 @@ class RunSpec:
     @property
     def run_id(self) -> str:
         """A 16-hex-digit hash of the spec's full content (stable across sessions)."""
-        text = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+        content = asdict(self)
+        for name, default in _LATER_DATA_FIELDS.items():
+            if content["data"][name] == default:
+                del content["data"][name]
+        text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
@@ -292,7 +328,8 @@ def design_sweep(
         Fixed peak LR and batch (sequences); default: the DeepSeek rule per budget.
     **run_options
         Any other :class:`RunSpec` field (``seq_len``, ``schedule``, ``seed``,
-        ``data``...), the same for every run.
+        ``data``...), the same for every run. Without ``vocab_size``, it is the data's
+        (256 for byte-level text, else the tokenizer's or the token files').
 
     Returns
     -------
@@ -319,8 +356,12 @@ def design_sweep(
     unknown = set(run_options) - {f.name for f in fields(RunSpec)}
     if unknown:
         raise SweepError(f"unknown run option(s) {sorted(unknown)}; see RunSpec's fields")
+    if "vocab_size" not in run_options:  # 256 for byte text; token files say their own
+        from scalinglaws.sweep.data import vocab_size_of
+
+        run_options["vocab_size"] = vocab_size_of(run_options.get("data", DataSpec()))  # type: ignore[arg-type]
     seq_len = int(run_options.get("seq_len", 128))  # type: ignore[call-overload]
-    vocab_size = int(run_options.get("vocab_size", 256))  # type: ignore[call-overload]
+    vocab_size = int(run_options["vocab_size"])  # type: ignore[call-overload]
     ffw_mult = int(run_options.get("ffw_mult", 4))  # type: ignore[call-overload]
     runs: list[RunSpec] = []
     for budget in sorted(float(b) for b in budgets):

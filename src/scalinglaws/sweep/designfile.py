@@ -106,7 +106,7 @@ def from_toml(text: str, source: str = "<string>") -> SweepDesign:
         bad = set(data) - {f.name for f in fields(DataSpec)}
         if bad:
             raise SweepError(f"{where}: unknown data key(s) {sorted(bad)}; valid keys are "
-                             "corpus, max_bytes, val_fraction")
+                             f"{', '.join(f.name for f in fields(DataSpec))}")
         try:
             runs.append(RunSpec(**merged, data=DataSpec(**data)))
         except TypeError as exc:  # a required field is missing

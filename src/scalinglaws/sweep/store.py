@@ -22,7 +22,7 @@ import pandas as pd
 from scalinglaws.errors import DataError
 
 FORMAT = "scalinglaws-sweep"
-VERSION = 1
+VERSION = 2
 BUSY_TIMEOUT_S = 60.0
 
 #: Columns of the ``runs`` table, in order, with their SQLite types.
@@ -37,8 +37,14 @@ RUN_COLUMNS: dict[str, str] = {
     "corpus": "TEXT", "corpus_sha256": "TEXT", "device": "TEXT", "train_seconds": "REAL",
     "tokens_per_second": "REAL", "torch_version": "TEXT", "finished_at": "TEXT",
     "spec": "TEXT NOT NULL",
+    # Added in version 2; a version-1 store gains them (empty for its old runs) when
+    # it is next written to.
+    "resumed_from_step": "INTEGER", "mfu": "REAL", "peak_flops": "REAL",
+    "device_name": "TEXT", "eval_sha256": "TEXT", "compiled": "INTEGER",
 }
-CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "tokens", "loss", "lr")
+_V2_RUN_COLUMNS = ("resumed_from_step", "mfu", "peak_flops", "device_name", "eval_sha256",
+                   "compiled")
+CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "tokens", "loss", "lr", "eval_tokens")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -48,7 +54,7 @@ CREATE TABLE IF NOT EXISTS runs ({", ".join(f"{k} {v}" for k, v in RUN_COLUMNS.i
 CREATE TABLE IF NOT EXISTS curves (
     run_id TEXT NOT NULL REFERENCES runs(run_id), step INTEGER NOT NULL,
     tokens INTEGER NOT NULL, eval_loss REAL NOT NULL, lr REAL NOT NULL,
-    PRIMARY KEY (run_id, step));
+    eval_tokens INTEGER, PRIMARY KEY (run_id, step));
 """
 
 
@@ -85,6 +91,8 @@ def connect(path: str | Path, *, create: bool = False) -> Iterator[sqlite3.Conne
                         conn.execute("INSERT INTO meta VALUES ('format', ?), ('version', ?)",
                                      (FORMAT, str(VERSION)))
             _check_format(conn, path)
+            if create:
+                _migrate(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.DatabaseError as exc:
@@ -136,27 +144,29 @@ def write_run(path: str | Path, row: Mapping[str, object],
     path : str or Path
         The store (created if missing).
     row : mapping
-        A value for every column in :data:`RUN_COLUMNS`.
-    curve : sequence of (step, tokens, eval_loss, lr)
-        The run's evaluations.
+        A value for every column in :data:`RUN_COLUMNS` (those added in version 2 may
+        be left out: they are then empty).
+    curve : sequence of (step, tokens, eval_loss, lr[, eval_tokens])
+        The run's evaluations, each with the number of held-out tokens it measured.
 
     Returns
     -------
     bool
         True if written, False if the run_id was already there (nothing changes).
     """
-    missing = set(RUN_COLUMNS) - set(row)
+    missing = set(RUN_COLUMNS) - set(_V2_RUN_COLUMNS) - set(row)
     if missing:
         raise DataError(f"run row lacks column(s) {sorted(missing)}")
     names = list(RUN_COLUMNS)
+    points = [(row["run_id"], *point, *([None] * (5 - len(point)))) for point in curve]
     with connect(path, create=True) as conn, _transaction(conn):
         cursor = conn.execute(
             f"INSERT INTO runs ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-            "ON CONFLICT(run_id) DO NOTHING", [row[name] for name in names])
+            "ON CONFLICT(run_id) DO NOTHING", [row.get(name) for name in names])
         if cursor.rowcount == 0:
             return False
-        conn.executemany("INSERT INTO curves VALUES (?, ?, ?, ?, ?)",
-                         [(row["run_id"], *point) for point in curve])
+        conn.executemany("INSERT INTO curves (run_id, step, tokens, eval_loss, lr, "
+                         "eval_tokens) VALUES (?, ?, ?, ?, ?, ?)", points)
     return True
 
 
@@ -195,13 +205,18 @@ def read_runs(path: str | Path) -> pd.DataFrame:
     columns = ["n_params", "n_tokens", "flops", "loss"] + [
         c for c in columns if c not in ("n_params", "n_tokens", "flops", "loss")]
     with connect(path) as conn:
-        rows = conn.execute(f"SELECT {', '.join(columns)} FROM runs "
+        present = _columns(conn, "runs")
+        chosen = [c if c in present else f"NULL AS {c}" for c in columns]
+        rows = conn.execute(f"SELECT {', '.join(chosen)} FROM runs "
                             "ORDER BY budget, n_params, run_id").fetchall()
     return pd.DataFrame(rows, columns=columns)
 
 
 def read_curves(path: str | Path) -> pd.DataFrame:
-    """Every run's held-out loss curve: columns run_id, step, tokens, loss, lr.
+    """Every run's held-out loss curve: columns run_id, step, tokens, loss, lr, eval_tokens.
+
+    ``eval_tokens`` is the number of held-out tokens each loss was measured on (empty
+    for runs written by version 1 of the store).
 
     Raises
     ------
@@ -209,7 +224,8 @@ def read_curves(path: str | Path) -> pd.DataFrame:
         If ``path`` is missing or not a sweep store.
     """
     with connect(path) as conn:
-        rows = conn.execute("SELECT run_id, step, tokens, eval_loss, lr FROM curves "
+        extra = "eval_tokens" if "eval_tokens" in _columns(conn, "curves") else "NULL"
+        rows = conn.execute(f"SELECT run_id, step, tokens, eval_loss, lr, {extra} FROM curves "
                             "ORDER BY run_id, step").fetchall()
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
 
@@ -250,6 +266,25 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a version-1 store to version 2: add the new columns (old rows stay NULL)."""
+    if _columns(conn, "curves") >= {"eval_tokens"} and _columns(conn, "runs") >= set(
+            _V2_RUN_COLUMNS):
+        return
+    with _transaction(conn):
+        present = _columns(conn, "runs")
+        for name in _V2_RUN_COLUMNS:
+            if name not in present:
+                conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {RUN_COLUMNS[name]}")
+        if "eval_tokens" not in _columns(conn, "curves"):
+            conn.execute("ALTER TABLE curves ADD COLUMN eval_tokens INTEGER")
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (str(VERSION),))
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:

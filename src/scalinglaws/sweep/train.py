@@ -1,45 +1,77 @@
 """Train one :class:`~scalinglaws.sweep.design.RunSpec` and return its result.
 
-Read top to bottom: device, model and optimizer, data, the loop, evaluation. AdamW
-(weight decay on matrices only), a warmup plus cosine/WSD/constant schedule, gradient
-clipping, and a held-out evaluation at ``n_evals`` evenly spaced steps (the last one
-gives the run's ``loss``). On the CPU the run is deterministic for a fixed thread count;
-on CUDA it runs under bf16 autocast.
+Read top to bottom: device, data, model and optimizer, resuming from a checkpoint, the
+loop, evaluation. AdamW (fused; weight decay on matrices only), a warmup plus
+cosine/WSD/constant schedule, gradient clipping, and a held-out evaluation at
+``n_evals`` evenly spaced steps (the last one gives the run's ``loss``).
+
+* **Checkpoints.** Given a ``checkpoint_dir``, the loop saves its whole state there
+  (:mod:`scalinglaws.sweep.checkpoint`) every ``checkpoint_every`` steps, or at each
+  evaluation by default, and starts from the newest checkpoint it finds. Batches are a
+  function of ``(seed, step)``, so on the CPU a resumed run ends bit-identical to one
+  that was never stopped (same thread count).
+* **CPU.** Deterministic algorithms on (and restored after), a fixed thread count: the
+  same spec gives the same loss to the last bit.
+* **CUDA.** bf16 autocast, TF32 for the remaining float32 matmuls, fused AdamW, the
+  flash kernels of ``scaled_dot_product_attention``, pinned host batches copied without
+  blocking, and a host sync only every :data:`CHECK_EVERY` steps. Not bit-reproducible.
+* **torch.compile** (``compile=True``, or a backend name) compiles the model.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import math
+import random
 import time
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from scalinglaws.sweep.data import load_corpus
+from scalinglaws.errors import ScalingLawsWarning
+from scalinglaws.sweep import checkpoint
+from scalinglaws.sweep.data import Corpus, load_corpus
 from scalinglaws.sweep.design import RunSpec
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.hardware import (
+    device_name,
+    model_flops_per_token,
+    peak_flops,
+    progress_postfix,
+    resolve_device,
+)
 from scalinglaws.sweep.model import ModelConfig, Transformer
 from scalinglaws.sweep.schedule import lr_at
 
 EVAL_BATCH = 64  # sequences per evaluation forward pass
-CHECK_EVERY = 25  # steps between checks that the training loss is finite
+CHECK_EVERY = 25  # steps between checks that the training loss is finite (and host syncs)
+
+#: ``progress(steps_done, n_steps, last_training_loss, mfu)``, called after every step;
+#: the loss and MFU (over the last :data:`CHECK_EVERY` steps) are None until known.
+Progress = Callable[[int, int, "float | None", "float | None"], None]
 
 
 @dataclass(frozen=True)
 class CurvePoint:
-    """One held-out evaluation: after ``step`` optimizer steps and ``tokens`` tokens."""
+    """One held-out evaluation after ``step`` optimizer steps and ``tokens`` tokens.
+
+    ``eval_loss`` is the mean over ``eval_tokens`` predicted held-out tokens.
+    """
 
     step: int
     tokens: int
     eval_loss: float
     lr: float
+    eval_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -58,13 +90,27 @@ class RunResult:
         Training FLOPs under the spec's convention, under ``6 * n_params * n_tokens``,
         and under the Chinchilla Appendix F count.
     loss : float
-        Final held-out loss, nats per byte token.
+        Final held-out loss, nats per token.
     curve : tuple of CurvePoint
         Every evaluation, the last one giving ``loss``.
-    train_seconds, tokens_per_second : float
-        Wall time of the loop (evaluations included), and ``n_tokens`` over it.
+    train_seconds : float
+        Wall time of the loop (evaluations and checkpoints included), summed over every
+        attempt that contributed steps.
+    tokens_per_second : float
+        Tokens trained by the attempt that finished over its wall time.
     device, corpus_sha256, torch_version, finished_at : str
         Provenance.
+    resumed_from_step : int
+        The checkpoint's step this attempt started from (0: trained from scratch).
+    mfu, peak_flops : float or None
+        Model FLOPs utilisation and the peak FLOP/s it is relative to (None when the
+        peak is unknown: a CPU or an unlisted GPU without ``peak_flops``).
+    device_name : str
+        The GPU's product name, or ``"cpu"``.
+    eval_sha256 : str
+        Fingerprint of the held-out tokens every evaluation was measured on.
+    compiled : bool
+        Whether the model ran under ``torch.compile``.
     """
 
     spec: RunSpec
@@ -82,13 +128,19 @@ class RunResult:
     corpus_sha256: str
     torch_version: str
     finished_at: str
+    resumed_from_step: int = 0
+    mfu: float | None = None
+    peak_flops: float | None = None
+    device_name: str = ""
+    eval_sha256: str = ""
+    compiled: bool = False
 
     @property
     def run_id(self) -> str:
         """The spec's content hash."""
         return self.spec.run_id
 
-    def to_row(self) -> tuple[dict[str, object], list[tuple[int, int, float, float]]]:
+    def to_row(self) -> tuple[dict[str, object], list[tuple[int, int, float, float, int]]]:
         """The store's ``runs`` row and ``curves`` rows for this result (plain Python)."""
         spec = self.spec
         row: dict[str, object] = {
@@ -104,32 +156,12 @@ class RunResult:
             "tokens_per_second": self.tokens_per_second, "torch_version": self.torch_version,
             "finished_at": self.finished_at,
             "spec": json.dumps(asdict(spec), sort_keys=True),
+            "resumed_from_step": self.resumed_from_step, "mfu": self.mfu,
+            "peak_flops": self.peak_flops, "device_name": self.device_name,
+            "eval_sha256": self.eval_sha256, "compiled": int(self.compiled),
         }
-        curve = [(p.step, p.tokens, p.eval_loss, p.lr) for p in self.curve]
+        curve = [(p.step, p.tokens, p.eval_loss, p.lr, p.eval_tokens) for p in self.curve]
         return row, curve
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` (CUDA when present, else CPU), ``"cpu"`` or ``"cuda"``.
-
-    Raises
-    ------
-    SweepError
-        For an unknown name, or ``"cuda"`` on a machine without a usable GPU.
-    """
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise SweepError(
-                "--device cuda was asked for, but torch sees no CUDA GPU "
-                f"(torch {torch.__version__}, built for CUDA {torch.version.cuda}); "
-                "use --device cpu, or install a CUDA build of torch on a GPU machine"
-            )
-        return torch.device("cuda")
-    raise SweepError(f"unknown device {device!r}; use auto, cpu or cuda")
 
 
 def train(
@@ -137,10 +169,16 @@ def train(
     *,
     device: str = "auto",
     threads: int | None = None,
-    progress: bool = False,
+    progress: bool | Progress = False,
     position: int = 0,
+    checkpoint_dir: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    final_checkpoint: bool = False,
+    compile: bool | str = False,
+    peak_flops: float | None = None,
+    owner: dict[str, object] | None = None,
 ) -> RunResult:
-    """Train the run described by ``spec``.
+    """Train the run described by ``spec``, resuming from its newest checkpoint if any.
 
     Parameters
     ----------
@@ -149,11 +187,26 @@ def train(
     device : {"auto", "cpu", "cuda"}
         Where to train.
     threads : int, optional
-        CPU threads for torch (default: leave torch's setting).
-    progress : bool
-        Show a tqdm bar of tokens trained and the last training loss.
+        CPU threads for torch (default: leave torch's setting). A bit-identical resume
+        needs the same count as the first attempt.
+    progress : bool or callable
+        True: a tqdm bar of tokens, loss, tokens/s (and MFU); a callable: called as
+        ``progress(steps_done, n_steps, last_loss, mfu)`` after every step instead.
     position : int
-        The bar's line (one per worker).
+        The tqdm bar's line.
+    checkpoint_dir : path, optional
+        This run's checkpoint folder; None: no checkpoints.
+    checkpoint_every : int, optional
+        Steps between checkpoints; None (default): at every evaluation; 0: never.
+    final_checkpoint : bool
+        Also checkpoint the last step (to keep it: a branch point for later runs).
+    compile : bool or str
+        Run the model under ``torch.compile`` (a string names the backend, e.g.
+        ``"aot_eager"``; True uses the default, inductor).
+    peak_flops : float, optional
+        The device's peak FLOP/s for MFU; default: the GPU table, none for a CPU.
+    owner : dict, optional
+        Extra fields for the checkpoint folder's ``owner.json`` (e.g. the Ray node).
 
     Returns
     -------
@@ -162,18 +215,39 @@ def train(
     Raises
     ------
     SweepError
-        If the device or corpus is unusable, or the loss becomes non-finite.
+        If the device or data is unusable, or the loss becomes non-finite.
     """
-    if spec.vocab_size < 256:
-        raise SweepError(f"vocab_size must be >= 256 for byte tokens, got {spec.vocab_size}")
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool)
+                                         or not isinstance(checkpoint_every, int)
+                                         or checkpoint_every < 0):
+        raise SweepError(f"checkpoint_every must be an integer >= 0, got {checkpoint_every!r}")
+    if peak_flops is not None and not (isinstance(peak_flops, (int, float))
+                                       and math.isfinite(peak_flops) and peak_flops > 0):
+        raise SweepError(f"peak_flops must be a positive number of FLOP/s, got {peak_flops!r}")
     where = resolve_device(device)
     if threads is not None:
         torch.set_num_threads(threads)
-    with _deterministic(where.type == "cpu"):
-        return _train(spec, where, progress, position)
+    with _numerics(where):
+        return _train(spec, where, progress, position,
+                      None if checkpoint_dir is None else Path(checkpoint_dir),
+                      checkpoint_every, final_checkpoint, compile, peak_flops, owner or {})
 
 
-def _train(spec: RunSpec, device: torch.device, progress: bool, position: int) -> RunResult:
+def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, position: int,
+           checkpoint_dir: Path | None, checkpoint_every: int | None, final_checkpoint: bool,
+           compile: bool | str, peak: float | None, owner: dict[str, object]) -> RunResult:
+    # Data: batches by (seed, step); fixed held-out windows.
+    corpus = load_corpus(spec.data, spec.seq_len + 1)
+    if corpus.vocab_size > spec.vocab_size:
+        raise SweepError(
+            f"the data has a vocabulary of {corpus.vocab_size} tokens but the run's "
+            f"vocab_size is {spec.vocab_size}; design the sweep with this data (it reads "
+            "the vocabulary) or set vocab_size in the design file")
+    windows = corpus.eval_windows(spec.seq_len, spec.eval_tokens)
+    eval_tokens = windows.shape[0] * spec.seq_len
+    eval_sha256 = hashlib.sha256(windows.tobytes()).hexdigest()[:16]
+    val_windows = torch.from_numpy(windows).to(device)
+
     # Model and optimizer, seeded.
     torch.manual_seed(spec.seed)
     config = ModelConfig(n_layer=spec.n_layer, d_model=spec.d_model, n_head=spec.n_head,
@@ -181,63 +255,148 @@ def _train(spec: RunSpec, device: torch.device, progress: bool, position: int) -
                          ffw_mult=spec.ffw_mult)
     model = Transformer(config).to(device)
     optimizer = _adamw(model, spec, device)
+    forward: Callable[[torch.Tensor], torch.Tensor] = model
+    if compile:
+        forward = torch.compile(model, backend="inductor" if compile is True else compile)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
 
-    # Data: random training windows from a seeded generator, fixed held-out windows.
-    corpus = load_corpus(spec.data, spec.seq_len + 1)
-    train_tokens = torch.from_numpy(corpus.train)
-    val_windows = _eval_windows(corpus.val, spec.seq_len, spec.eval_tokens).to(device)
-    generator = torch.Generator().manual_seed(spec.seed)
-    offsets = torch.arange(spec.seq_len + 1)
+    # Resume from the newest checkpoint, if there is one for this run and this data.
+    n_steps = spec.n_steps
+    start_step, curve, seconds_before = 0, [], 0.0
+    if checkpoint_dir is not None:
+        checkpoint.write_owner(checkpoint_dir, run_id=spec.run_id, device=str(device), **owner)
+        found = checkpoint.latest(checkpoint_dir, map_location=device)
+        if found is not None and _usable(found, spec, corpus):
+            state = found[1]
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            _set_rng_state(state["rng"])
+            start_step, seconds_before = int(state["step"]), float(state["train_seconds"])
+            curve = [CurvePoint(*point) for point in state["curve"]]
+            del state
+        del found  # its tensors are copied into the model and optimizer: free them
+    every = checkpoint_every
+    eval_steps = {max(1, round(k * n_steps / spec.n_evals)) for k in range(1, spec.n_evals + 1)}
+    save_steps = (set() if checkpoint_dir is None or every == 0 else
+                  set(eval_steps) if every is None else set(range(every, n_steps + 1, every)))
+    if not final_checkpoint:
+        save_steps.discard(n_steps)
+    elif checkpoint_dir is not None:
+        save_steps.add(n_steps)
 
     # The loop.
-    n_steps = spec.n_steps
-    eval_steps = {max(1, round(k * n_steps / spec.n_evals)) for k in range(1, spec.n_evals + 1)}
-    curve: list[CurvePoint] = []
-    bar = _bar(spec, progress, position)
-    start = time.perf_counter()
-    for step in range(n_steps):
+    report = _reporter(spec, progress, position, start_step)
+    peak = peak if peak is not None else peak_flops(device)
+    mfu_per_token_rate = None if peak is None else model_flops_per_token(spec) / peak
+    pin = device.type == "cuda"
+    last_loss: float | None = None
+    last_mfu: float | None = None
+    start = mark = time.perf_counter()
+    mark_step = start_step
+    for step in range(start_step, n_steps):
         lr = lr_at(step, n_steps, peak=spec.lr, schedule=spec.schedule,
                    warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        starts = torch.randint(len(train_tokens) - spec.seq_len, (spec.batch_size,),
-                               generator=generator)
-        batch = train_tokens[starts[:, None] + offsets].to(device, torch.long)
+        batch = torch.from_numpy(corpus.batch(step, seed=spec.seed, batch_size=spec.batch_size,
+                                              seq_len=spec.seq_len))
+        if pin:
+            batch = batch.pin_memory().to(device, non_blocking=True)
         with autocast:
-            logits = model(batch[:, :-1])
+            logits = forward(batch[:, :-1])
         loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
         loss.backward()
         if spec.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        if bar is not None:
-            bar.update(spec.tokens_per_step)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-        if (step + 1) % CHECK_EVERY == 0:
-            _check_finite(spec, step + 1, loss.item())
-        if step + 1 in eval_steps:
+        done = step + 1
+        if done % CHECK_EVERY == 0 or done == n_steps or not pin:
+            last_loss = loss.item()  # a host sync on CUDA: not every step there
+        if done % CHECK_EVERY == 0:
+            _check_finite(spec, done, last_loss)  # type: ignore[arg-type]
+            now = time.perf_counter()
+            if mfu_per_token_rate is not None:
+                last_mfu = (mfu_per_token_rate * (done - mark_step) * spec.tokens_per_step
+                            / (now - mark))
+            mark, mark_step = now, done
+        if done in eval_steps:
             eval_loss = _evaluate(model, val_windows, autocast)
-            _check_finite(spec, step + 1, eval_loss)
-            curve.append(CurvePoint(step + 1, (step + 1) * spec.tokens_per_step, eval_loss, lr))
+            _check_finite(spec, done, eval_loss)
+            curve.append(CurvePoint(done, done * spec.tokens_per_step, eval_loss, lr,
+                                    eval_tokens))
+        if done in save_steps:
+            checkpoint.save(checkpoint_dir, done, {  # type: ignore[arg-type]
+                "run_id": spec.run_id, "step": done, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
+                "curve": [tuple(asdict(p).values()) for p in curve],
+                "train_seconds": seconds_before + time.perf_counter() - start,
+                "data_sha256": corpus.sha256, "threads": torch.get_num_threads(),
+                "device": str(device)})
+        report(done, n_steps, last_loss, last_mfu)
     seconds = time.perf_counter() - start
-    if bar is not None:
-        bar.close()
+    report(-1, n_steps, last_loss, last_mfu)  # close
 
     n_params, n_params_nonembedding = model.n_params()
     n_tokens = n_steps * spec.tokens_per_step
+    total_seconds = seconds_before + seconds
+    trained_now = (n_steps - start_step) * spec.tokens_per_step
+    tokens_per_second = (trained_now / seconds if trained_now and seconds > 0
+                         else n_tokens / max(total_seconds, 1e-9))
+    mfu = None if mfu_per_token_rate is None else mfu_per_token_rate * tokens_per_second
     return RunResult(
         spec=spec, n_params=n_params, n_params_nonembedding=n_params_nonembedding,
         n_tokens=n_tokens, flops=spec.flops_per_token() * n_tokens,
         flops_6nd=spec.flops_per_token("6nd") * n_tokens,
         flops_exact=spec.flops_per_token("exact") * n_tokens,
-        loss=curve[-1].eval_loss, curve=tuple(curve), train_seconds=seconds,
-        tokens_per_second=n_tokens / seconds, device=str(device),
+        loss=curve[-1].eval_loss, curve=tuple(curve), train_seconds=total_seconds,
+        tokens_per_second=tokens_per_second, device=str(device),
         corpus_sha256=corpus.sha256, torch_version=torch.__version__,
         finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        resumed_from_step=start_step, mfu=mfu, peak_flops=peak,
+        device_name=device_name(device), eval_sha256=eval_sha256, compiled=bool(compile),
     )
+
+
+def _usable(found: tuple[Path, dict[str, Any]], spec: RunSpec, corpus: Corpus) -> bool:
+    """Whether a checkpoint belongs to this run and this data (else: warn, start over)."""
+    path, state = found
+    if state.get("run_id") != spec.run_id:
+        reason = f"it belongs to run {state.get('run_id')}"
+    elif state.get("data_sha256") != corpus.sha256:
+        reason = "the data changed since it was written"
+    elif not 0 < int(state.get("step", 0)) <= spec.n_steps:
+        reason = f"its step {state.get('step')} is outside the run's {spec.n_steps} steps"
+    else:
+        return True
+    warnings.warn(f"run {spec.run_id}: ignoring checkpoint {path} ({reason}); training "
+                  "from scratch", ScalingLawsWarning, stacklevel=3)
+    return False
+
+
+def _rng_state(device: torch.device) -> dict[str, object]:
+    """Every RNG the run uses, as tensors and plain values (for weights_only loading)."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
+    assert isinstance(keys, np.ndarray)  # the legacy tuple form: (name, keys, pos, ...)
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
+        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
+                  "has_gauss": has_gauss, "cached_gaussian": cached},
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].cpu().numpy().astype(np.uint32), numpy["pos"],
+                         numpy["has_gauss"], numpy["cached_gaussian"]))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
 
 
 def _adamw(model: Transformer, spec: RunSpec, device: torch.device) -> torch.optim.AdamW:
@@ -253,18 +412,11 @@ def _adamw(model: Transformer, spec: RunSpec, device: torch.device) -> torch.opt
         return torch.optim.AdamW(groups, lr=spec.lr, betas=(0.9, 0.95), eps=1e-8)
 
 
-def _eval_windows(val: np.ndarray, seq_len: int, eval_tokens: int) -> torch.Tensor:
-    """Evenly spaced held-out windows of ``seq_len + 1`` tokens, shape (n, seq_len + 1)."""
-    count = max(1, eval_tokens // seq_len)
-    starts = np.linspace(0, len(val) - seq_len - 1, count).astype(np.int64)
-    windows = val[starts[:, None] + np.arange(seq_len + 1)]
-    return torch.from_numpy(windows).long()
-
-
 @torch.no_grad()
 def _evaluate(model: Transformer, windows: torch.Tensor,
               autocast: contextlib.AbstractContextManager[object]) -> float:
-    """Mean cross-entropy (nats per token) over the held-out windows."""
+    """Mean cross-entropy (nats per token) over the held-out windows (never compiled:
+    its batch shape differs from training's, and it runs rarely)."""
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=windows.device)
     for batch in windows.split(EVAL_BATCH):
@@ -284,23 +436,44 @@ def _check_finite(spec: RunSpec, step: int, loss: float) -> None:
 
 
 @contextlib.contextmanager
-def _deterministic(enabled: bool) -> Iterator[None]:
-    """Turn on torch's deterministic algorithms for the block, then restore the setting."""
-    before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(enabled or before)
+def _numerics(device: torch.device) -> Iterator[None]:
+    """CPU: deterministic algorithms. CUDA: TF32 matmuls. Restored after the block."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    precision = torch.get_float32_matmul_precision()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    else:
+        torch.set_float32_matmul_precision("high")
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_float32_matmul_precision(precision)
 
 
-def _bar(spec: RunSpec, enabled: bool, position: int) -> Any:
-    """A tqdm bar over the run's tokens, or None."""
-    if not enabled:
-        return None
+def _reporter(spec: RunSpec, progress: bool | Progress, position: int,
+              start_step: int) -> Progress:
+    """The per-step progress hook: a callback, a tqdm bar (True), or nothing."""
+    if callable(progress):
+        def forward(done: int, total: int, loss: float | None, mfu: float | None) -> None:
+            if done >= 0:
+                progress(done, total, loss, mfu)
+        return forward
+    if not progress:
+        return lambda done, total, loss, mfu: None
     from tqdm.auto import tqdm
 
-    return tqdm(total=spec.n_steps * spec.tokens_per_step, unit="tok", unit_scale=True,
-                desc=f"run {spec.run_id[:8]}", position=position, leave=False,
-                dynamic_ncols=True)
+    bar = tqdm(total=spec.n_steps * spec.tokens_per_step,
+               initial=start_step * spec.tokens_per_step, unit="tok", unit_scale=True,
+               desc=f"run {spec.run_id[:8]}", position=position, leave=False,
+               dynamic_ncols=True)
+
+    def update(done: int, total: int, loss: float | None, mfu: float | None) -> None:
+        if done < 0:
+            bar.close()
+            return
+        bar.update(spec.tokens_per_step)
+        if loss is not None:
+            bar.set_postfix(progress_postfix(loss, mfu), refresh=False)
+    return update
 
