@@ -22,6 +22,8 @@ from a checkpoint at step ``k`` sees exactly the batches it would have seen.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import functools
 import gzip
 import hashlib
@@ -36,8 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-from scalinglaws.sweep.design import DataSpec
 from scalinglaws.sweep.errors import SweepError
+
+if TYPE_CHECKING:  # the spec's type only: design.py imports this module to size vocabularies
+    from scalinglaws.sweep.design import DataSpec
 
 _CHUNK = 65_536
 _FULL_HASH_BYTES = 64 << 20  # token files up to this size are hashed whole
@@ -119,6 +123,7 @@ def load_corpus(spec: DataSpec, min_window: int = 129) -> Corpus:
 
     Examples
     --------
+    >>> from scalinglaws.sweep.design import DataSpec
     >>> corpus = load_corpus(DataSpec(max_bytes=1_000_000))
     >>> corpus.train.dtype, len(corpus.train) + len(corpus.val), corpus.vocab_size
     (dtype('uint8'), 1000000, 256)
@@ -145,6 +150,7 @@ def vocab_size_of(spec: DataSpec) -> int:
 
     Examples
     --------
+    >>> from scalinglaws.sweep.design import DataSpec
     >>> vocab_size_of(DataSpec())
     256
     """
