@@ -161,7 +161,7 @@ def main() -> None:
     rows: list[tuple[str, float | None, float | None, str]] = []
     point = {"calibrate_intervals": False}  # the fit itself; calibration is timed on its own row
     fast = sl.fit(runs, "chinchilla", **point)
-    rows.append(("scalinglaws, raced (default)", best_of(lambda: sl.fit(runs, "chinchilla", **point), r),
+    rows.append(("scalinglaws, raced (point fit)", best_of(lambda: sl.fit(runs, "chinchilla", **point), r),
                  best_of(lambda: sl.fit(runs, "chinchilla", bootstrap=1000, seed=0, **point), r), f"objective {fast.objective:.10f}"))  # fmt: skip
     rows.append(("scalinglaws, + interval calibration", best_of(lambda: sl.fit(runs, "chinchilla"), r), None,
                  "the default sl.fit: nested extrapolation refits for predictive intervals"))
