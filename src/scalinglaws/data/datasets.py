@@ -50,6 +50,14 @@ BUNDLED: dict[str, Bundled] = {
     b.name: b
     for b in (
         Bundled(
+            name="pythia_evals",
+            filename="pythia_evals_0shot.csv",
+            kind="table",
+            description="Pythia zero-shot evaluations (Biderman et al. 2023): accuracy of 6 tasks and LAMBADA "
+            "perplexity by model (70M-12B, standard and deduplicated) and checkpoint, a slice of EleutherAI's "
+            "evaluation files",
+        ),
+        Bundled(
             name="chinchilla_epoch",
             filename="chinchilla_epoch.csv",
             columns={"n_params": "N_params", "n_tokens": "D_tokens", "flops": "C_flop", "loss": "loss"},

@@ -285,14 +285,14 @@ def power_schedule(
     shape: str = "linear",
     final: float = 0.0,
 ) -> np.ndarray:
-    """The Power Scheduler of Shen et al. (2024, arXiv 2408.13359; LAWS.md §7.3).
+    """The Power Scheduler of Shen et al. (2024, arXiv 2408.13359).
 
     After a linear warmup the rate at step ``i`` is ``min(lr_max, batch_size * a * n_i**b)``
     with ``n_i = i * tokens_per_step`` the tokens seen, so the same ``a`` and ``b`` serve
     every batch size and token budget; a final ``cooldown`` share of the steps decays
     the rate reached there to ``final`` times it with a :func:`cooldown_multiplier`
     ``shape``. The defaults ``a = 4.6``, ``b = -0.51``, ``lr_max = 0.02`` (batch size in
-    sequences) are the values LAWS.md quotes and marks unconfirmed [U].
+    sequences) are the values quoted for the paper, not confirmed against it.
 
     Examples
     --------

@@ -6,7 +6,7 @@ grid's values for those coefficients are then a guess where a least-squares solv
 the answer: for every distinct combination of the nonlinear parameters on the grid, the
 coefficients that fit the runs best (weighted linear least squares on relative
 residuals, which approximate log residuals) are one start, in place of the whole
-block of grid points that share those exponents. LAWS.md section 15.2 recommends it;
+block of grid points that share those exponents. Golub and Pereyra's variable projection;
 the start is refined by the full robust fit afterwards, so only where it starts changes.
 """
 

@@ -387,7 +387,7 @@ def linear_params(formula: str, param_names: tuple[str, ...]) -> tuple[str, ...]
     ``c0 + sum_k p_k * phi_k`` (chinchilla's E, A and B; power's E and A).
 
     Given the nonlinear parameters (the exponents), the best linear ones are a linear
-    least-squares problem: variable projection (LAWS.md section 15.2) uses this to
+    least-squares problem: variable projection (Golub and Pereyra 1973) uses this to
     place starts.
 
     Examples

@@ -165,7 +165,7 @@ KAPLAN_ALPHA_B = 0.21
 
 
 def kaplan_critical_batch(loss: Any, *, b_star: float = KAPLAN_B_STAR, alpha_b: float = KAPLAN_ALPHA_B) -> Any:
-    """Kaplan et al.'s critical batch (tokens) at a loss: ``B_* / L**(1 / alpha_B)`` (LAWS.md §2).
+    """Kaplan et al.'s critical batch (tokens) at a loss: ``B_* / L**(1 / alpha_B)`` (Kaplan et al. 2020, Table 5).
 
     Examples
     --------

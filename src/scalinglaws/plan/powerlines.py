@@ -1,4 +1,4 @@
-"""Weight decay and batch size together: Bergsma et al. (2025), "Power Lines" (arXiv 2505.13738; LAWS.md §7.4).
+"""Weight decay and batch size together: Bergsma et al. (2025), "Power Lines" (arXiv 2505.13738).
 
 AdamW's timescale in units of the run, ``tau = B / (eta * lambda * D)`` (batch size B and
 training tokens D in the same unit, learning rate eta, weight decay lambda), has an
@@ -6,7 +6,7 @@ optimum that is a power law in tokens per parameter, ``tau_opt = c * (D / N)**m`
 best batch size and the critical batch size are power laws in D alone. So for a planned
 run the recommended weight decay is ``lambda = B / (eta * tau_opt * D)``.
 
-LAWS.md marks the paper's fitted constants unconfirmed [U] (we could not read them), so
+The paper's fitted constants could not be confirmed here, so
 this module ships no preset numbers: fit the laws on your sweep with
 :func:`fit_power_lines`, or build :class:`PowerLines` from constants you trust.
 """

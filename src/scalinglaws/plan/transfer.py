@@ -1,7 +1,7 @@
 """Learning-rate transfer rules: move a tuned setting to another batch size or token budget.
 
-- :func:`power_scheduler_lr`: Shen et al. (2024), Power Scheduler (arXiv 2408.13359;
-  LAWS.md §7.3): under a WSD-type schedule the best LR is ``beta * a * T**b`` for batch
+- :func:`power_scheduler_lr`: Shen et al. (2024), Power Scheduler (arXiv 2408.13359):
+  under a WSD-type schedule the best LR is ``beta * a * T**b`` for batch
   size ``beta`` and ``T`` training tokens, capped at ``lr_max``; the schedule itself is
   :func:`scalinglaws.dynamics.schedules.power_schedule`.
 - :func:`sqrt_batch_lr` and :func:`adam_sqrt_scaling`: Malladi et al. (2022, "On the SDEs
@@ -34,8 +34,8 @@ __all__ = [
     "sqrt_batch_lr",
 ]
 
-#: Shen et al.'s constants as LAWS.md §7.3 quotes them; LAWS.md marks all three
-#: unconfirmed [U] (batch size in sequences, T in tokens). Pass your own when you can.
+#: Shen et al.'s constants as quoted for the paper; all three are
+#: unconfirmed against it (batch size in sequences, T in tokens). Pass your own when you can.
 POWER_SCHEDULER_A = 4.6
 POWER_SCHEDULER_B = -0.51
 POWER_SCHEDULER_LR_MAX = 0.02
