@@ -227,9 +227,10 @@ class Fit:
         extrapolating the law, which grows with the distance beyond the training data at
         the rate measured by nested extrapolation tests on the training runs
         (:mod:`scalinglaws.judge.calibrate`), with a conformal quantile of their scores.
-        Those refits on fewer runs carry parameter error too, so the bootstrap band (when
-        the fit has draws) is taken where it is wider. Without enough nested tests the
-        quantile is Student-t and the bootstrap band is added in quadrature.
+        Those refits on fewer runs carry the parameter error too (more of it than the
+        full fit has), so the bootstrap band is not added. Without enough nested tests
+        the quantile is Student-t and the bootstrap band (when the fit has draws) is
+        added in quadrature.
         ``predictive_note`` says which applies to this fit.
 
         ``kind="parameters"``: the percentile bootstrap band of the law's prediction
@@ -257,8 +258,9 @@ class Fit:
             hi_b = np.where(np.isfinite(hi_b), np.maximum(hi_b, m), m)
         half = self._predictive_halfwidth(level, _rename(self, variables))
         if (self.options.get("calibration") or {}).get("quantiles"):
-            # conformal scores of refits on fewer runs already hold parameter error: the wider wins
-            return np.exp(m - np.maximum(m - lo_b, half)), np.exp(m + np.maximum(hi_b - m, half))
+            # the conformal scores come from refits on fewer runs: they already hold the
+            # parameter error (and more), so the bootstrap band adds nothing but its noise
+            return np.exp(m - half), np.exp(m + half)
         return np.exp(m - np.sqrt((m - lo_b) ** 2 + half**2)), np.exp(m + np.sqrt((hi_b - m) ** 2 + half**2))
 
     @property
@@ -271,7 +273,7 @@ class Fit:
                else "Student-t quantiles")
         return (f"noise {cal['noise']:.3g} (log) plus extrapolation error growing {cal['growth']:.3g} per decade "
                 f"beyond the data, {how}" + (f"; {cal['note']}" if cal.get("note") else "")
-                + ("; with the bootstrap band" if self.draws is not None else ""))
+                + ("; with the bootstrap band" if self.draws is not None and not cal.get("quantiles") else ""))
 
     def _predictive_halfwidth(self, level: float, variables: Mapping[str, Any]) -> np.ndarray:
         """Half-width, in log units, of the noise-plus-extrapolation part of the interval."""
