@@ -204,7 +204,9 @@ def test_a_killed_local_sweep_resumes_its_runs_from_checkpoints(tmp_path: Path) 
             sweep.wait()
     report = run_sweep(design, store, workers=2, threads=1, device="cpu", progress=False,
                        checkpoint_every=10)
-    assert report.resumed and all(step >= 30 for step in report.resumed.values())
+    # The run whose step-30 checkpoint triggered the kill resumes from there; the other
+    # one running then, from whatever checkpoint it had reached.
+    assert report.resumed and max(report.resumed.values()) >= 30
     rows = read_runs(store)
     assert sorted(rows["run_id"]) == sorted(r.run_id for r in runs)
     stored = dict(zip(rows["run_id"], rows["resumed_from_step"]))

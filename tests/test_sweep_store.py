@@ -170,3 +170,33 @@ def test_loss_values_survive_exactly(tmp_path: Path) -> None:
     for i, loss in enumerate(losses):
         write_run(path, fake_row(f"r{i}", loss=float(loss)), CURVE)
     assert sorted(read_runs(path)["loss"]) == sorted(losses.tolist())
+
+
+def test_a_version_1_store_is_read_as_is_and_migrated_on_write(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    v1_runs = {k: v for k, v in RUN_COLUMNS.items() if k not in sweep_store._V2_RUN_COLUMNS}
+    with sqlite3.connect(path) as conn:  # the schema version 1 wrote
+        conn.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "CREATE TABLE designed (run_id TEXT PRIMARY KEY, budget REAL NOT NULL, spec TEXT NOT NULL);"
+            f"CREATE TABLE runs ({', '.join(f'{k} {v}' for k, v in v1_runs.items())});"
+            "CREATE TABLE curves (run_id TEXT NOT NULL, step INTEGER NOT NULL, tokens INTEGER "
+            "NOT NULL, eval_loss REAL NOT NULL, lr REAL NOT NULL, PRIMARY KEY (run_id, step));"
+            "INSERT INTO meta VALUES ('format', 'scalinglaws-sweep'), ('version', '1');")
+        old = {k: v for k, v in fake_row("old").items() if k in v1_runs}
+        conn.execute(f"INSERT INTO runs ({', '.join(old)}) VALUES ({', '.join('?' * len(old))})",
+                     list(old.values()))
+        conn.execute("INSERT INTO curves VALUES ('old', 10, 1000, 4.0, 0.01)")
+    runs = read_runs(path)  # reading adds nothing to the file
+    assert list(runs["run_id"]) == ["old"] and runs["resumed_from_step"].isna().all()
+    assert read_curves(path)["eval_tokens"].isna().all()
+    with sqlite3.connect(path) as conn:
+        assert "mfu" not in {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    row = fake_row("new")
+    row.update(resumed_from_step=40, mfu=0.25)
+    assert write_run(path, row, [(10, 1000, 3.9, 0.01, 512)])
+    runs = read_runs(path).set_index("run_id")
+    assert runs.loc["new", "resumed_from_step"] == 40 and runs.loc["new", "mfu"] == 0.25
+    assert read_curves(path).set_index("run_id").loc["new", "eval_tokens"] == 512
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == "2"
