@@ -15,7 +15,7 @@ from pathlib import Path
 
 from scalinglaws.errors import DataError
 
-__all__ = ["atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "sync_folder"]
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -48,7 +48,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         os.chmod(tmp, mode)
         os.replace(tmp, path)
         tmp = None
-        _sync_folder(folder)
+        sync_folder(folder)
     except OSError as err:
         raise DataError(f"cannot write {str(path)!r}: {err.strerror or err}") from None
     finally:
@@ -89,7 +89,7 @@ def _umask() -> int:
     return mask
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     """Make the rename durable where the platform allows syncing a folder."""
     try:
         fd = os.open(folder, os.O_RDONLY)

@@ -34,6 +34,8 @@ from typing import Any
 
 import torch
 
+from scalinglaws.io import sync_folder
+
 FORMAT = "scalinglaws-sweep-checkpoint"
 VERSION = 1
 _NAME = re.compile(r"^step-(\d{9})\.pt$")
@@ -70,7 +72,7 @@ def save(folder: str | Path, step: int, state: dict[str, Any]) -> Path:
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
-    _fsync_dir(folder)
+    sync_folder(folder)
     for older in _steps(folder):
         if older[0] < step:
             older[1].unlink(missing_ok=True)
@@ -136,17 +138,3 @@ def _steps(folder: Path) -> list[tuple[int, Path]]:
         if match:
             found.append((int(match.group(1)), path))
     return found
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
