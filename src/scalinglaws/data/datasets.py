@@ -6,6 +6,8 @@ returns :class:`~scalinglaws.data.runs.Runs` for tables of runs (canonical colum
 mapped, the source's own filter applied) and a plain :class:`pandas.DataFrame` for the
 curve table. Command-line tools accept a bundled name wherever they take a runs file.
 
+Examples
+--------
 >>> from scalinglaws.data import datasets
 >>> "chinchilla_epoch" in datasets.names()
 True
