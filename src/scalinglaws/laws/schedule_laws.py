@@ -41,8 +41,10 @@ from scalinglaws.laws.variables import Variable
 
 __all__ = ["MAX_SCHEDULES", "multi_power", "multi_power_loss", "register_schedule", "schedule_key"]
 
-#: How many schedules the cache keeps (least recently used ones are dropped).
-MAX_SCHEDULES = 512
+#: How many schedules the cache keeps (least recently used ones are dropped). Large: a
+#: fit whose runs' schedules were dropped mid-way would fail, so only a process that
+#: registers this many distinct schedules ever loses one (about 16 bytes per step each).
+MAX_SCHEDULES = 100_000
 #: Elements of one (params x rows x drops) block; larger evaluations are chunked by rows.
 _BLOCK = 4_000_000
 
