@@ -104,8 +104,8 @@ def muennighoff() -> Law:
             Param("A", 0.0, math.inf, log=True, grid=(1.0, math.exp(6.25), math.exp(12.5)), doc="model-size coefficient"),
             Param("alpha", 1e-3, 5.0, grid=(0.2, 0.35, 0.7), doc="shared exponent (alpha = beta)"),
             Param("B", 0.0, math.inf, log=True, grid=(1.0, math.exp(6.25), math.exp(12.5)), doc="data coefficient"),
-            Param("R_N", 1e-3, 1e4, log=True, grid=(5.3,), doc="decay constant of excess parameters, R*_N"),
-            Param("R_D", 1e-3, 1e4, log=True, grid=(15.4,), doc="decay constant of repeated data, R*_D"),
+            Param("R_N", 1e-3, 1e4, log=True, grid=(1.0, 10.0, 100.0), doc="decay constant of excess parameters, R*_N"),
+            Param("R_D", 1e-3, 1e4, log=True, grid=(1.0, 10.0, 100.0), doc="decay constant of repeated data, R*_D"),
         ],
         source="Muennighoff et al. 2023, Scaling Data-Constrained Language Models (NeurIPS 2023); "
         "published: A 520.8, B 1487.7, E 1.869, alpha=beta 0.3527, R*_D 15.39, R*_N 5.31",
