@@ -69,3 +69,10 @@ def test_bad_input_is_named() -> None:
         sl.fit_critical_batch(df.assign(run="one"))
     with pytest.raises(DataError, match="positive"):
         sl.kaplan_critical_batch(-1.0)
+
+
+def test_critical_batch_size_finds_a_column_the_loader_renamed() -> None:
+    """`tokens` is renamed to `n_tokens` on load; examples="tokens" must still find it."""
+    B = np.geomspace(64, 8192, 6)
+    df = pd.DataFrame({"steps": 1000 * (1 + 2048 / B), "tokens": 1000 * (1 + 2048 / B) * B})
+    assert sl.critical_batch_size(df, examples="tokens", bootstrap=0).b_crit == pytest.approx(2048, rel=1e-9)

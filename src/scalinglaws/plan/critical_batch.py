@@ -121,6 +121,11 @@ def critical_batch_size(
     """
     if not isinstance(data, Runs):
         data = load_runs(data)
+    # a column the loader renamed (e.g. "tokens" -> "n_tokens") is still found by its own name
+    back = {original: canonical for canonical, original in data.renamed.items()}
+    steps = back.get(steps, steps)
+    examples = back.get(examples, examples) if examples is not None else None
+    batch_size = back.get(batch_size, batch_size) if batch_size is not None else None
     if batch_size is not None:
         data.require([steps, batch_size], positive=[steps, batch_size], min_rows=3, purpose="the critical batch size")
         S, B = data.column(steps), data.column(batch_size)
