@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -145,3 +146,14 @@ def test_compare_names_free_parameters(capsys) -> None:
                         "--bootstrap", "0", "--n", "20"], capsys)
     assert code == 0, out
     assert "free_params" in out and "n_params" not in out.splitlines()[1]
+
+
+def test_a_closed_pipe_stops_quietly() -> None:
+    """`scalinglaws laws | head -1`: the reader is gone; exit 141 as `yes | head` does, no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has gone before the first write: every write fails
+    proc = subprocess.Popen([sys.executable, "-m", "scalinglaws.cli", "laws"], stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"Traceback" not in err and b"Error" not in err

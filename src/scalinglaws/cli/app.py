@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import re
 import sys
 import warnings
@@ -305,7 +306,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("default", ScalingLawsWarning)
             warnings.filterwarnings("ignore", category=RuntimeWarning)
-            return int(args.handler(args) or 0)
+            status = int(args.handler(args) or 0)
+            sys.stdout.flush()  # a closed pipe raises here, inside the handler below, not at exit
+            return status
+    except BrokenPipeError:
+        # the reader went away (`scalinglaws plan ... | head`): stop quietly, as `yes | head` does
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except ScalingLawsError as err:
         print(f"error: {as_flags(' '.join(str(err).split()))}", file=sys.stderr)
         return 2
