@@ -270,3 +270,14 @@ def test_cli_reports_bad_input_in_one_line(tmp_path: Path, run_cli) -> None:
     assert err.startswith("error: ") and "no such file" in err
     code, _, err = run_cli("curves", "predict", str(tmp_path / "nothing.json"), "--peak", "1", "--steps", "10")
     assert code == 2 and "does not exist" in err
+
+
+def test_best_cooldown_warns_once_per_kind_not_once_per_fraction(noiseless_fit: CurveFit) -> None:
+    """A budget beyond the fitted curves: each fraction tried is out of range; one warning says so."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        best_cooldown(noiseless_fit, peak=PEAK, steps=20 * STEPS, warmup=WARMUP, shape="sqrt")
+    texts = [str(w.message) for w in caught if issubclass(w.category, ScalingLawsWarning)]
+    assert texts, "a budget 20x the fitted steps must warn"
+    assert len(texts) == len({t.split(":")[0] for t in texts}) <= 3
+    assert any("similar over the cooldown fractions tried" in t for t in texts)

@@ -532,15 +532,18 @@ def best_cooldown(
         lrs = _sched.wsd(peak, steps, warmup=warmup, cooldown=min(fraction, limit), shape=shape, final=final)
         return curve_fit.predict_final(lrs)
 
-    tried = {float(min(f, limit)): final_loss(float(f)) for f in grid}
-    order = sorted(tried)
-    best = min(order, key=lambda f: (tried[f], f))
-    i = order.index(best)
-    lo, hi = order[max(i - 1, 0)], order[min(i + 1, len(order) - 1)]
-    for n in range(int(round(lo * steps)), int(round(hi * steps)) + 1):
-        f = n / steps
-        if f not in tried and f <= limit:
-            tried[f] = final_loss(f)
+    with warnings.catch_warnings(record=True) as caught:  # one warning per kind, not one per fraction
+        warnings.simplefilter("always")
+        tried = {float(min(f, limit)): final_loss(float(f)) for f in grid}
+        order = sorted(tried)
+        best = min(order, key=lambda f: (tried[f], f))
+        i = order.index(best)
+        lo, hi = order[max(i - 1, 0)], order[min(i + 1, len(order) - 1)]
+        for n in range(int(round(lo * steps)), int(round(hi * steps)) + 1):
+            f = n / steps
+            if f not in tried and f <= limit:
+                tried[f] = final_loss(f)
+    _warn_once_per_kind(caught, "cooldown fractions")
     order = sorted(tried)
     values = [tried[f] for f in order]
     finite = [f for f in order if math.isfinite(tried[f])]
@@ -558,3 +561,14 @@ def best_cooldown(
         shape=shape,
         final=float(final),
     )
+
+
+def _warn_once_per_kind(caught: Sequence[warnings.WarningMessage], over: str) -> None:
+    """Re-issue recorded warnings once per kind (category and text before the first colon)."""
+    kinds: dict[tuple[type[Warning], str], list[str]] = {}
+    for w in caught:
+        text = str(w.message)
+        kinds.setdefault((w.category, text.split(":")[0]), []).append(text)
+    for (category, _), texts in kinds.items():
+        more = f" (and {len(texts) - 1} similar over the {over} tried)" if len(texts) > 1 else ""
+        warnings.warn(texts[0] + more, category, stacklevel=3)
