@@ -122,6 +122,10 @@ CASES["multi_power"] = (
 )
 
 
+# Gemstones width-depth law (McLeish et al. 2025) at its published constants; 4 widths x 4 depths x 3 token counts
+_W, _L, _T = (a.ravel() for a in np.meshgrid([256.0, 768.0, 2048.0, 4096.0], [4.0, 12.0, 32.0, 64.0], [2e10, 1e11, 3e11]))
+CASES["shape"] = (dict(__import__("scalinglaws.laws.shape", fromlist=["x"]).GEMSTONES_CONSTANTS), {"d_model": _W, "n_layer": _L, "n_params": 12 * _L * _W**2 + 1e5 * _W, "n_tokens": _T}, ())
+
 def test_every_catalog_law_has_a_case() -> None:
     assert set(CASES) == set(CATALOG)
 

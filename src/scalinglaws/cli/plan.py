@@ -51,6 +51,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from scalinglaws.plan.optimal import compute_optimal, frontier
     from scalinglaws.plan.suggest import suggest_runs
 
+    if args.shape:
+        from scalinglaws.cli.plan_shape import cmd_plan_shape
+
+        return cmd_plan_shape(args)
     fit = load_fit(args.fit)
     budgets = _numbers(args.flops, "--flops")
     if not budgets:
@@ -185,6 +189,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seq-len", type=int, default=2048, help="context length (default 2048)")
     p.add_argument("--param-count", choices=PARAM_COUNTS, default="total", help="what the fit's n_params counts")
     p.add_argument("--at", action="append", metavar="VARIABLE=VALUE", help="value of another variable of the law")
+    p.add_argument("--shape", action="store_true", help="recommend a shape (n_layer, d_model, n_head) from a fit of the 'shape' law; --gated/--untied describe the MLP and head")
+    p.add_argument("--gated", action="store_true", help="with --shape: gated MLP (SwiGLU/GEGLU)")
+    p.add_argument("--untied", action="store_true", help="with --shape: output head not tied to the embeddings")
     p.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
     p.add_argument("--suggest-n", type=int, default=4, help="most runs to propose (default 4)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")

@@ -93,6 +93,7 @@ BUNDLED: dict[str, Bundled] = {
             description="IsoFLOP points of Porian et al. (2024), 'Cosine decay', RefinedWeb, validation loss: "
             "flops, n_params, n_tokens, loss at 12 budgets",
         ),
+        Bundled(name="gemstones_shapes", filename="gemstones_shapes.csv", description="22 Gemstones shapes (McLeish et al. 2025; widths 256-3072, depths 3-80) at 20B, 50B, 100B and 350B tokens: model, d_model, n_layer, n_params, step, n_tokens, loss"),
         Bundled(
             name="tiny_sweep",
             filename="tiny_sweep.db",

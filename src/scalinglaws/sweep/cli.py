@@ -61,6 +61,8 @@ def register(subparsers: Any) -> None:
                    help="sizes span N*/spread .. N*·spread (default 4)")
     p.add_argument("--aspect-ratio", type=float, default=32.0,
                    help="d_model / n_layer of the shape rule (default 32)")
+    p.add_argument("--aspect-ratios", metavar="R[,R...]", help="several aspect ratios: each size built at each "
+                   "(a sweep over shapes; replaces --aspect-ratio)")
     p.add_argument("--head-dim", type=int, default=8, help="attention head width (default 8)")
     p.add_argument("--seq-len", type=int, default=128, help="context length (default 128)")
     p.add_argument("--lr", type=float, help="fixed peak LR for every run (default: rule)")
@@ -149,6 +151,16 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=cmd_status)
 
 
+def _ratios(text: str | None) -> list[float] | None:
+    """``--aspect-ratios 16,32,64`` as numbers (None when not given)."""
+    if text is None:
+        return None
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SweepError(f"--aspect-ratios takes numbers separated by commas, got {text!r}") from None
+
+
 def cmd_design(args: argparse.Namespace) -> int:
     """``sweep design``: write the grid, print it."""
     from scalinglaws.sweep.design import DataSpec, design_sweep
@@ -166,6 +178,7 @@ def cmd_design(args: argparse.Namespace) -> int:
         args.budgets, args.sizes_per_budget, flop_convention=args.flop_convention,
         spread=args.spread, tokens_per_param=args.tokens_per_param,
         aspect_ratio=args.aspect_ratio, head_dim=args.head_dim, lr=args.lr,
+        aspect_ratios=_ratios(args.aspect_ratios),
         batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
         n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
         data=DataSpec(corpus=corpus, max_bytes=args.max_bytes, val_fraction=args.val_fraction,

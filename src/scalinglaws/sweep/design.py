@@ -306,6 +306,7 @@ def design_sweep(
     head_dim: int = 8,
     lr: float | None = None,
     batch_size: int | None = None,
+    aspect_ratios: Sequence[float] | None = None,
     **run_options: object,
 ) -> SweepDesign:
     """Design an IsoFLOP grid.
@@ -324,6 +325,10 @@ def design_sweep(
         ``r``, the tokens per parameter at the centre of each IsoFLOP curve.
     aspect_ratio, head_dim : float, int
         The shape rule (see :func:`shape_for_params`).
+    aspect_ratios : sequence of float, optional
+        Several aspect ratios: every size of every budget is built at each of them, so
+        the sweep covers shapes (for a width-depth law, catalog ``shape``); replaces
+        ``aspect_ratio``.
     lr, batch_size : float or int, optional
         Fixed peak LR and batch (sequences); default: the DeepSeek rule per budget.
     **run_options
@@ -351,6 +356,11 @@ def design_sweep(
     _check_float("spread", spread, low=1.0, open_low=False)
     _check_float("tokens_per_param", tokens_per_param, low=0.0)
     _check_float("aspect_ratio", aspect_ratio, low=0.0)
+    ratios = [aspect_ratio] if aspect_ratios is None else list(aspect_ratios)
+    if not ratios:
+        raise SweepError("aspect_ratios is empty: give one ratio or more, e.g. --aspect-ratios 16,32,64")
+    for ratio in ratios:
+        _check_float("aspect_ratio", ratio, low=0.0)
     _check_int("head_dim", head_dim, minimum=1)
     _check_choice("flop_convention", flop_convention, FLOP_CONVENTIONS)
     unknown = set(run_options) - {f.name for f in fields(RunSpec)}
@@ -369,15 +379,16 @@ def design_sweep(
         shapes: list[tuple[int, int, int]] = []
         for k in range(sizes_per_budget):
             t = 0.0 if sizes_per_budget == 1 else 2.0 * k / (sizes_per_budget - 1) - 1.0
-            shape = shape_for_params(n_star * spread**t, aspect_ratio=aspect_ratio,
-                                     head_dim=head_dim, vocab_size=vocab_size,
-                                     seq_len=seq_len, ffw_mult=ffw_mult)
-            if shape not in shapes:
-                shapes.append(shape)
-        if len(shapes) < sizes_per_budget:
+            for ratio in ratios:
+                shape = shape_for_params(n_star * spread**t, aspect_ratio=ratio,
+                                         head_dim=head_dim, vocab_size=vocab_size,
+                                         seq_len=seq_len, ffw_mult=ffw_mult)
+                if shape not in shapes:
+                    shapes.append(shape)
+        if len(shapes) < sizes_per_budget * len(ratios):
             warnings.warn(
                 f"budget {budget:g}: only {len(shapes)} distinct shapes of "
-                f"{sizes_per_budget} asked (sizes too close to round apart); widen "
+                f"{sizes_per_budget * len(ratios)} asked (sizes too close to round apart); widen "
                 "--spread, lower --head-dim, or raise the budget",
                 ScalingLawsWarning, stacklevel=2,
             )
@@ -397,6 +408,8 @@ def design_sweep(
         "lr_rule": "deepseek" if lr is None else "fixed",
         "batch_rule": "deepseek" if batch_size is None else "fixed",
     }
+    if aspect_ratios is not None:
+        rule["aspect_ratios"] = [float(r) for r in ratios]
     return SweepDesign(runs=tuple(runs), rule=rule)
 
 
