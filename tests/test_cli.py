@@ -157,3 +157,8 @@ def test_a_closed_pipe_stops_quietly() -> None:
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141, err.decode()
     assert b"Traceback" not in err and b"Error" not in err
+
+
+def test_python_dash_m_scalinglaws_runs_the_command() -> None:
+    out = subprocess.run([sys.executable, "-m", "scalinglaws", "--version"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.startswith("scalinglaws "), out.stderr
