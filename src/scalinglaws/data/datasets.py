@@ -93,6 +93,7 @@ BUNDLED: dict[str, Bundled] = {
             description="IsoFLOP points of Porian et al. (2024), 'Cosine decay', RefinedWeb, validation loss: "
             "flops, n_params, n_tokens, loss at 12 budgets",
         ),
+        Bundled(name="goyal_filtering_sim", filename="goyal_filtering_sim.csv", columns={"n_tokens": "samples_seen", "unique_tokens": "pool_size", "loss": "error"}, description="SIMULATED: ImageNet error of 4 T-MARS pools (top 0-10 % ... 30-40 %) against samples seen, from the data_filtering law at the constants Goyal et al. (2024) publish in their repository, with 0.5 % noise: pool, samples_seen, pool_size, error"),  # noqa: E501
         Bundled(
             name="tiny_sweep",
             filename="tiny_sweep.db",
