@@ -39,7 +39,7 @@ def _goyal_fit() -> sl.Fit:
 
 @pytest.mark.golden
 def test_goyal_best_filter_moves_with_compute() -> None:
-    """Goyal et al. 2024 (arXiv 2404.07177) state in words (abstract, Sec. 5) that aggressive filtering
+    """Goyal et al. 2024 (arXiv 2404.07177) state in words (abstract) that aggressive filtering
     (LAION-style top 10 %) is best at low compute but not at high compute. Reproduced from the constants
     their repository publishes (no printed table of the optimum was found): at 32M samples seen (their
     smallest budget) the best filter keeps the top 10 % pool only; at 640M samples (their largest) it keeps

@@ -19,7 +19,12 @@ import json
 from scalinglaws.cli.app import load_fit, parse_number, parse_pairs
 from scalinglaws.engine.result import jsonable
 from scalinglaws.errors import DataError
-from scalinglaws.plan.data_mix import DataPlan, plan_cpt_mixture, plan_filtering, plan_mixture
+from scalinglaws.plan.data_mix import (
+    DataPlan,
+    plan_cpt_mixture,
+    plan_filtering,
+    plan_mixture,
+)
 
 __all__ = ["cmd_plan_data"]
 

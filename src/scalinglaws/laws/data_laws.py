@@ -14,7 +14,7 @@ continual pre-training of an ``N``-parameter model on ``D`` tokens of which a fr
 loss; :func:`scalinglaws.plan.data_mix.plan_cpt_mixture` picks the ``r`` that
 minimises the first while keeping the second within a tolerance.
 
-``data_mixing`` is the data mixing law of Ye et al. (2024, arXiv 2403.16952, Eq. 1),
+``data_mixing`` is the data mixing law of Ye et al. (2024, arXiv 2403.16952),
 ``L_i(r) = c_i + k_i exp(sum_j t_ij r_j)``, for one validation domain ``i`` over the
 proportions ``r_1..r_k`` of ``k`` training domains. On the simplex (proportions that
 sum to 1) ``k_i`` is redundant with a common shift of the ``t_ij``
@@ -51,7 +51,7 @@ from scalinglaws.errors import LawError
 from scalinglaws.laws.law import Law, Param, formula_law
 from scalinglaws.laws.variables import VOCABULARY, Variable
 
-__all__ = ["MIX_RATIO", "dcpt", "data_filtering", "data_mixing", "filtering_error", "mixing_domains"]
+__all__ = ["MIX_RATIO", "data_filtering", "data_mixing", "dcpt", "filtering_error", "mixing_domains"]
 
 #: r of the D-CPT law: the fraction of the continual pre-training corpus the loss is about.
 MIX_RATIO = Variable(
@@ -124,7 +124,7 @@ def dcpt() -> Law:
             Param("gamma", 1e-3, 5.0, grid=(0.3, 1.0), doc="mixture exponent"),
         ],
         source="Que et al. 2024, D-CPT Law: Domain-specific Continual Pre-Training Scaling Law for Large "
-        "Language Models (arXiv 2406.01375, NeurIPS 2024), Eq. 6 (the preferred parameterisation); "
+        "Language Models (arXiv 2406.01375, NeurIPS 2024), its preferred parameterisation; "
         "constants are per domain and per loss (general or domain)",
         description="loss after continual pre-training on n_tokens tokens of which a fraction mix_ratio is domain "
         "data; fit it once to the domain loss and once to the general loss",
@@ -169,7 +169,7 @@ def data_mixing(domains: int | Sequence[str] = 2) -> Law:
     """Ye et al. (2024): one validation domain's loss against the training proportions.
 
     ``domains`` is the number of training domains (variables ``r_1..r_k``) or their
-    column names. The law is ``c + exp(sum_j t_<domain> r_<domain>)``: Ye's Eq. 1 with
+    column names. The law is ``c + exp(sum_j t_<domain> r_<domain>)``: Ye's law with
     ``k_i`` folded into the ``t`` (exact on the simplex; see the module's docstring).
     """
     names = mixing_domains(domains)
@@ -186,7 +186,7 @@ def data_mixing(domains: int | Sequence[str] = 2) -> Law:
         variables=variables,
         params=params,
         source="Ye et al. 2024, Data Mixing Laws: Optimizing Data Mixtures by Predicting Language Modeling "
-        "Performance (arXiv 2403.16952, ICLR 2025), Eq. 1: L_i(r) = c_i + k_i exp(sum_j t_ij r_j), with k_i "
+        "Performance (arXiv 2403.16952, ICLR 2025): L_i(r) = c_i + k_i exp(sum_j t_ij r_j), with k_i "
         "folded into t_ij (equal on the simplex)",
         description="one validation domain's loss (or the total loss) against the training-domain proportions; "
         "the proportions of a run sum to 1",
@@ -267,7 +267,7 @@ def data_filtering() -> Law:
         function=_filtering_function,
         formula="d + (a n_1)^b_0 * prod_j (n_{j+1}/n_j)^b_j, b_j = b 0.5^(j/tau), n_j = j * unique_tokens",
         source="Goyal et al. 2024, Scaling Laws for Data Filtering - Data Curation cannot be Compute Agnostic "
-        "(CVPR 2024, arXiv 2404.07177), Sec. 3 (utility, half-life of repeated data); the form of the authors' "
+        "(CVPR 2024, arXiv 2404.07177): utility and half-life of repeated data; the form of the authors' "
         "repository locuslab/scaling_laws_data_filtering, objective.py",
         description="error (or loss) after n_tokens samples drawn from a pool of unique_tokens unique samples",
         spec={"catalog": "data_filtering", "options": {}},

@@ -216,7 +216,7 @@ def plan_cpt_mixture(
         if missing:
             raise DataError(f"give the general-loss fit too, or one dcpt fit grouped by a column with the labels "
                             f"{list(labels)} (missing {missing})")
-        fits = [(domain, labels[0]), (domain, labels[1])]
+        fits: list[tuple[Fit, str | None]] = [(domain, labels[0]), (domain, labels[1])]
     else:
         fits = [(domain, None), (_catalog(general, "dcpt", "plan_cpt_mixture"), None)]
     r = np.linspace(0.0, 1.0, max(int(points), 11))
@@ -318,7 +318,7 @@ def plan_mixture(
     if lo.sum() > 1.0 + 1e-12 or hi.sum() < 1.0 - 1e-12:
         raise DataError("the bounds leave no mixture whose proportions sum to 1")
 
-    def objective(params: list[Mapping[str, Any]]) -> Any:
+    def objective(params: Sequence[Mapping[str, Any]]) -> Any:
         def f(x: np.ndarray) -> float:
             X = {n: np.asarray(v) for n, v in zip(names, x)}
             return float(sum(wi * np.asarray(it.law.function(X, p), dtype=float) for wi, it, p in zip(w, items, params)))
