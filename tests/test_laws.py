@@ -99,6 +99,26 @@ CASES.update(
 )
 
 
+_R = np.array([0.0, 0.1, 0.25, 0.5, 0.75, 1.0])
+_NDR = [a.ravel() for a in np.meshgrid(np.geomspace(1e8, 1e10, 4), np.geomspace(1e9, 1e11, 4), _R)]
+_MIX = np.linspace(0.0, 1.0, 15)
+CASES.update(
+    {  # issue 15, data laws (laws/data_laws.py); truths are illustrative, the filtering one Goyal et al.'s top-10 % pool
+        "dcpt": (
+            {"E": 1.2, "A": 60.0, "alpha": 0.3, "B": 400.0, "eta": 0.1, "beta": 0.35, "C": 0.08, "eps": 0.05, "gamma": 0.5},
+            {"n_params": _NDR[0], "n_tokens": _NDR[1], "mix_ratio": _NDR[2]},
+            (),
+        ),
+        "data_mixing": ({"c": 1.5, "t_r_1": -1.0, "t_r_2": 0.5}, {"r_1": _MIX, "r_2": 1.0 - _MIX}, ("c", "t_r_1", "t_r_2")),
+        "data_filtering": (
+            {"a": 2.5e-7, "b": -0.16, "tau": 6.7, "d": 0.1},
+            {"n_tokens": np.geomspace(4e6, 5e8, 20), "unique_tokens": np.full(20, 1.28e7)},
+            ("b",),
+        ),
+    }
+)
+
+
 def _history_design() -> dict[str, np.ndarray]:
     """Keys of three registered schedules and the logged steps (the multi-power law's variables)."""
     from scalinglaws import schedules

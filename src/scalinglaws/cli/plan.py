@@ -55,8 +55,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
         from scalinglaws.cli.plan_shape import cmd_plan_shape
 
         return cmd_plan_shape(args)
+    if args.mixture:  # data laws: the CPT ratio, the domain mixture, the filter (cli/plan_data.py)
+        from scalinglaws.cli.plan_data import cmd_plan_data
+        return cmd_plan_data(args)
     fit = load_fit(args.fit)
-    budgets = _numbers(args.flops, "--flops")
+    budgets = _numbers(args.flops or "", "--flops")
     if not budgets:
         raise DataError("give the budget with --flops, e.g. --flops 5.88e23 (or a list: 1e21,1e22,1e23)")
     options: dict[str, Any] = {
@@ -179,7 +182,7 @@ def register(subparsers: Any) -> None:
         "optionally inference-aware (Sardana et al.) or data-constrained (Muennighoff et al.).",
     )
     p.add_argument("fit", metavar="FIT_JSON", help="a fit saved with `scalinglaws fit ... -o FILE`")
-    p.add_argument("--flops", required=True, metavar="C[,C...]", help="training budget; several give a frontier table")
+    p.add_argument("--flops", metavar="C[,C...]", help="training budget; several give a frontier table")
     p.add_argument("--inference-tokens", metavar="TOKENS", help="lifetime inference tokens (minimise training + inference FLOPs)")
     p.add_argument("--unique-tokens", metavar="TOKENS", help="unique tokens available (more are repeated epochs)")
     p.add_argument("--convention", choices=CONVENTIONS, default="6nd", help="FLOPs per token (default 6nd)")
@@ -194,6 +197,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--untied", action="store_true", help="with --shape: output head not tied to the embeddings")
     p.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
     p.add_argument("--suggest-n", type=int, default=4, help="most runs to propose (default 4)")
+    p.add_argument("--mixture", action="store_true", help="data laws (dcpt, data_mixing, data_filtering): best CPT ratio, mixture or filter")
+    p.add_argument("--mixture-fit", action="append", metavar="FIT_JSON", help="--mixture: the general-loss fit (dcpt) or more validation domains")
+    p.add_argument("--tolerance", default="0.03", help="--mixture, dcpt: allowed rise of the general loss (default %(default)s)")
+    p.add_argument("--weights", metavar="W[,W...]", help="--mixture, data_mixing: weight of each validation-domain fit")
+    p.add_argument("--samples", metavar="N", help="--mixture, data_filtering: samples (or tokens) the run will see")
+    p.add_argument("--pool-size", action="append", metavar="[POOL=]SIZE", help="--mixture, data_filtering: unique samples per pool")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_plan)

@@ -20,6 +20,7 @@ from scalinglaws.laws import beyond as _beyond
 from scalinglaws.laws import bnsl as _bnsl
 from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
+from scalinglaws.laws import data_laws as _data
 from scalinglaws.laws import finetune as _ft
 from scalinglaws.laws import downstream as _ds
 from scalinglaws.laws import schedule_laws as _sl
@@ -48,6 +49,9 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "rectified": _ft.rectified,
     "accuracy_sigmoid": _ds.accuracy_sigmoid,
     "shape": _sh.shape,
+    "dcpt": _data.dcpt,
+    "data_mixing": _data.data_mixing,
+    "data_filtering": _data.data_filtering,
 }
 
 

@@ -1,0 +1,56 @@
+"""`scalinglaws plan FIT.json --mixture` end to end, on the data that ships."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.cli.app import main
+
+
+@pytest.fixture(scope="module")
+def filtering_fit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("fits") / "goyal.json"
+    assert main(["fit", "goyal_filtering_sim", "--law", "data_filtering", "--groups", "pool", "--shared", "a",
+                 "--shared", "d", "-b", "4", "-o", str(out)]) == 0
+    return out
+
+
+def test_plan_mixture_chooses_the_filter(filtering_fit: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(filtering_fit), "--mixture", "--samples", "3.2e7", "--pool-size", "1.28e7", "--json"]) == 0
+    small = json.loads(capsys.readouterr().out)
+    assert small["kind"] == "filtering" and small["pools"] == ["top0to10p"]
+    assert main(["plan", str(filtering_fit), "--mixture", "--samples", "6.4e8", "--pool-size", "1.28e7"]) == 0
+    text = capsys.readouterr().out
+    assert "DataPlan(filtering" in text and "top10to20p" in text
+
+
+def test_plan_mixture_for_a_mixing_fit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "mix.json"
+    path.write_text(sl.Fit.from_params("data_mixing", {"c": 1.0, "t_r_1": -2.0, "t_r_2": 0.5}).to_json())
+    other = tmp_path / "mix2.json"
+    other.write_text(sl.Fit.from_params("data_mixing", {"c": 1.5, "t_r_1": 1.0, "t_r_2": -1.0}).to_json())
+    assert main(["plan", str(path), "--mixture", "--mixture-fit", str(other), "--weights", "0.6,0.4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "mixture" and abs(sum(out["choice"].values()) - 1) < 1e-6
+
+
+def test_plan_mixture_errors_are_one_line(filtering_fit: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    chin = tmp_path / "chin.json"
+    chin.write_text(sl.Fit.from_params("chinchilla", {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}).to_json())
+    dcpt = tmp_path / "dcpt.json"
+    dcpt.write_text(sl.Fit.from_params("dcpt", {"E": 1.2, "A": 60.0, "alpha": 0.3, "B": 400.0, "eta": 0.1, "beta": 0.35,
+                                                "C": 0.08, "eps": 0.05, "gamma": 0.5}).to_json())
+    for argv in (
+        ["plan", str(filtering_fit), "--mixture", "--samples", "6.4e8"],
+        ["plan", str(filtering_fit), "--mixture", "--pool-size", "1e7"],
+        ["plan", str(chin), "--mixture"],
+        ["plan", str(dcpt), "--mixture", "--at", "n_params=7e9"],
+        ["plan", str(dcpt), "--mixture", "--at", "n_params=7e9", "--at", "n_tokens=1e10"],  # no general fit
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and "\n" not in err
