@@ -292,7 +292,8 @@ def power_schedule(
     every batch size and token budget; a final ``cooldown`` share of the steps decays
     the rate reached there to ``final`` times it with a :func:`cooldown_multiplier`
     ``shape``. The defaults ``a = 4.6``, ``b = -0.51``, ``lr_max = 0.02`` (batch size in
-    sequences) are the values quoted for the paper, not confirmed against it.
+    sequences) are the values quoted for the paper, not confirmed against it (a public
+    reimplementation uses ``a = 4``).
 
     Examples
     --------

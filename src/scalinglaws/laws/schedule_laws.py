@@ -13,6 +13,12 @@ the sum runs over the steps after the learning rate first reaches its peak (warm
 rises are not annealing). Each LR drop pays off as a power law in the area trained
 since the drop, which is why the law needs the history and not two running sums.
 
+The authors' repository README (github.com/thu-yao-01-luo/MultiPowerLaw, "Best
+Parameters") prints fitted constants, e.g. for their 400M model L0 = 2.375, A = 0.654,
+alpha = 0.429, B = 523.425, C = 2.025, beta = 0.594, gamma = 0.635 (LR in absolute units);
+tests/test_golden_training.py checks this law against the README's formula at all three
+printed sets.
+
 How the history reaches the law
 -------------------------------
 A law sees numeric columns only, so a schedule travels as a number: ``schedule`` is a

@@ -6,8 +6,8 @@ optimum that is a power law in tokens per parameter, ``tau_opt = c * (D / N)**m`
 best batch size and the critical batch size are power laws in D alone. So for a planned
 run the recommended weight decay is ``lambda = B / (eta * tau_opt * D)``.
 
-The paper's fitted constants could not be confirmed here, so
-this module ships no preset numbers: fit the laws on your sweep with
+The paper's fitted constants could not be retrieved (searched: its arXiv HTML and
+secondary summaries print the forms, not the numbers), so this module ships no preset numbers: fit the laws on your sweep with
 :func:`fit_power_lines`, or build :class:`PowerLines` from constants you trust.
 """
 

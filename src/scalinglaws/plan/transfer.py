@@ -35,7 +35,9 @@ __all__ = [
 ]
 
 #: Shen et al.'s constants as quoted for the paper; all three are
-#: unconfirmed against it (batch size in sequences, T in tokens). Pass your own when you can.
+#: unconfirmed against it (batch size in sequences, T in tokens): the paper's text with its
+#: printed a and b could not be retrieved, and a public reimplementation uses a = 4 (same b and
+#: lr_max), so a may be 4 rather than 4.6. Pass your own when you can.
 POWER_SCHEDULER_A = 4.6
 POWER_SCHEDULER_B = -0.51
 POWER_SCHEDULER_LR_MAX = 0.02
