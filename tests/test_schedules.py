@@ -165,3 +165,22 @@ def test_constructor_arguments_are_checked() -> None:
         schedules.wsd(1.0, 10, shape="cubic")
     with pytest.raises(DataError, match="milestone .* outside"):
         schedules.step(1.0, 10, milestones=[20])
+
+
+def test_the_multi_power_schedule_cache_is_bounded_in_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A schedule search registers thousands of long schedules: the cache drops the least
+    recently used ones beyond its byte budget, and keeps the one a fit is still reading."""
+    from scalinglaws.laws import schedule_laws as sched_laws
+
+    from collections import OrderedDict
+
+    monkeypatch.setattr(sched_laws, "_CACHE", OrderedDict())  # other tests' schedules stay untouched
+    monkeypatch.setattr(sched_laws, "_BYTES", 0)
+    monkeypatch.setattr(sched_laws, "MAX_SCHEDULE_BYTES", 4 * 2**20)
+    kept = sched_laws.register_schedule(np.linspace(1e-3, 1e-5, 10_000))
+    for i in range(60):  # ~320 kB each: far more than 4 MiB in all
+        sched_laws.register_schedule(np.linspace(1e-3, 1e-6 * (i + 2), 10_000))
+        sched_laws._lookup(kept)  # in use: refreshed, never the oldest
+    held = sum(a.nbytes for v in sched_laws._CACHE.values() for a in v)
+    assert held <= 4 * 2**20 and held == sched_laws._BYTES
+    assert kept in sched_laws._CACHE

@@ -24,7 +24,8 @@ How the history reaches the law
 A law sees numeric columns only, so a schedule travels as a number: ``schedule`` is a
 content key of its per-step rates (:func:`schedule_key`, a hash of the bytes, exact in
 a float64), and :func:`register_schedule` stores the rates under that key in a bounded
-cache of this module (the most recent :data:`MAX_SCHEDULES`). The law looks each row's
+cache of this module (the most recently used :data:`MAX_SCHEDULES`, at most
+:data:`MAX_SCHEDULE_BYTES`). The law looks each row's
 schedule up and evaluates the sum up to the row's ``steps``.
 :func:`scalinglaws.dynamics.curves.curve_variables` (and so :func:`scalinglaws.fit_curves`
 and every curve prediction) registers the schedules it is given; a key whose schedule
@@ -45,16 +46,20 @@ from scalinglaws.errors import LawError
 from scalinglaws.laws.law import Law, Param
 from scalinglaws.laws.variables import Variable
 
-__all__ = ["MAX_SCHEDULES", "multi_power", "multi_power_loss", "register_schedule", "schedule_key"]
+__all__ = ["MAX_SCHEDULES", "MAX_SCHEDULE_BYTES", "multi_power", "multi_power_loss", "register_schedule", "schedule_key"]
 
 #: How many schedules the cache keeps (least recently used ones are dropped). Large: a
 #: fit whose runs' schedules were dropped mid-way would fail, so only a process that
-#: registers this many distinct schedules ever loses one (about 16 bytes per step each).
+#: registers this many distinct schedules ever loses one.
 MAX_SCHEDULES = 100_000
+#: And how many bytes (about 32 per step of each schedule): a schedule search that tries
+#: thousands of 24k-step schedules would otherwise hold gigabytes.
+MAX_SCHEDULE_BYTES = 512 * 2**20
 #: Elements of one (params x rows x drops) block; larger evaluations are chunked by rows.
 _BLOCK = 4_000_000
 
 _CACHE: OrderedDict[float, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
+_BYTES = 0  # held by _CACHE
 
 
 def schedule_key(lrs: Any) -> float:
@@ -81,19 +86,24 @@ def register_schedule(lrs: Any) -> float:
     arr = np.asarray(lrs, dtype=float)
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or (arr < 0).any():
         raise LawError("a schedule is a non-empty 1-D array of finite learning rates >= 0")
+    global _BYTES
     key = schedule_key(arr)
     if key in _CACHE:
         _CACHE.move_to_end(key)
     else:
-        _CACHE[key] = _prepare(arr)
-        while len(_CACHE) > MAX_SCHEDULES:
-            _CACHE.popitem(last=False)
+        _CACHE[key] = prepared = _prepare(arr)
+        _BYTES += sum(a.nbytes for a in prepared)
+        while len(_CACHE) > 1 and (len(_CACHE) > MAX_SCHEDULES or _BYTES > MAX_SCHEDULE_BYTES):
+            _, dropped = _CACHE.popitem(last=False)
+            _BYTES -= sum(a.nbytes for a in dropped)
     return key
 
 
 def _lookup(key: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     try:
-        return _CACHE[key]
+        found = _CACHE[key]
+        _CACHE.move_to_end(key)  # least recently *used* goes first, not least recently registered
+        return found
     except KeyError:
         raise LawError(
             f"schedule {key:.0f} is not known to the multi-power law in this process: compute the curve "
