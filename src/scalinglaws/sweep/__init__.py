@@ -19,6 +19,7 @@ from scalinglaws.sweep.backends import SweepReport, run_sweep
 from scalinglaws.sweep.design import DataSpec, RunSpec, SweepDesign, design_sweep, shape_for_params
 from scalinglaws.sweep.designfile import from_toml, read_design, to_toml, write_design
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.mup import coord_check, coord_slopes
 from scalinglaws.sweep.store import is_store, read_curves, read_runs, status
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "SweepDesign",
     "SweepError",
     "SweepReport",
+    "coord_check",
+    "coord_slopes",
     "count_params",
     "design_sweep",
     "flops_per_token",

@@ -70,6 +70,12 @@ def register(subparsers: Any) -> None:
                    help="fixed sequences per step for every run (default: rule)")
     p.add_argument("--schedule", choices=("cosine", "wsd", "constant"), default="cosine",
                    help="LR schedule after warmup (default cosine)")
+    p.add_argument("--parametrization", choices=("standard", "mup"), default="standard",
+                   help="standard (default) or mup: the maximal update parametrization, so "
+                   "the best LR stays put across widths")
+    p.add_argument("--mup-base-width", type=int, default=64, metavar="D",
+                   help="with --parametrization mup: the width at which muP matches the "
+                   "standard parametrization (default 64)")
     p.add_argument("--n-evals", type=int, default=10,
                    help="held-out evaluations per run, the last at the end (default 10)")
     p.add_argument("--eval-tokens", type=int, default=16384,
@@ -181,6 +187,7 @@ def cmd_design(args: argparse.Namespace) -> int:
         aspect_ratios=_ratios(args.aspect_ratios),
         batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
         n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
+        parametrization=args.parametrization, mup_base_width=args.mup_base_width,
         data=DataSpec(corpus=corpus, max_bytes=args.max_bytes, val_fraction=args.val_fraction,
                       tokenizer=args.tokenizer, dtype=args.dtype))
     rows = [[f"{r.budget:g}", r.n_layer, r.d_model, r.params[0], r.n_tokens,

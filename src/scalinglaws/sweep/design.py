@@ -34,9 +34,12 @@ from scalinglaws.sweep.errors import SweepError
 SCHEDULES: tuple[str, ...] = ("cosine", "wsd", "constant")
 TOKENIZER_KINDS: tuple[str, ...] = ("tiktoken", "tokenizers")
 TOKEN_DTYPES: tuple[str, ...] = ("auto", "uint16", "uint32")
+PARAMETRIZATIONS: tuple[str, ...] = ("standard", "mup")
 #: DataSpec fields added after the first release, left out of ``run_id`` while they hold
 #: their default, so runs designed before they existed keep their ids (and stores resume).
 _LATER_DATA_FIELDS: dict[str, object] = {"tokenizer": "bytes", "dtype": "auto"}
+#: RunSpec fields added later, left out of ``run_id`` the same way.
+_LATER_RUN_FIELDS: dict[str, object] = {"parametrization": "standard", "mup_base_width": 64}
 _FLOAT_FIELDS = ("budget", "lr", "warmup_frac", "min_lr_ratio", "weight_decay", "grad_clip")
 
 
@@ -128,6 +131,14 @@ class RunSpec:
         Seeds initialisation and batch sampling.
     data : DataSpec
         The corpus.
+    parametrization : {"standard", "mup"}
+        ``"standard"`` (default): the GPT-2 initialisation and one LR for every weight.
+        ``"mup"``: the maximal update parametrization for Adam (Yang et al. 2022,
+        arXiv 2203.03466), relative to a model ``mup_base_width`` wide, so the best LR
+        stays put as ``d_model`` grows (see :mod:`scalinglaws.sweep.mup`).
+    mup_base_width : int
+        The width at which muP equals the standard parametrization but for the
+        attention scale (default 64; ignored under ``"standard"``).
     """
 
     budget: float
@@ -150,6 +161,8 @@ class RunSpec:
     flop_convention: str = "6nd"
     seed: int = 0
     data: DataSpec = field(default_factory=DataSpec)
+    parametrization: str = "standard"
+    mup_base_width: int = 64
 
     def __post_init__(self) -> None:
         _check_float("budget", self.budget, low=0.0)
@@ -172,6 +185,8 @@ class RunSpec:
         _check_float("grad_clip", self.grad_clip, low=0.0, open_low=False)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("flop_convention", self.flop_convention, FLOP_CONVENTIONS)
+        _check_choice("parametrization", self.parametrization, PARAMETRIZATIONS)
+        _check_int("mup_base_width", self.mup_base_width, minimum=1)
         if not isinstance(self.data, DataSpec):
             raise SweepError(f"data must be a DataSpec, got {type(self.data).__name__}")
 
@@ -182,6 +197,9 @@ class RunSpec:
         for name, default in _LATER_DATA_FIELDS.items():
             if content["data"][name] == default:
                 del content["data"][name]
+        for name, default in _LATER_RUN_FIELDS.items():
+            if content[name] == default:
+                del content[name]
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -4,6 +4,12 @@ Token and learned position embeddings, ``n_layer`` pre-LayerNorm blocks (causal
 self-attention, then a GELU MLP), a final LayerNorm and an output head tied to the
 token embedding. No biases anywhere, so the parameter count is exactly
 :func:`scalinglaws.sweep.accounting.count_params`.
+
+With ``parametrization="mup"`` the same parameters are initialised and used as the
+maximal update parametrization asks (hidden matrices' init std times
+``sqrt(base / width)``, attention scores over ``d_head`` rather than ``sqrt(d_head)``,
+logits times ``base / width``); the per-group learning rates are in
+:mod:`scalinglaws.sweep.mup`.
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ class ModelConfig:
         Context length (the size of the position table).
     ffw_mult : int
         MLP hidden width as a multiple of ``d_model``.
+    parametrization : {"standard", "mup"}
+        How weights are initialised and scaled (see the module docstring).
+    mup_base_width : int
+        The muP base width (ignored under ``"standard"``).
     """
 
     n_layer: int
@@ -38,6 +48,13 @@ class ModelConfig:
     vocab_size: int = 256
     seq_len: int = 128
     ffw_mult: int = 4
+    parametrization: str = "standard"
+    mup_base_width: int = 64
+
+    @property
+    def width_mult(self) -> float:
+        """``d_model / mup_base_width`` under muP; 1 under the standard parametrization."""
+        return self.d_model / self.mup_base_width if self.parametrization == "mup" else 1.0
 
 
 class CausalSelfAttention(nn.Module):
@@ -46,6 +63,9 @@ class CausalSelfAttention(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
+        # muP: scores over d_head (query-key coordinates become correlated in training).
+        self.scale = (config.n_head / config.d_model if config.parametrization == "mup"
+                      else None)  # None: scaled_dot_product_attention's 1 / sqrt(d_head)
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
 
@@ -54,7 +74,7 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.qkv(x).split(width, dim=2)
         q, k, v = (t.view(batch, seq, self.n_head, width // self.n_head).transpose(1, 2)
                    for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.scale)
         return self.proj(y.transpose(1, 2).reshape(batch, seq, width))
 
 
@@ -102,6 +122,14 @@ class Transformer(nn.Module):
         for name, param in self.named_parameters():  # GPT-2: scale residual projections
             if name.endswith("proj.weight"):
                 nn.init.normal_(param, std=0.02 / math.sqrt(2 * config.n_layer))
+        # muP: logits times base / width; hidden matrices' std as 1 / sqrt(fan_in), equal
+        # to the above at the base width. The tied embedding keeps its width-free init.
+        self.output_mult = 1.0 / config.width_mult
+        if config.parametrization == "mup":
+            with torch.no_grad():
+                for param in self.blocks.parameters():
+                    if param.dim() >= 2:
+                        param.mul_(1.0 / math.sqrt(config.width_mult))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -113,7 +141,8 @@ class Transformer(nn.Module):
         x = self.tok_emb(idx) + self.pos_emb(positions)
         for block in self.blocks:
             x = block(x)
-        return self.head(self.ln_out(x))
+        logits = self.head(self.ln_out(x))
+        return logits if self.config.parametrization != "mup" else logits * self.output_mult
 
     def n_params(self) -> tuple[int, int]:
         """``(total, non-embedding)`` parameters; the tied head is counted once."""

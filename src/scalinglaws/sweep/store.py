@@ -22,7 +22,7 @@ import pandas as pd
 from scalinglaws.errors import DataError
 
 FORMAT = "scalinglaws-sweep"
-VERSION = 2
+VERSION = 3
 BUSY_TIMEOUT_S = 60.0
 
 #: Columns of the ``runs`` table, in order, with their SQLite types.
@@ -41,9 +41,13 @@ RUN_COLUMNS: dict[str, str] = {
     # it is next written to.
     "resumed_from_step": "INTEGER", "mfu": "REAL", "peak_flops": "REAL",
     "device_name": "TEXT", "eval_sha256": "TEXT", "compiled": "INTEGER",
+    # Added in version 3 (the same way): the gradient noise scale, in tokens.
+    "b_simple": "REAL",
 }
 _V2_RUN_COLUMNS = ("resumed_from_step", "mfu", "peak_flops", "device_name", "eval_sha256",
                    "compiled")
+#: Columns a store may lack (it gains them when next written to; old runs stay NULL).
+_ADDED_RUN_COLUMNS = (*_V2_RUN_COLUMNS, "b_simple")
 CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "tokens", "loss", "lr", "eval_tokens")
 
 _SCHEMA = f"""
@@ -144,8 +148,8 @@ def write_run(path: str | Path, row: Mapping[str, object],
     path : str or Path
         The store (created if missing).
     row : mapping
-        A value for every column in :data:`RUN_COLUMNS` (those added in version 2 may
-        be left out: they are then empty).
+        A value for every column in :data:`RUN_COLUMNS` (those added in versions 2 and
+        3 may be left out: they are then empty).
     curve : sequence of (step, tokens, eval_loss, lr[, eval_tokens])
         The run's evaluations, each with the number of held-out tokens it measured.
 
@@ -154,7 +158,7 @@ def write_run(path: str | Path, row: Mapping[str, object],
     bool
         True if written, False if the run_id was already there (nothing changes).
     """
-    missing = set(RUN_COLUMNS) - set(_V2_RUN_COLUMNS) - set(row)
+    missing = set(RUN_COLUMNS) - set(_ADDED_RUN_COLUMNS) - set(row)
     if missing:
         raise DataError(f"run row lacks column(s) {sorted(missing)}")
     names = list(RUN_COLUMNS)
@@ -185,7 +189,9 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         ``flops`` (the design's convention), ``loss`` (final held-out loss, nats per
         byte token), then ``run_id``, ``budget``, ``n_params_nonembedding``,
         ``flops_6nd``, ``flops_exact``, ``flop_convention``, ``n_layer``, ``d_model``,
-        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec``.
+        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec``, among
+        them ``b_simple``, the gradient noise scale in tokens (empty for runs stored
+        before version 3).
         Sorted by budget, then n_params.
 
     Raises
@@ -273,13 +279,14 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 store to version 2: add the new columns (old rows stay NULL)."""
+    """Bring an older store to the current version: add the new columns (old rows stay
+    NULL)."""
     if _columns(conn, "curves") >= {"eval_tokens"} and _columns(conn, "runs") >= set(
-            _V2_RUN_COLUMNS):
+            _ADDED_RUN_COLUMNS):
         return
     with _transaction(conn):
         present = _columns(conn, "runs")
-        for name in _V2_RUN_COLUMNS:
+        for name in _ADDED_RUN_COLUMNS:
             if name not in present:
                 conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {RUN_COLUMNS[name]}")
         if "eval_tokens" not in _columns(conn, "curves"):

@@ -16,6 +16,13 @@ cosine/WSD/constant schedule, gradient clipping, and a held-out evaluation at
   flash kernels of ``scaled_dot_product_attention``, pinned host batches copied without
   blocking, and a host sync only every :data:`CHECK_EVERY` steps. Not bit-reproducible.
 * **torch.compile** (``compile=True``, or a backend name) compiles the model.
+* **muP.** ``spec.parametrization == "mup"`` builds the model and the optimizer's
+  parameter groups as :mod:`scalinglaws.sweep.mup` describes; each group's LR is the
+  schedule's times its ``lr_scale``.
+* **Gradient noise scale.** On up to :data:`NOISE_SAMPLES` steps of the last evaluation
+  interval, a second backward pass gives the gradient of the batch's first half (and so
+  of its second), and :mod:`scalinglaws.sweep.noise` turns the gradient norms at the
+  half and the whole batch into ``b_simple``.
 """
 
 from __future__ import annotations
@@ -38,7 +45,7 @@ import torch
 from torch.nn import functional as F
 
 from scalinglaws.errors import ScalingLawsWarning
-from scalinglaws.sweep import checkpoint
+from scalinglaws.sweep import checkpoint, mup
 from scalinglaws.sweep.data import Corpus, load_corpus
 from scalinglaws.sweep.design import RunSpec
 from scalinglaws.sweep.errors import SweepError
@@ -50,10 +57,12 @@ from scalinglaws.sweep.hardware import (
     resolve_device,
 )
 from scalinglaws.sweep.model import ModelConfig, Transformer
+from scalinglaws.sweep.noise import NoiseScale, measured_steps
 from scalinglaws.sweep.schedule import lr_at
 
 EVAL_BATCH = 64  # sequences per evaluation forward pass
 CHECK_EVERY = 25  # steps between checks that the training loss is finite (and host syncs)
+NOISE_SAMPLES = 32  # steps of the last evaluation interval that measure the noise scale
 
 #: ``progress(steps_done, n_steps, last_training_loss, mfu)``, called after every step;
 #: the loss and MFU (over the last :data:`CHECK_EVERY` steps) are None until known.
@@ -111,6 +120,10 @@ class RunResult:
         Fingerprint of the held-out tokens every evaluation was measured on.
     compiled : bool
         Whether the model ran under ``torch.compile``.
+    b_simple : float or None
+        The simple gradient noise scale in tokens, averaged over the last evaluation
+        interval (:mod:`scalinglaws.sweep.noise`); None for a batch of one sequence, or
+        if the estimate of the gradient's squared norm came out negative (too noisy).
     """
 
     spec: RunSpec
@@ -134,6 +147,7 @@ class RunResult:
     device_name: str = ""
     eval_sha256: str = ""
     compiled: bool = False
+    b_simple: float | None = None
 
     @property
     def run_id(self) -> str:
@@ -159,6 +173,7 @@ class RunResult:
             "resumed_from_step": self.resumed_from_step, "mfu": self.mfu,
             "peak_flops": self.peak_flops, "device_name": self.device_name,
             "eval_sha256": self.eval_sha256, "compiled": int(self.compiled),
+            "b_simple": self.b_simple,
         }
         curve = [(p.step, p.tokens, p.eval_loss, p.lr, p.eval_tokens) for p in self.curve]
         return row, curve
@@ -252,7 +267,8 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     torch.manual_seed(spec.seed)
     config = ModelConfig(n_layer=spec.n_layer, d_model=spec.d_model, n_head=spec.n_head,
                          vocab_size=spec.vocab_size, seq_len=spec.seq_len,
-                         ffw_mult=spec.ffw_mult)
+                         ffw_mult=spec.ffw_mult, parametrization=spec.parametrization,
+                         mup_base_width=spec.mup_base_width)
     model = Transformer(config).to(device)
     optimizer = _adamw(model, spec, device)
     forward: Callable[[torch.Tensor], torch.Tensor] = model
@@ -264,6 +280,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     # Resume from the newest checkpoint, if there is one for this run and this data.
     n_steps = spec.n_steps
     start_step, curve, seconds_before = 0, [], 0.0
+    noise = NoiseScale()
     if checkpoint_dir is not None:
         checkpoint.write_owner(checkpoint_dir, run_id=spec.run_id, device=str(device), **owner)
         found = checkpoint.latest(checkpoint_dir, map_location=device)
@@ -274,6 +291,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
             _set_rng_state(state["rng"])
             start_step, seconds_before = int(state["step"]), float(state["train_seconds"])
             curve = [CurvePoint(*point) for point in state["curve"]]
+            noise = NoiseScale.from_state(state.get("noise"))
             del state
         del found  # its tensors are copied into the model and optimizer: free them
     every = checkpoint_every
@@ -284,6 +302,9 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         save_steps.discard(n_steps)
     elif checkpoint_dir is not None:
         save_steps.add(n_steps)
+    half = spec.batch_size // 2  # the small batch of the noise scale: the first half
+    noise_steps = measured_steps(n_steps, eval_steps, NOISE_SAMPLES) if half else set()
+    params = [p for p in model.parameters() if p.requires_grad]
 
     # The loop.
     report = _reporter(spec, progress, position, start_step)
@@ -298,7 +319,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         lr = lr_at(step, n_steps, peak=spec.lr, schedule=spec.schedule,
                    warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         batch = torch.from_numpy(corpus.batch(step, seed=spec.seed, batch_size=spec.batch_size,
                                               seq_len=spec.seq_len))
         if pin:
@@ -306,7 +327,14 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         with autocast:
             logits = forward(batch[:, :-1])
         loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
+        if step in noise_steps:  # before the update's backward, which frees the graph
+            small = F.cross_entropy(logits[:half].float().flatten(0, 1),
+                                    batch[:half, 1:].flatten())
+            first = torch.autograd.grad(small, params, retain_graph=True)
         loss.backward()
+        if step in noise_steps:
+            noise.add_halves(first, [p.grad for p in params], half, spec.batch_size,
+                             spec.seq_len)
         if spec.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
         optimizer.step()
@@ -330,7 +358,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
             checkpoint.save(checkpoint_dir, done, {  # type: ignore[arg-type]
                 "run_id": spec.run_id, "step": done, "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
-                "curve": [tuple(asdict(p).values()) for p in curve],
+                "curve": [tuple(asdict(p).values()) for p in curve], "noise": noise.state(),
                 "train_seconds": seconds_before + time.perf_counter() - start,
                 "data_sha256": corpus.sha256, "threads": torch.get_num_threads(),
                 "device": str(device)})
@@ -356,6 +384,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         resumed_from_step=start_step, mfu=mfu, peak_flops=peak,
         device_name=device_name(device), eval_sha256=eval_sha256, compiled=bool(compile),
+        b_simple=noise.b_simple,
     )
 
 
@@ -400,12 +429,15 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def _adamw(model: Transformer, spec: RunSpec, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (not on LayerNorm gains)."""
+    """AdamW with weight decay on matrices only (not on LayerNorm gains); under muP, the
+    groups of :func:`scalinglaws.sweep.mup.param_groups`."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.dim() >= 2], "weight_decay": spec.weight_decay},
         {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
     ]
+    if spec.parametrization == "mup":
+        groups = mup.param_groups(model, spec.weight_decay)
     try:  # the fused kernel is fastest; torch < 2.4 has it on CUDA only
         return torch.optim.AdamW(groups, lr=spec.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
     except RuntimeError:
