@@ -22,6 +22,7 @@ from scalinglaws.laws import chinchilla as _ch
 from scalinglaws.laws import curves as _cu
 from scalinglaws.laws import finetune as _ft
 from scalinglaws.laws import downstream as _ds
+from scalinglaws.laws import precision as _pr
 from scalinglaws.laws import schedule_laws as _sl
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
@@ -46,6 +47,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "loss_to_loss": _beyond.loss_to_loss,
     "rectified": _ft.rectified,
     "accuracy_sigmoid": _ds.accuracy_sigmoid,
+    "kumar_precision": _pr.kumar_precision, "kumar_ptq": _pr.kumar_ptq, "fp_quant": _pr.fp_quant,
 }
 
 
