@@ -93,6 +93,7 @@ BUNDLED: dict[str, Bundled] = {
             description="IsoFLOP points of Porian et al. (2024), 'Cosine decay', RefinedWeb, validation loss: "
             "flops, n_params, n_tokens, loss at 12 budgets",
         ),
+        Bundled(name="precision_sim", filename="precision_sim.csv", description="SIMULATED runs (no released data): 300 for kumar_precision (law == 'kumar_precision': n_params, n_tokens, precision_w/a/kv) and 180 for fp_quant (law == 'fp_quant': exponent_bits, mantissa_bits, block_size), generated from the laws with 0.5 % noise; see the .md"),
         Bundled(
             name="tiny_sweep",
             filename="tiny_sweep.db",
