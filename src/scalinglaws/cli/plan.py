@@ -55,6 +55,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     budgets = _numbers(args.flops, "--flops")
     if not budgets:
         raise DataError("give the budget with --flops, e.g. --flops 5.88e23 (or a list: 1e21,1e22,1e23)")
+    if args.precision or args.critical_data is not None:
+        from scalinglaws.cli.plan_precision import cmd_plan_precision
+        return cmd_plan_precision(args, fit, budgets)
     options: dict[str, Any] = {
         "inference_tokens": _optional(args.inference_tokens, "--inference-tokens"),
         "unique_tokens": _optional(args.unique_tokens, "--unique-tokens"),
@@ -185,6 +188,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--seq-len", type=int, default=2048, help="context length (default 2048)")
     p.add_argument("--param-count", choices=PARAM_COUNTS, default="total", help="what the fit's n_params counts")
     p.add_argument("--at", action="append", metavar="VARIABLE=VALUE", help="value of another variable of the law")
+    p.add_argument("--precision", action="store_true", help="best training precision (bits), N and D for C = (6/16) N D P, from a fitted precision law (kumar_precision, fp_quant)")
+    p.add_argument("--precisions", metavar="BITS[,BITS...]", help="with --precision: candidate bits (default 3-16)")
+    p.add_argument("--critical-data", metavar="N", help="data size past which more tokens hurt, at N parameters and the --at precision (fp_quant, kumar_ptq)")
     p.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
     p.add_argument("--suggest-n", type=int, default=4, help="most runs to propose (default 4)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
