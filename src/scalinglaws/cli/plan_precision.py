@@ -32,7 +32,7 @@ def cmd_plan_precision(args: argparse.Namespace, fit: Fit, budgets: list[float])
     out: dict[str, Any] = {}
     lines: list[str] = []
     if args.precision:
-        plan_at = {k: v for k, v in at.items() if k in fit.law.variables and k not in _TRAINING_BITS}
+        plan_at = {k: v for k, v in at.items() if k not in _TRAINING_BITS}
         plans = [plan_precision(fit, c, precisions=precisions, at=plan_at, level=args.level) for c in budgets]
         out["plans"] = [p.to_dict() for p in plans]
         lines += [p.report() for p in plans]
