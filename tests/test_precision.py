@@ -20,7 +20,11 @@ import scalinglaws as sl
 from scalinglaws.engine.result import Fit
 from scalinglaws.errors import DataError, LawError
 from scalinglaws.laws.precision import fp_quant_critical_data
-from scalinglaws.plan.precision import FLOPS_PER_PARAM_TOKEN_BIT, critical_data_size, plan_precision
+from scalinglaws.plan.precision import (
+    FLOPS_PER_PARAM_TOKEN_BIT,
+    critical_data_size,
+    plan_precision,
+)
 
 CH = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}  # Hoffmann et al. 2022
 SUN = {"epsilon": 1.69, "n": 406.4, "alpha": 0.34, "d": 410.7, "beta": 0.28, "gamma": 1.0, "delta": 3.0, "nu": 2.5}

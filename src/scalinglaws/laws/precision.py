@@ -1,6 +1,6 @@
 """Precision: laws of loss under low-precision training and post-training quantization.
 
-Three catalog laws (LAWS.md sections 13.2 and 13.3):
+Three catalog laws:
 
 ``kumar_precision``
     Kumar et al. (2024), "Scaling Laws for Precision", the training part of Eq. 11: a
@@ -22,8 +22,8 @@ Three catalog laws (LAWS.md sections 13.2 and 13.3):
     size B of the scaling factor. Its last term grows with D, so loss has a minimum in D:
     :func:`fp_quant_critical_data` is the closed form of that critical data size.
 
-The published constants of both papers are not in LAWS.md (marked [U]); the laws carry
-start grids, not constants. Nothing in the engine or the loader knows these laws.
+The papers' fitted constants are not transcribed here; the laws carry start grids, not
+constants. Nothing in the engine or the loader knows these laws.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _gamma(name: str, what: str) -> Param:
 
 
 _KUMAR_SOURCE = ("Kumar et al. 2024, Scaling Laws for Precision (arXiv 2411.04330, ICLR 2025), Eq. 11 (training "
-                 "part); constants in their App. K are not transcribed (LAWS.md 13.2 [U])")
+                 "part); their fitted constants (App. K) are not transcribed")
 
 
 def kumar_precision(tied: bool = False) -> Law:
@@ -144,7 +144,7 @@ def kumar_ptq() -> Law:
             Param("gamma_N", 0.0, 5.0, grid=(0.3, 0.8), doc="model-size exponent of the degradation (bigger: less)"),
         ],
         source="Kumar et al. 2024, Scaling Laws for Precision (arXiv 2411.04330, ICLR 2025), Eq. 9 (BF16-trained: "
-        "N_eff = N and the product over training precisions is 1); constants are [U] in LAWS.md 13.2",
+        "N_eff = N and the product over training precisions is 1); constants not transcribed",
         description="loss of a BF16-trained model quantized to post_precision bits after training "
         "(post_precision 16: not quantized)",
         grid_fn=_floor_starts("E"),
@@ -169,7 +169,7 @@ def fp_quant() -> Law:
             Param("nu", 0.0, 20.0, grid=(2.0, 5.0), doc="exponent of M + 0.5: mantissa bits help"),
         ],
         source="Sun et al. 2025, Scaling Laws for Floating-Point Quantization Training (arXiv 2501.02423, ICML "
-        "2025), the unified law as LAWS.md 13.3 transcribes it [S]; constants are [U]",
+        "2025), the unified law as secondary sources transcribe it; constants not transcribed",
         description="loss after training n_params parameters on n_tokens tokens in a floating-point format with "
         "exponent_bits, mantissa_bits and one scaling factor per block_size elements",
         grid_fn=_floor_starts("epsilon"),
@@ -181,7 +181,7 @@ def fp_quant_critical_data(
 ) -> np.ndarray:
     """The data size where the ``fp_quant`` loss is lowest: beyond it more tokens hurt.
 
-    Setting dL/dD = 0 in Sun et al.'s form gives (LAWS.md 13.3, our derivation)
+    Setting dL/dD = 0 in Sun et al.'s form gives (our derivation)
     ``D_crit = [d N^alpha (E + 0.5)^delta (M + 0.5)^nu / (log2 B)^gamma]^(1 / (2 beta))``.
     Inputs broadcast; ``params`` may hold arrays (bootstrap draws).
     """
