@@ -172,7 +172,7 @@ def test_bad_input_is_a_one_line_error() -> None:
 
 @pytest.mark.golden
 def test_kumar_optimal_precision_is_7_to_8_bits_and_independent_of_compute() -> None:
-    """Kumar et al. (2024), Sec. 4.3 in words: with N, D and P free under C = (6/16) N D P, the
+    """Kumar et al. (2024) state in words (compute-optimal training precision): with N, D and P free under C = (6/16) N D P, the
     compute-optimal training precision does not depend on compute and is about 7-8 bits.
 
     Reproduced from a fit of ``kumar_precision`` to the SIMULATED ``precision_sim`` runs. The
@@ -190,7 +190,7 @@ def test_kumar_optimal_precision_is_7_to_8_bits_and_independent_of_compute() -> 
 
 @pytest.mark.golden
 def test_sun_optimal_precision_rises_with_compute_within_4_to_8_bits_and_data_has_a_limit() -> None:
-    """Sun et al. (2025), abstract and Sec. 5 in words: the optimal FP precision grows with compute,
+    """Sun et al. (2025) state in their abstract: the optimal FP precision grows with compute,
     the best cost-performance precision lies in 4-8 bits, and past a critical data size more
     data degrades a low-precision model.
 

@@ -9,7 +9,7 @@ of the training format), which ``(N, D, P)`` gives the lowest loss. For each can
 budget line is searched over ``log N`` on a fine grid (D/N from 1e-8 to 1e8) and the
 minimum refined by a parabola through its neighbours. With ``N, D, P`` all free, a law
 whose precision enters only through ``N_eff = N f(P)`` has a ``P*`` that maximises
-``f(P)/P`` and does not depend on the budget (Kumar et al. Sec. 4.3).
+``f(P)/P`` and does not depend on the budget, as Kumar et al. observe.
 
 :func:`critical_data_size` finds the data size past which more tokens raise the loss
 at a fixed model size and precision (Sun et al. 2025; also the PTQ law ``kumar_ptq``):
@@ -147,7 +147,8 @@ class CriticalData:
         The values of the law's other variables (precision, format, block size).
     n_tokens : float
         The critical data size: argmin over D of the fitted law (inf when the loss still
-        falls at the top of the searched range, D/N = 1e12: no turn).
+        falls at the top of the searched range, D/N = 1e12: no turn; NaN when it rises
+        from the bottom, D/N = 1e-2).
     loss : float
         The loss there.
     interval : (lower, upper) or None
@@ -178,7 +179,9 @@ class CriticalData:
     def report(self) -> str:
         at = ", ".join(f"{k}={v:g}" for k, v in self.at.items())
         text = f"critical data size at n_params={self.n_params:.4g}{', ' + at if at else ''} ({self.law}): "
-        if not math.isfinite(self.n_tokens):
+        if math.isnan(self.n_tokens):
+            return text + "below D/N = 1e-2: the loss rises with D over the whole range"
+        if math.isinf(self.n_tokens):
             return text + "none: the loss still falls at D/N = 1e12"
         text += f"{self.n_tokens:.4g} tokens (loss {self.loss:.5g})"
         if self.interval is not None:
@@ -306,49 +309,39 @@ def plan_precision(
     if not cands.size or not np.all(np.isfinite(cands)) or np.any(cands < (3 if floating else 1)):
         raise DataError(f"precisions must be bits >= {3 if floating else 1}, got {precisions!r}")
     fixed = _others(fit, at, ["n_params", "n_tokens", *integer, *(_FP_BITS if floating else ())])
+    if floating and np.any(cands != np.round(cands)):
+        raise DataError(f"floating-point precisions are whole bits (1 sign + exponent + mantissa), got {precisions!r}")
     P, n_draws = _thetas(fit)
-    settings: list[tuple[float, dict[str, float]]] = []
-    for bits in cands:
-        if floating:
-            for e in range(1, int(bits)):
-                settings.append((float(bits), {"exponent_bits": float(e), "mantissa_bits": float(bits) - 1 - e}))
-        else:
-            settings.append((float(bits), dict.fromkeys(integer, float(bits))))
-    rows = []
-    for bits, values in settings:
-        n0 = math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits))
-        logn = np.linspace(math.log(n0) - 9.2, math.log(n0) + 9.2, _GRID)
-        n = np.exp(logn)
-        X = {"n_params": n, "n_tokens": flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits * n),
-             **{k: np.full(_GRID, v) for k, v in {**values, **fixed}.items()}}
-        with np.errstate(all="ignore"):
-            y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float), (len(next(iter(P.values()))), _GRID))
-        x, val = _refine(logn, y)
-        rows.append((bits, values, np.exp(x), val))
-    # per precision: the best split (fp) for the estimate, and each refit's own best
-    by_bits: dict[float, list[Any]] = {}
-    for bits, values, n_opt, val in rows:
-        by_bits.setdefault(bits, []).append((values, n_opt, val))
     table, loss_by_bits, n_by_bits = [], [], []
-    for bits, group in by_bits.items():
-        losses = np.stack([g[2] for g in group])  # (splits, S)
+    for bits in dict.fromkeys(float(b) for b in cands):
+        splits = ([{"exponent_bits": float(e), "mantissa_bits": bits - 1 - e} for e in range(1, int(bits))] if floating
+                  else [dict.fromkeys(integer, bits)])
+        n0 = math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits))
+        logn = np.linspace(math.log(n0) - 9.2, math.log(n0) + 9.2, _GRID)  # D/N from 1e8 to 1e-8
+        found = []
+        for values in splits:
+            X = {"n_params": np.exp(logn), "n_tokens": flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits * np.exp(logn)),
+                 **{k: np.full(_GRID, v) for k, v in {**values, **fixed}.items()}}
+            with np.errstate(all="ignore"):
+                y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float), (len(P[law.param_names[0]]), _GRID))
+            found.append(_refine(logn, y))
+        losses = np.stack([f[1] for f in found])  # (splits, S): per refit, its own best split
         pick = np.argmin(np.where(np.isfinite(losses), losses, np.inf), axis=0)
         s_idx = np.arange(losses.shape[1])
         best_loss = np.where(np.isfinite(losses).any(axis=0), losses[pick, s_idx], np.nan)
-        best_n = np.stack([g[1] for g in group])[pick, s_idx]
+        best_n = np.exp(np.stack([f[0] for f in found])[pick, s_idx])
         loss_by_bits.append(best_loss)
         n_by_bits.append(best_n)
-        values = group[int(pick[0])][0]
         row = {"precision": bits, "n_params": float(best_n[0]),
                "n_tokens": float(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits * best_n[0])), "loss": float(best_loss[0])}
         if floating:
-            row.update(exponent_bits=values["exponent_bits"], mantissa_bits=values["mantissa_bits"])
+            row.update(splits[int(pick[0])])
         band = _percentile(best_loss[1:], level) if n_draws else None
         row["loss_lower"], row["loss_upper"] = band if band else (math.nan, math.nan)
         table.append(row)
     L = np.stack(loss_by_bits)  # (n_bits, S)
     N = np.stack(n_by_bits)
-    bits_arr = np.array(list(by_bits))
+    bits_arr = np.array([r["precision"] for r in table])
     if not np.isfinite(L[:, 0]).any():
         raise DataError(f"no optimum inside D/N from 1e-8 to 1e8 at {flops:.4g} FLOPs for any precision: "
                         "is the fit sensible (see fit.problems)?")
