@@ -21,6 +21,7 @@ EXPECTED = {
     "gadre_overtraining": (sl.Runs, 104, {"n_params", "n_tokens", "tokens_per_param", "loss", "err_avg_subset_17"}),
     "misfitting_curves": (pd.DataFrame, 264, {"run", "step", "loss", "lr", "peak_lr", "total_steps", "warmup_steps"}),
     "misfitting_lr_sweep": (sl.Runs, 236, {"n_params", "n_tokens", "lr", "loss"}),
+    "precision_sim": (sl.Runs, 480, {"law", "n_params", "n_tokens", "precision_w", "exponent_bits", "block_size", "loss"}),
     "porian_isoflop": (sl.Runs, 88, {"n_params", "n_tokens", "flops", "loss"}),
     "pythia_evals": (pd.DataFrame, 1584, {"model", "n_params", "step", "n_tokens", "task", "metric", "value"}),
     "tiny_sweep": (sl.Runs, 10, {"n_params", "n_tokens", "flops", "loss", "run_id", "budget"}),

@@ -145,6 +145,31 @@ CASES["multi_power"] = (
 # Gemstones width-depth law (McLeish et al. 2025) at its published constants; 4 widths x 4 depths x 3 token counts
 _W, _L, _T = (a.ravel() for a in np.meshgrid([256.0, 768.0, 2048.0, 4096.0], [4.0, 12.0, 32.0, 64.0], [2e10, 1e11, 3e11]))
 CASES["shape"] = (dict(__import__("scalinglaws.laws.shape", fromlist=["x"]).GEMSTONES_CONSTANTS), {"d_model": _W, "n_layer": _L, "n_params": 12 * _L * _W**2 + 1e5 * _W, "n_tokens": _T}, ())
+# Precision laws (laws/precision.py): Chinchilla's published E, A, alpha, B, beta; the precision constants
+# (gammas, C_T, delta, nu) are chosen for the test, not transcribed (LAWS.md 13.2-13.3: [U]).
+_PATTERNS = np.array([(16, 16, 16), (3, 16, 16), (5, 16, 16), (8, 16, 16), (16, 3, 16), (16, 5, 16), (16, 16, 2),
+                      (16, 16, 4)], dtype=float).repeat(len(NN), axis=0)
+_FORMATS = np.array([(4, 3, 128), (5, 2, 128), (2, 1, 32), (3, 2, 512), (1, 4, 64), (4, 3, 4096), (2, 3, 16),
+                     (8, 7, 128)], dtype=float).repeat(len(NN), axis=0)
+_CH = {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28}
+CASES["kumar_precision"] = (
+    {**_CH, "gamma_w": 2.5, "gamma_a": 2.0, "gamma_kv": 1.0},
+    {"n_params": np.tile(NN, 8), "n_tokens": np.tile(DD, 8), "precision_w": _PATTERNS[:, 0],
+     "precision_a": _PATTERNS[:, 1], "precision_kv": _PATTERNS[:, 2]},
+    ("E", "alpha", "beta", "gamma_w", "gamma_a", "gamma_kv"),
+)
+CASES["kumar_ptq"] = (
+    {**_CH, "C_T": 0.05, "gamma_post": 1.0, "gamma_D": 0.5, "gamma_N": 0.35},
+    {"n_params": np.tile(NN, 5), "n_tokens": np.tile(DD, 5), "post_precision": np.repeat([16.0, 8, 6, 4, 3], len(NN))},
+    ("E", "alpha", "beta", "gamma_post", "gamma_D", "gamma_N"),
+)
+CASES["fp_quant"] = (
+    {"epsilon": 1.69, "n": 406.4, "alpha": 0.34, "d": 410.7, "beta": 0.28, "gamma": 1.0, "delta": 4.0, "nu": 3.0},
+    {"n_params": np.tile(NN, 8), "n_tokens": np.tile(DD, 8), "exponent_bits": _FORMATS[:, 0],
+     "mantissa_bits": _FORMATS[:, 1], "block_size": _FORMATS[:, 2]},
+    ("epsilon", "alpha", "beta"),
+)
+
 
 def test_every_catalog_law_has_a_case() -> None:
     assert set(CASES) == set(CATALOG)

@@ -62,6 +62,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     budgets = _numbers(args.flops or "", "--flops")
     if not budgets:
         raise DataError("give the budget with --flops, e.g. --flops 5.88e23 (or a list: 1e21,1e22,1e23)")
+    if args.precision or args.critical_data is not None:
+        from scalinglaws.cli.plan_precision import cmd_plan_precision
+        return cmd_plan_precision(args, fit, budgets)
     options: dict[str, Any] = {
         "inference_tokens": _optional(args.inference_tokens, "--inference-tokens"),
         "unique_tokens": _optional(args.unique_tokens, "--unique-tokens"),
@@ -195,6 +198,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--shape", action="store_true", help="recommend a shape (n_layer, d_model, n_head) from a fit of the 'shape' law; --gated/--untied describe the MLP and head")
     p.add_argument("--gated", action="store_true", help="with --shape: gated MLP (SwiGLU/GEGLU)")
     p.add_argument("--untied", action="store_true", help="with --shape: output head not tied to the embeddings")
+    p.add_argument("--precision", action="store_true", help="best training precision (bits), N and D for C = (6/16) N D P, from a fitted precision law (kumar_precision, fp_quant)")
+    p.add_argument("--precisions", metavar="BITS[,BITS...]", help="with --precision: candidate bits (default 3-16)")
+    p.add_argument("--critical-data", metavar="N", help="data size past which more tokens hurt, at N parameters and the --at precision (fp_quant, kumar_ptq)")
     p.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
     p.add_argument("--suggest-n", type=int, default=4, help="most runs to propose (default 4)")
     p.add_argument("--mixture", action="store_true", help="data laws (dcpt, data_mixing, data_filtering): best CPT ratio, mixture or filter")

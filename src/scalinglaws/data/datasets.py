@@ -95,6 +95,7 @@ BUNDLED: dict[str, Bundled] = {
         ),
         Bundled(name="gemstones_shapes", filename="gemstones_shapes.csv", description="22 Gemstones shapes (McLeish et al. 2025; widths 256-3072, depths 3-80) at 20B, 50B, 100B and 350B tokens: model, d_model, n_layer, n_params, step, n_tokens, loss"),
         Bundled(name="goyal_filtering_sim", filename="goyal_filtering_sim.csv", columns={"n_tokens": "samples_seen", "unique_tokens": "pool_size", "loss": "error"}, description="SIMULATED: ImageNet error of 4 T-MARS pools (top 0-10 % ... 30-40 %) against samples seen, from the data_filtering law at the constants Goyal et al. (2024) publish in their repository, with 0.5 % noise: pool, samples_seen, pool_size, error"),  # noqa: E501
+        Bundled(name="precision_sim", filename="precision_sim.csv", description="SIMULATED runs (no released data): 300 for kumar_precision (law == 'kumar_precision': n_params, n_tokens, precision_w/a/kv) and 180 for fp_quant (law == 'fp_quant': exponent_bits, mantissa_bits, block_size), generated from the laws with 0.5 % noise; see the .md"),
         Bundled(
             name="tiny_sweep",
             filename="tiny_sweep.db",

@@ -23,6 +23,7 @@ from scalinglaws.laws import curves as _cu
 from scalinglaws.laws import data_laws as _data
 from scalinglaws.laws import finetune as _ft
 from scalinglaws.laws import downstream as _ds
+from scalinglaws.laws import precision as _pr
 from scalinglaws.laws import schedule_laws as _sl
 from scalinglaws.laws import shape as _sh
 
@@ -52,6 +53,7 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "dcpt": _data.dcpt,
     "data_mixing": _data.data_mixing,
     "data_filtering": _data.data_filtering,
+    "kumar_precision": _pr.kumar_precision, "kumar_ptq": _pr.kumar_ptq, "fp_quant": _pr.fp_quant,
 }
 
 

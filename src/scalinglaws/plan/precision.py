@@ -1,0 +1,432 @@
+"""Precision planning: the best training precision for a budget, and the critical data size.
+
+:func:`plan_precision` answers Kumar et al.'s (2024) question from a fitted precision law
+(``kumar_precision``, ``fp_quant`` or any law with ``n_params``, ``n_tokens`` and a
+precision variable): for a budget ``C = (6/16) N D P`` (FLOPs scale with the bits ``P``
+of the training format), which ``(N, D, P)`` gives the lowest loss. For each candidate
+``P`` every precision variable of the law is set to ``P`` (for ``fp_quant``, every split
+``P = 1 + E + M`` into sign, exponent and mantissa bits is tried and the best kept), the
+budget line is searched over ``log N`` on a fine grid (D/N from 1e-8 to 1e8) and the
+minimum refined by a parabola through its neighbours. With ``N, D, P`` all free, a law
+whose precision enters only through ``N_eff = N f(P)`` has a ``P*`` that maximises
+``f(P)/P`` and does not depend on the budget, as Kumar et al. observe.
+
+:func:`critical_data_size` finds the data size past which more tokens raise the loss
+at a fixed model size and precision (Sun et al. 2025; also the PTQ law ``kumar_ptq``):
+the argmin over ``D`` of the fitted law, with the closed form of
+:func:`~scalinglaws.laws.precision.fp_quant_critical_data` beside it for ``fp_quant``.
+
+Intervals are percentiles over the fit's bootstrap refits (fit with ``bootstrap=``): the
+same search is run under every refit's parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize_scalar
+
+from scalinglaws.engine.result import Fit, check_level
+from scalinglaws.errors import DataError
+from scalinglaws.laws.precision import fp_quant_critical_data
+
+__all__ = ["FLOPS_PER_PARAM_TOKEN_BIT", "CriticalData", "PrecisionPlan", "critical_data_size", "plan_precision"]
+
+#: Kumar et al.'s compute model: C = (6/16) N D P, i.e. 6 N D FLOPs at 16 bits.
+FLOPS_PER_PARAM_TOKEN_BIT = 6.0 / 16.0
+_INTEGER_PRECISION = ("precision", "precision_w", "precision_a", "precision_kv")
+_FP_BITS = ("exponent_bits", "mantissa_bits")
+_GRID = 801
+
+
+def _j(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
+
+
+def _pair(v: tuple[float, float] | None) -> list[float | None] | None:
+    return None if v is None else [_j(v[0]), _j(v[1])]
+
+
+@dataclass(frozen=True)
+class PrecisionPlan:
+    """The loss-minimising (N, D, precision) for a budget C = (6/16) N D P.
+
+    Attributes
+    ----------
+    flops : float
+        The budget.
+    precision : float
+        Best training precision, bits (for ``fp_quant``: 1 + exponent + mantissa bits).
+    n_params, n_tokens, loss : float
+        The best model size, data and predicted loss at that precision.
+    exponent_bits, mantissa_bits : float or None
+        The best split of ``precision`` (``fp_quant`` fits only).
+    intervals : dict
+        ``precision``, ``n_params``, ``n_tokens``, ``loss``: percentile intervals of the
+        optimum over bootstrap refits (empty without draws).
+    options : DataFrame
+        One row per candidate precision: ``precision, n_params, n_tokens, loss,
+        loss_lower, loss_upper, chosen`` (share of refits choosing it), and for
+        ``fp_quant`` ``exponent_bits, mantissa_bits``.
+    law : str
+    level : float
+    """
+
+    flops: float
+    precision: float
+    n_params: float
+    n_tokens: float
+    loss: float
+    exponent_bits: float | None
+    mantissa_bits: float | None
+    intervals: Mapping[str, tuple[float, float]]
+    options: pd.DataFrame = field(repr=False)
+    law: str = ""
+    level: float = 0.95
+
+    def __repr__(self) -> str:
+        fmt = f", E{self.exponent_bits:g}M{self.mantissa_bits:g}" if self.exponent_bits is not None else ""
+        text = (f"PrecisionPlan(flops={self.flops:.4g}: precision={self.precision:g} bits{fmt}, "
+                f"n_params={self.n_params:.4g}, n_tokens={self.n_tokens:.4g}, loss={self.loss:.4g}")
+        if "precision" in self.intervals:
+            lo, hi = self.intervals["precision"]
+            text += f"; {self.level:.0%} precision ({lo:g}, {hi:g})"
+        return text + ")"
+
+    def report(self) -> str:
+        """A plain-text summary (what ``scalinglaws plan --precision`` prints)."""
+        pct = f"{self.level:.0%}"
+
+        def line(label: str, key: str, value: float, fmt: str = ".4g") -> str:
+            text = f"  {label:<18} {value:{fmt}}"
+            if key in self.intervals:
+                lo, hi = self.intervals[key]
+                text += f"   ({pct} interval {lo:{fmt}} to {hi:{fmt}})"
+            return text
+
+        lines = [f"precision-optimal plan for {self.flops:.4g} FLOPs ({self.law}; C = (6/16) N D P)"]
+        lines.append(line("precision (bits)", "precision", self.precision, "g"))
+        if self.exponent_bits is not None:
+            lines.append(f"  format             E{self.exponent_bits:g}M{self.mantissa_bits:g} (+1 sign bit)")
+        lines.append(line("parameters", "n_params", self.n_params))
+        lines.append(line("tokens", "n_tokens", self.n_tokens))
+        lines.append(line("predicted loss", "loss", self.loss, ".5g"))
+        shown = self.options.drop(columns=[c for c in ("loss_lower", "loss_upper") if c in self.options])
+        lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(repr(self))}</p>" + self.options.to_html(index=False, float_format="{:.4g}".format)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "flops": self.flops, "precision": self.precision, "n_params": _j(self.n_params),
+            "n_tokens": _j(self.n_tokens), "loss": _j(self.loss), "exponent_bits": self.exponent_bits,
+            "mantissa_bits": self.mantissa_bits, "intervals": {k: _pair(v) for k, v in self.intervals.items()},
+            "law": self.law, "level": self.level,
+            "options": [{k: (_j(v) if isinstance(v, float) else v) for k, v in row.items()}
+                        for row in self.options.to_dict(orient="records")],
+        }
+
+
+@dataclass(frozen=True)
+class CriticalData:
+    """The data size past which more tokens raise the loss, at a fixed model size and precision.
+
+    Attributes
+    ----------
+    n_params : float
+    at : dict
+        The values of the law's other variables (precision, format, block size).
+    n_tokens : float
+        The critical data size: argmin over D of the fitted law (inf when the loss still
+        falls at the top of the searched range, D/N = 1e12: no turn; NaN when it rises
+        from the bottom, D/N = 1e-2).
+    loss : float
+        The loss there.
+    interval : (lower, upper) or None
+        Percentile interval of the critical size over bootstrap refits.
+    closed_form : float or None
+        The closed form at the fitted parameters, where the law has one (``fp_quant``).
+    law : str
+    level : float
+    """
+
+    n_params: float
+    at: Mapping[str, float]
+    n_tokens: float
+    loss: float
+    interval: tuple[float, float] | None
+    closed_form: float | None
+    law: str = ""
+    level: float = 0.95
+
+    def __repr__(self) -> str:
+        text = f"CriticalData(n_params={self.n_params:.4g}, n_tokens={self.n_tokens:.4g}, loss={self.loss:.4g}"
+        if self.interval is not None:
+            text += f"; {self.level:.0%} ({self.interval[0]:.4g}, {self.interval[1]:.4g})"
+        if self.closed_form is not None:
+            text += f"; closed form {self.closed_form:.4g}"
+        return text + ")"
+
+    def report(self) -> str:
+        at = ", ".join(f"{k}={v:g}" for k, v in self.at.items())
+        text = f"critical data size at n_params={self.n_params:.4g}{', ' + at if at else ''} ({self.law}): "
+        if math.isnan(self.n_tokens):
+            return text + "below D/N = 1e-2: the loss rises with D over the whole range"
+        if math.isinf(self.n_tokens):
+            return text + "none: the loss still falls at D/N = 1e12"
+        text += f"{self.n_tokens:.4g} tokens (loss {self.loss:.5g})"
+        if self.interval is not None:
+            text += f", {self.level:.0%} interval {self.interval[0]:.4g} to {self.interval[1]:.4g}"
+        if self.closed_form is not None:
+            text += f"; closed form {self.closed_form:.4g}"
+        return text
+
+    def _repr_html_(self) -> str:
+        import html
+
+        return f"<p>{html.escape(self.report())}</p>"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n_params": self.n_params, "at": dict(self.at), "n_tokens": _j(self.n_tokens), "loss": _j(self.loss),
+                "interval": _pair(self.interval), "closed_form": _j(self.closed_form), "law": self.law,
+                "level": self.level}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _thetas(fit: Fit) -> tuple[dict[str, np.ndarray], int]:
+    """Parameters of the fit, row 0 the estimate and rows 1.. the valid bootstrap refits: (S, 1) arrays."""
+    names = fit.law.param_names
+    rows = [np.array([fit.params[n] for n in names], dtype=float)[None, :]]
+    n_draws = 0
+    if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
+        d = fit._valid_draws()
+        rows.append(d)
+        n_draws = len(d)
+    theta = np.vstack(rows)
+    return {n: theta[:, i : i + 1] for i, n in enumerate(names)}, n_draws
+
+
+def _others(fit: Fit, at: Mapping[str, Any] | None, skip: Sequence[str]) -> dict[str, float]:
+    given = dict(at or {})
+    out: dict[str, float] = {}
+    for v in fit.law.variables:
+        if v in skip:
+            continue
+        if v not in given:
+            raise DataError(f"law {fit.law.name!r} also needs {v!r}: give it in at={{'{v}': ...}} (CLI: --at {v}=VALUE)")
+        value = given[v]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise DataError(f"{v} must be a finite number, got {value!r}")
+        out[v] = float(value)
+    unknown = sorted(set(given) - set(fit.law.variables))
+    if unknown:
+        raise DataError(f"law {fit.law.name!r} has no variable {unknown[0]!r}; its variables are {list(fit.law.variables)}")
+    return out
+
+
+def _refine(logx: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of y (S, G): the minimum over the grid, refined by a parabola; NaN at an edge."""
+    y = np.where(np.isfinite(y), y, np.inf)
+    i = np.argmin(y, axis=1)
+    rows = np.arange(len(y))
+    inner = (i > 0) & (i < len(logx) - 1)
+    j = np.clip(i, 1, len(logx) - 2)
+    y0, y1, y2 = y[rows, j - 1], y[rows, j], y[rows, j + 1]
+    h = logx[1] - logx[0]
+    with np.errstate(all="ignore"):
+        denom = y0 - 2 * y1 + y2
+        shift = np.where(denom > 0, 0.5 * h * (y0 - y2) / denom, 0.0)
+        best = y1 - (y0 - y2) ** 2 / (8 * denom)
+    x = np.where(inner, logx[j] + np.clip(shift, -h, h), np.nan)
+    val = np.where(inner, np.where(denom > 0, best, y1), np.nan)
+    return x, val
+
+
+def _percentile(values: np.ndarray, level: float) -> tuple[float, float] | None:
+    v = values[np.isfinite(values)]
+    if len(v) < 2:
+        return None
+    lo, hi = np.percentile(v, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], method="nearest")
+    return float(lo), float(hi)
+
+
+# --------------------------------------------------------------------------- plan_precision
+
+
+def plan_precision(
+    fit: Fit,
+    flops: float,
+    *,
+    precisions: Sequence[float] | None = None,
+    at: Mapping[str, Any] | None = None,
+    level: float = 0.95,
+) -> PrecisionPlan:
+    """The training precision, model size and data that minimise loss for ``flops`` FLOPs.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of a law with ``n_params``, ``n_tokens`` and a training precision:
+        ``precision`` (or ``precision_w``, ``precision_a``, ``precision_kv``: all set to
+        the candidate) as in ``kumar_precision``, or ``exponent_bits`` and
+        ``mantissa_bits`` as in ``fp_quant``. Fit with ``bootstrap=`` for intervals.
+    flops : float
+        Budget, counted as ``C = (6/16) N D P``.
+    precisions : sequence of float, optional
+        Candidate precisions in bits (default the integers 3 to 16).
+    at : mapping, optional
+        Values of the law's other variables (``block_size`` for ``fp_quant``).
+    level : float
+        Interval level.
+
+    Returns
+    -------
+    PrecisionPlan
+    """
+    if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops <= 0:
+        raise DataError(f"flops must be a positive number, got {flops!r}")
+    level = check_level(level)
+    law = fit.law
+    if "n_params" not in law.variables or "n_tokens" not in law.variables:
+        raise DataError(f"plan_precision needs a law in n_params and n_tokens; {law.name!r} has {list(law.variables)}")
+    integer = [v for v in law.variables if v in _INTEGER_PRECISION]
+    floating = all(v in law.variables for v in _FP_BITS)
+    if not integer and not floating:
+        raise DataError(f"law {law.name!r} has no training-precision variable (precision, precision_w/a/kv, or "
+                        "exponent_bits and mantissa_bits): fit kumar_precision or fp_quant")
+    cands = np.arange(3.0, 17.0) if precisions is None else np.asarray(precisions, dtype=float).ravel()
+    if not cands.size or not np.all(np.isfinite(cands)) or np.any(cands < (3 if floating else 1)):
+        raise DataError(f"precisions must be bits >= {3 if floating else 1}, got {precisions!r}")
+    fixed = _others(fit, at, ["n_params", "n_tokens", *integer, *(_FP_BITS if floating else ())])
+    if floating and np.any(cands != np.round(cands)):
+        raise DataError(f"floating-point precisions are whole bits (1 sign + exponent + mantissa), got {precisions!r}")
+    P, n_draws = _thetas(fit)
+    table, loss_by_bits, n_by_bits = [], [], []
+    for bits in dict.fromkeys(float(b) for b in cands):
+        splits = ([{"exponent_bits": float(e), "mantissa_bits": bits - 1 - e} for e in range(1, int(bits))] if floating
+                  else [dict.fromkeys(integer, bits)])
+        n0 = math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits))
+        logn = np.linspace(math.log(n0) - 9.2, math.log(n0) + 9.2, _GRID)  # D/N from 1e8 to 1e-8
+        found = []
+        for values in splits:
+            X = {"n_params": np.exp(logn), "n_tokens": flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits * np.exp(logn)),
+                 **{k: np.full(_GRID, v) for k, v in {**values, **fixed}.items()}}
+            with np.errstate(all="ignore"):
+                y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float), (len(P[law.param_names[0]]), _GRID))
+            found.append(_refine(logn, y))
+        losses = np.stack([f[1] for f in found])  # (splits, S): per refit, its own best split
+        pick = np.argmin(np.where(np.isfinite(losses), losses, np.inf), axis=0)
+        s_idx = np.arange(losses.shape[1])
+        best_loss = np.where(np.isfinite(losses).any(axis=0), losses[pick, s_idx], np.nan)
+        best_n = np.exp(np.stack([f[0] for f in found])[pick, s_idx])
+        loss_by_bits.append(best_loss)
+        n_by_bits.append(best_n)
+        row = {"precision": bits, "n_params": float(best_n[0]),
+               "n_tokens": float(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits * best_n[0])), "loss": float(best_loss[0])}
+        if floating:
+            row.update(splits[int(pick[0])])
+        band = _percentile(best_loss[1:], level) if n_draws else None
+        row["loss_lower"], row["loss_upper"] = band if band else (math.nan, math.nan)
+        table.append(row)
+    L = np.stack(loss_by_bits)  # (n_bits, S)
+    N = np.stack(n_by_bits)
+    bits_arr = np.array([r["precision"] for r in table])
+    if not np.isfinite(L[:, 0]).any():
+        raise DataError(f"no optimum inside D/N from 1e-8 to 1e8 at {flops:.4g} FLOPs for any precision: "
+                        "is the fit sensible (see fit.problems)?")
+    choice = np.argmin(np.where(np.isfinite(L), L, np.inf), axis=0)
+    ok = np.isfinite(L).any(axis=0)
+    options = pd.DataFrame(table)
+    options["chosen"] = [float(np.mean(choice[1:][ok[1:]] == k)) if n_draws else math.nan for k in range(len(bits_arr))]
+    b0 = int(choice[0])
+    s = np.arange(L.shape[1])
+    chosen_bits = np.where(ok, bits_arr[choice], np.nan)
+    chosen_n = np.where(ok, N[choice, s], np.nan)
+    chosen_d = flops / (FLOPS_PER_PARAM_TOKEN_BIT * chosen_bits * chosen_n)
+    chosen_l = np.where(ok, L[choice, s], np.nan)
+    intervals: dict[str, tuple[float, float]] = {}
+    if n_draws:
+        for key, arr in (("precision", chosen_bits), ("n_params", chosen_n), ("n_tokens", chosen_d), ("loss", chosen_l)):
+            band = _percentile(arr[1:], level)
+            if band is not None:
+                intervals[key] = band
+    best = table[b0]
+    return PrecisionPlan(
+        flops=float(flops), precision=float(bits_arr[b0]), n_params=best["n_params"], n_tokens=best["n_tokens"],
+        loss=best["loss"], exponent_bits=best.get("exponent_bits"), mantissa_bits=best.get("mantissa_bits"),
+        intervals=intervals, options=options, law=law.name, level=level,
+    )
+
+
+# --------------------------------------------------------------------------- critical data size
+
+
+def critical_data_size(
+    fit: Fit, n_params: float, *, at: Mapping[str, Any] | None = None, level: float = 0.95
+) -> CriticalData:
+    """The data size beyond which the fitted law says more tokens *raise* the loss.
+
+    Parameters
+    ----------
+    fit : Fit
+        A fit of a law in ``n_params`` and ``n_tokens`` whose loss turns up in D
+        (``fp_quant``; ``kumar_ptq`` at a post-training precision).
+    n_params : float
+        Model size.
+    at : mapping
+        The law's other variables (``exponent_bits``, ``mantissa_bits``, ``block_size``;
+        or ``post_precision``).
+    level : float
+        Interval level (over the fit's bootstrap refits).
+
+    Returns
+    -------
+    CriticalData
+    """
+    if isinstance(n_params, bool) or not isinstance(n_params, (int, float)) or not math.isfinite(n_params) or n_params <= 0:
+        raise DataError(f"n_params must be a positive number, got {n_params!r}")
+    level = check_level(level)
+    law = fit.law
+    if "n_params" not in law.variables or "n_tokens" not in law.variables:
+        raise DataError(f"critical_data_size needs a law in n_params and n_tokens; {law.name!r} has {list(law.variables)}")
+    fixed = _others(fit, at, ["n_params", "n_tokens"])
+    P, n_draws = _thetas(fit)
+    logd = np.linspace(math.log(n_params) - 4.6, math.log(n_params) + 27.6, 2001)  # D/N from 1e-2 to 1e12
+    X = {"n_params": np.full(len(logd), float(n_params)), "n_tokens": np.exp(logd),
+         **{k: np.full(len(logd), v) for k, v in fixed.items()}}
+    with np.errstate(all="ignore"):
+        y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float), (len(next(iter(P.values()))), len(logd)))
+    x, _ = _refine(logd, y)
+    at_top = np.argmin(np.where(np.isfinite(y), y, np.inf), axis=1) == len(logd) - 1
+    d = np.where(at_top, np.inf, np.exp(x))
+    point = {k: v[0, 0] for k, v in P.items()}
+
+    def loss_at(logD: float) -> float:
+        one = {"n_params": float(n_params), "n_tokens": math.exp(logD), **fixed}
+        return float(law(point, **one))
+
+    d0, l0 = float(d[0]), math.nan
+    if math.isfinite(x[0]):
+        h = logd[1] - logd[0]
+        res = minimize_scalar(loss_at, bounds=(x[0] - h, x[0] + h), method="bounded", options={"xatol": 1e-10})
+        d0, l0 = float(math.exp(res.x)), float(res.fun)
+    closed = None
+    if law.name == "fp_quant" and all(k in fixed for k in ("exponent_bits", "mantissa_bits", "block_size")):
+        closed = float(fp_quant_critical_data(dict(fit.params), n_params, fixed["exponent_bits"],
+                                              fixed["mantissa_bits"], fixed["block_size"]))
+    interval = _percentile(d[1:], level) if n_draws else None
+    if n_draws and np.mean(np.isinf(d[1:])) > (1 - level) / 2:
+        interval = (interval[0] if interval else math.nan, math.inf)
+    return CriticalData(n_params=float(n_params), at=fixed, n_tokens=d0, loss=l0, interval=interval,
+                        closed_form=closed, law=law.name, level=level)

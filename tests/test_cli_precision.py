@@ -1,0 +1,63 @@
+"""``scalinglaws plan FIT --precision`` end to end, on the bundled (simulated) precision_sim runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scalinglaws.cli.app import main
+
+
+@pytest.fixture(scope="module")
+def fp_fit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("prec") / "fp.json"
+    code = main(["fit", "precision_sim", "--where", "law == 'fp_quant'", "--law", "fp_quant", "-b", "20", "-o", str(out)])
+    assert code == 0 and out.is_file()
+    return out
+
+
+def test_plan_precision_prints_the_plan_with_intervals(fp_fit: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["plan", str(fp_fit), "--flops", "1e21", "--precision", "--at", "block_size=128"]) == 0
+    text = capsys.readouterr().out
+    assert "precision-optimal plan for 1e+21 FLOPs (fp_quant" in text
+    assert "90% interval" in text and "format             E" in text
+
+
+def test_plan_precision_json_and_critical_data(fp_fit: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    args = ["plan", str(fp_fit), "--flops", "1e19,1e23", "--precision", "--precisions", "4,6,8", "--critical-data", "1e9",
+            "--at", "block_size=32", "--at", "exponent_bits=2", "--at", "mantissa_bits=1", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [p["flops"] for p in out["plans"]] == [1e19, 1e23]
+    assert {o["precision"] for o in out["plans"][0]["options"]} == {4.0, 6.0, 8.0}
+    cd = out["critical_data"]
+    assert cd["n_tokens"] == pytest.approx(cd["closed_form"], rel=1e-5)
+    assert cd["interval"][0] < cd["n_tokens"] < cd["interval"][1]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "error: law 'fp_quant' also needs 'block_size'"),
+        (["--at", "block_size=128", "--precisions", "4,x"], "error: --precisions: 'x' is not a number"),
+        (["--at", "block_size=128", "--at", "bits=3"], "error: law 'fp_quant' has no variable 'bits'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(fp_fit: Path, extra: list[str], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["plan", str(fp_fit), "--flops", "1e21", "--precision", *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(message) and "\n" not in err
+
+
+def test_a_fit_without_precision_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "ch.json"
+    assert main(["fit", "chinchilla_epoch", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["plan", str(out), "--flops", "1e21", "--precision"]) == 2
+    assert "has no training-precision variable" in capsys.readouterr().err
