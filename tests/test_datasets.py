@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {
     "chinchilla_epoch": (sl.Runs, 240, {"n_params", "n_tokens", "flops", "loss"}),
     "gadre_overtraining": (sl.Runs, 104, {"n_params", "n_tokens", "tokens_per_param", "loss", "err_avg_subset_17"}),
+    "gemstones_shapes": (sl.Runs, 88, {"model", "d_model", "n_layer", "n_params", "n_tokens", "loss"}),
+    "goyal_filtering_sim": (sl.Runs, 24, {"pool", "n_tokens", "unique_tokens", "loss"}),
     "misfitting_curves": (pd.DataFrame, 264, {"run", "step", "loss", "lr", "peak_lr", "total_steps", "warmup_steps"}),
     "misfitting_lr_sweep": (sl.Runs, 236, {"n_params", "n_tokens", "lr", "loss"}),
     "precision_sim": (sl.Runs, 480, {"law", "n_params", "n_tokens", "precision_w", "exponent_bits", "block_size", "loss"}),
