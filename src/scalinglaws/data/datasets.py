@@ -93,6 +93,7 @@ BUNDLED: dict[str, Bundled] = {
             description="IsoFLOP points of Porian et al. (2024), 'Cosine decay', RefinedWeb, validation loss: "
             "flops, n_params, n_tokens, loss at 12 budgets",
         ),
+        Bundled(name="sparsing_activation", filename="sparsing_activation.csv", kind="table", description="activation ratio against training tokens of 6 ReLU and 5 SiLU models, 0.1B-2.4B (Luo et al. 2024, the authors' curve-fitting data): model, n_params, activation, n_tokens, activation_ratio"),
         Bundled(
             name="tiny_sweep",
             filename="tiny_sweep.db",

@@ -23,6 +23,7 @@ from scalinglaws.laws import curves as _cu
 from scalinglaws.laws import finetune as _ft
 from scalinglaws.laws import downstream as _ds
 from scalinglaws.laws import schedule_laws as _sl
+from scalinglaws.laws import sparsity as _sp
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -46,6 +47,8 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "loss_to_loss": _beyond.loss_to_loss,
     "rectified": _ft.rectified,
     "accuracy_sigmoid": _ds.accuracy_sigmoid,
+    "sparsing_relu": _sp.sparsing_relu,
+    "sparsing_silu": _sp.sparsing_silu,
 }
 
 
