@@ -21,6 +21,7 @@ EXPECTED = {
     "gadre_overtraining": (sl.Runs, 104, {"n_params", "n_tokens", "tokens_per_param", "loss", "err_avg_subset_17"}),
     "misfitting_curves": (pd.DataFrame, 264, {"run", "step", "loss", "lr", "peak_lr", "total_steps", "warmup_steps"}),
     "misfitting_lr_sweep": (sl.Runs, 236, {"n_params", "n_tokens", "lr", "loss"}),
+    "densing_simulated": (pd.DataFrame, 29, {"model", "release_date", "n_params", "density"}),
     "lin_finetune_flan": (pd.DataFrame, 450, {"model", "n_params", "finetune_examples", "loss"}),
     "porian_isoflop": (sl.Runs, 88, {"n_params", "n_tokens", "flops", "loss"}),
     "sparsing_activation": (pd.DataFrame, 365, {"model", "n_tokens", "activation", "activation_ratio"}),

@@ -32,6 +32,7 @@ from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_d
 from scalinglaws.dynamics.emergence import Emergence, emergence
 from scalinglaws.dynamics.passuntil import PassRate, pass_until
 from scalinglaws.dynamics.finetune_select import FinetuneSelection, select_finetune
+from scalinglaws.dynamics.density import CapabilityDensity, DensityTrend, capability_density, density_trend
 from scalinglaws.plan.samples import SamplePlan, plan_samples
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.judge.auto import fit
@@ -112,6 +113,10 @@ __all__ = [
     "pass_until",
     "FinetuneSelection",
     "select_finetune",
+    "CapabilityDensity",
+    "DensityTrend",
+    "capability_density",
+    "density_trend",
     "SamplePlan",
     "plan_samples",
     "predict_downstream",

@@ -93,6 +93,7 @@ BUNDLED: dict[str, Bundled] = {
             description="IsoFLOP points of Porian et al. (2024), 'Cosine decay', RefinedWeb, validation loss: "
             "flops, n_params, n_tokens, loss at 12 budgets",
         ),
+        Bundled(name="densing_simulated", filename="densing_simulated.csv", kind="table", description="SIMULATED capability densities at the release dates and label sizes of the 29 models of Xiao et al. (2024), Fig. 1, drawn from their printed trend (A = 0.0073/day): model, release_date, n_params, density"),
         Bundled(name="lin_finetune_flan", filename="lin_finetune_flan.csv", kind="table", description="fine-tuning test loss of 30 pre-trained models on FLAN subsets of 200-1,638,400 examples (and zero-shot, 0) from Lin et al. (2024): model, family, n_params, finetune_examples, loss"),
         Bundled(name="sparsing_activation", filename="sparsing_activation.csv", kind="table", description="activation ratio against training tokens of 6 ReLU and 5 SiLU models, 0.1B-2.4B (Luo et al. 2024, the authors' curve-fitting data): model, n_params, activation, n_tokens, activation_ratio"),
         Bundled(
