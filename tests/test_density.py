@@ -56,7 +56,7 @@ def test_bundled_simulated_table_gives_back_the_slope_it_was_drawn_from() -> Non
 def test_bundled_simulated_table_is_what_its_source_note_says() -> None:
     note = sl.datasets.source("densing_simulated")
     assert "SIMULATED" in sl.datasets.BUNDLED["densing_simulated"].description
-    code = re.search(r"```python\n(.*?)```", note, re.S)
+    code = re.search(r"```python\n(.*?)```", note, re.DOTALL)
     assert code is not None
     scope: dict[str, object] = {}
     exec(code.group(1).replace('.to_csv("densing_simulated.csv", index=False)', ".to_csv(OUT, index=False)"),  # noqa: S102

@@ -25,6 +25,7 @@ The cost is counted as fine-tuning FLOPs, ``6 * n_params * examples`` per subset
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 import warnings
@@ -37,7 +38,7 @@ from scipy import stats
 
 from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.result import check_level
-from scalinglaws.errors import DataError, ScalingLawsWarning
+from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
 
 __all__ = ["FinetuneSelection", "select_finetune"]
 
@@ -261,10 +262,8 @@ def _rectified(t: pd.DataFrame, at: float, by: str, examples: str, target: str,
         point = float(f.predict(finetune_examples=at, check_range=False))
         lo = hi = math.nan
         if bootstrap:
-            try:
+            with contextlib.suppress(FitError):  # fewer than 2 converged refits: no interval
                 lo, hi = (float(v) for v in np.nanpercentile(f.predict_draws(finetune_examples=np.array([at]))[:, 0], q))
-            except Exception:  # too few converged refits: no interval
-                pass
         rows.append({"model": model, "predicted_loss": point, "lower": lo, "upper": hi,
                      "points_used": int(f.n_runs)})
     return rows
@@ -278,5 +277,5 @@ def _ats(t: pd.DataFrame, at: float, by: str, examples: str, target: str,
         d, y = g[examples].to_numpy(float), g[target].to_numpy(float)
         keep = _ats_line(d, y, int(k), float(delta))
         point, lo, hi = _ats_predict(d[keep], y[keep], at, level)
-        rows.append({"model": model, "predicted_loss": point, "lower": lo, "upper": hi, "points_used": int(len(keep))})
+        rows.append({"model": model, "predicted_loss": point, "lower": lo, "upper": hi, "points_used": len(keep)})
     return rows
