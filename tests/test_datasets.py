@@ -24,7 +24,10 @@ EXPECTED = {
     "misfitting_curves": (pd.DataFrame, 264, {"run", "step", "loss", "lr", "peak_lr", "total_steps", "warmup_steps"}),
     "misfitting_lr_sweep": (sl.Runs, 236, {"n_params", "n_tokens", "lr", "loss"}),
     "precision_sim": (sl.Runs, 480, {"law", "n_params", "n_tokens", "precision_w", "exponent_bits", "block_size", "loss"}),
+    "densing_simulated": (pd.DataFrame, 29, {"model", "release_date", "n_params", "density"}),
+    "lin_finetune_flan": (pd.DataFrame, 450, {"model", "n_params", "finetune_examples", "loss"}),
     "porian_isoflop": (sl.Runs, 88, {"n_params", "n_tokens", "flops", "loss"}),
+    "sparsing_activation": (pd.DataFrame, 365, {"model", "n_tokens", "activation", "activation_ratio"}),
     "pythia_evals": (pd.DataFrame, 1584, {"model", "n_params", "step", "n_tokens", "task", "metric", "value"}),
     "tiny_sweep": (sl.Runs, 10, {"n_params", "n_tokens", "flops", "loss", "run_id", "budget"}),
 }

@@ -95,6 +95,8 @@ CASES.update(
             {"loss": np.linspace(1.0, 5.5, 30)},
             ("floor", "ceiling", "k", "L0"),
         ),
+        "sparsing_relu": ({"A_0": 0.07, "b": -3.0, "c": 2e-5, "alpha": 0.45}, {"n_tokens": np.geomspace(3e9, 3e11, 30)}, ("A_0", "alpha")),
+        "sparsing_silu": ({"A_0": 0.39, "c": 300.0, "alpha": 0.35}, {"n_tokens": np.geomspace(1e9, 2e11, 30)}, ("A_0", "alpha")),
     }
 )
 

@@ -31,6 +31,8 @@ from scalinglaws.plan.transfer import AdamSetting, adam_sqrt_scaling, ema_moment
 from scalinglaws.dynamics.downstream import coverage_table, pass_at_k, predict_downstream, samples_for_coverage
 from scalinglaws.dynamics.emergence import Emergence, emergence
 from scalinglaws.dynamics.passuntil import PassRate, pass_until
+from scalinglaws.dynamics.finetune_select import FinetuneSelection, select_finetune
+from scalinglaws.dynamics.density import CapabilityDensity, DensityTrend, capability_density, density_trend
 from scalinglaws.plan.samples import SamplePlan, plan_samples
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.judge.auto import fit
@@ -109,6 +111,12 @@ __all__ = [
     "emergence",
     "PassRate",
     "pass_until",
+    "FinetuneSelection",
+    "select_finetune",
+    "CapabilityDensity",
+    "DensityTrend",
+    "capability_density",
+    "density_trend",
     "SamplePlan",
     "plan_samples",
     "predict_downstream",

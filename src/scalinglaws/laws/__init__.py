@@ -26,6 +26,7 @@ from scalinglaws.laws import downstream as _ds
 from scalinglaws.laws import precision as _pr
 from scalinglaws.laws import schedule_laws as _sl
 from scalinglaws.laws import shape as _sh
+from scalinglaws.laws import sparsity as _sp
 
 #: name -> factory; factories take keyword options (``bnsl`` takes ``breaks``).
 CATALOG: dict[str, Callable[..., Law]] = {
@@ -54,6 +55,8 @@ CATALOG: dict[str, Callable[..., Law]] = {
     "data_mixing": _data.data_mixing,
     "data_filtering": _data.data_filtering,
     "kumar_precision": _pr.kumar_precision, "kumar_ptq": _pr.kumar_ptq, "fp_quant": _pr.fp_quant,
+    "sparsing_relu": _sp.sparsing_relu,
+    "sparsing_silu": _sp.sparsing_silu,
 }
 
 

@@ -1,0 +1,163 @@
+"""Capability density and the Densing law (Xiao et al. 2024)."""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import scalinglaws as sl
+
+# --------------------------------------------------------------------------- the trend
+
+
+def _line(a: float, b: float, days: list[int]) -> pd.DataFrame:
+    dates = pd.Timestamp("2023-02-24") + pd.to_timedelta(days, unit="D")
+    return pd.DataFrame({"release_date": dates, "density": np.exp(a * np.asarray(days, float) + b)})
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize(("a", "days", "months"), [(0.0073, 95, None), (0.007, None, 3.3)])
+def test_golden_doubling_time_of_the_printed_slopes(a: float, days: int | None, months: float | None) -> None:
+    """Xiao et al. print A ~ 0.0073/day -> doubling every ln 2 / A ~ 95 days (Sec. 3.3, R^2 0.912) and,
+    in Figure 1 and the highlights, A ~ 0.007 -> "doubles approximately every 3.3 months". A line with
+    the printed slope through dated densities gives back those doubling times (to the printed digits)."""
+    trend = sl.density_trend(_line(a, math.log(0.05), [0, 120, 300, 420, 559]), envelope="all")
+    assert trend.A == pytest.approx(a, rel=1e-9)
+    if days is not None:
+        assert round(trend.doubling_days) == days
+    if months is not None:
+        assert round(trend.doubling_months, 1) == months
+    assert trend.r2 == pytest.approx(1.0)
+
+
+def test_bundled_simulated_table_gives_back_the_slope_it_was_drawn_from() -> None:
+    """A round trip, not a reproduction: the bundled densities are simulated from the printed
+    A = 0.0073/day (see its SOURCE note), and the envelope fit recovers it within 2 %
+    (3.1 months; the paper's 3.3 months rounds A to 0.007)."""
+    table = sl.datasets.load("densing_simulated")
+    trend = sl.density_trend(table)
+    assert trend.A == pytest.approx(0.0073, rel=0.02)
+    assert trend.A_interval[0] < 0.0073 < trend.A_interval[1]
+    assert 2.9 < trend.doubling_months < 3.4
+    assert trend.doubling_days_interval[0] < trend.doubling_days < trend.doubling_days_interval[1]
+    assert set(trend.envelope.model) <= {"Llama-1-7B", "Mistral-7B", "MiniCPM-1-2.4B", "Gemma2-9B", "MiniCPM-3-4B"}
+    # every model fitted: the cloud below the envelope flattens the line
+    assert sl.density_trend(table, envelope="all").A < trend.A
+    # records (each new maximum) include early models below the envelope: a steeper line
+    assert sl.density_trend(table, envelope="records").A > trend.A
+
+
+def test_bundled_simulated_table_is_what_its_source_note_says() -> None:
+    note = sl.datasets.source("densing_simulated")
+    assert "SIMULATED" in sl.datasets.BUNDLED["densing_simulated"].description
+    code = re.search(r"```python\n(.*?)```", note, re.DOTALL)
+    assert code is not None
+    scope: dict[str, object] = {}
+    exec(code.group(1).replace('.to_csv("densing_simulated.csv", index=False)', ".to_csv(OUT, index=False)"),  # noqa: S102
+         {"OUT": str(Path(__file__).parent / "_densing_regenerated.csv")} | scope)
+    out = Path(__file__).parent / "_densing_regenerated.csv"
+    try:
+        pd.testing.assert_frame_equal(pd.read_csv(out), sl.datasets.load("densing_simulated"))
+    finally:
+        out.unlink()
+
+
+def test_trend_result_api_and_intervals() -> None:
+    rng = np.random.default_rng(1)
+    days = list(range(0, 600, 40))
+    t = _line(0.006, -2.0, days)
+    t["density"] *= np.exp(rng.normal(0, 0.1, len(days)))
+    trend = sl.density_trend(t, envelope="all", level=0.95)
+    lo, hi = trend.A_interval
+    assert lo < 0.006 < hi
+    assert trend.doubling_days_interval == pytest.approx((math.log(2) / hi, math.log(2) / lo))
+    d = trend.to_dict()
+    assert d["doubling_days"] == pytest.approx(trend.doubling_days) and len(d["envelope"]) == len(days)
+    assert "doubles every" in repr(trend) and "<table" in trend._repr_html_()
+    # the origin moves B only
+    moved = sl.density_trend(t, envelope="all", origin="2022-01-01")
+    assert moved.A == pytest.approx(trend.A) and moved.B != pytest.approx(trend.B)
+
+
+@pytest.mark.parametrize(
+    ("table", "kwargs", "message"),
+    [
+        (pd.DataFrame({"density": [1.0]}), {}, "needs the columns"),
+        (pd.DataFrame({"release_date": ["soon", "later", "x"], "density": [1.0, 2.0, 3.0]}), {}, "not a date"),
+        (_line(0.01, 0.0, [0, 10]), {"envelope": "all"}, "3 points or more"),
+        (_line(0.01, 0.0, [0, 10, 20]), {"envelope": "top"}, "envelope must be"),
+    ],
+)
+def test_bad_trend_input_is_one_line(table: pd.DataFrame, kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(sl.DataError, match=message):
+        sl.density_trend(table, **kwargs)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- density from two fits
+
+LOSS = {"E": 0.0, "A": 400.0, "B": 400.0, "alpha": 0.34, "beta": 0.28}
+SIG = {"floor": 0.25, "ceiling": 0.9, "k": 6.0, "L0": 0.9}
+
+
+def _loss(n: np.ndarray, d: np.ndarray) -> np.ndarray:
+    return LOSS["E"] + LOSS["A"] * n ** -LOSS["alpha"] + LOSS["B"] * d ** -LOSS["beta"]
+
+
+def _score(loss: np.ndarray) -> np.ndarray:
+    return SIG["floor"] + (SIG["ceiling"] - SIG["floor"]) / (1 + np.exp(SIG["k"] * (loss - SIG["L0"])))
+
+
+@pytest.fixture(scope="module")
+def fits() -> tuple[sl.Fit, sl.Fit]:
+    """Reference ladder (6 sizes x 6 token multipliers, as Xiao et al.'s Table 1 and Sec. 3.1) and a
+    loss-to-score set, generated from known constants with 0.3 % noise."""
+    rng = np.random.default_rng(0)
+    n = np.repeat(np.geomspace(5e6, 8e8, 6), 6)
+    d = n * np.tile([10, 15, 20, 30, 40, 60], 6)
+    ladder = pd.DataFrame({"n_params": n, "n_tokens": d, "loss": _loss(n, d) * np.exp(rng.normal(0, 0.003, n.size))})
+    losses = np.linspace(0.5, 1.6, 25)
+    pairs = pd.DataFrame({"loss": losses, "accuracy": _score(losses) + rng.normal(0, 0.003, losses.size)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sl.ScalingLawsWarning)
+        lf = sl.fit(ladder, "chinchilla", fixed={"E": 0.0}, bootstrap=30, seed=0)
+        sf = sl.fit(pairs, "accuracy_sigmoid", target="accuracy", bootstrap=30, seed=0)
+    return lf, sf
+
+
+def test_density_inverts_the_two_steps(fits: tuple[sl.Fit, sl.Fit]) -> None:
+    lf, sf = fits
+    true_nhat = np.array([1e9, 3e9, 1e10])
+    scores = _score(_loss(true_nhat, np.full(3, 1e12)))
+    models = pd.DataFrame({"model": ["x", "y", "z"], "score": scores, "n_params": [1e9, 7e9, 2e10]})
+    dens = sl.capability_density(lf, sf, models)
+    # N_hat is sensitive: at 1e10 (12x beyond the ladder) the loss moves 1 % per 30 % in N
+    assert dens.table.effective_params.to_numpy() == pytest.approx(true_nhat, rel=0.45)
+    assert dens.table.density.to_numpy() == pytest.approx(true_nhat / models.n_params.to_numpy(), rel=0.45)
+    # exact inversion of the fitted curves themselves: predict forward, get back N_hat
+    back = sf.predict(loss=lf.predict(n_params=dens.table.effective_params.to_numpy(), n_tokens=1e12, check_range=False),
+                      check_range=False)
+    assert back == pytest.approx(scores, abs=1e-6)
+    t = dens.table
+    assert ((t.effective_lower <= t.effective_params) & (t.effective_params <= t.effective_upper)).all()
+    assert dens.n_draws == 30
+    assert dens.to_dict()["table"][0]["model"] == "x" and "CapabilityDensity(3 models" in repr(dens)
+
+
+def test_unreachable_scores_give_nan(fits: tuple[sl.Fit, sl.Fit]) -> None:
+    lf, sf = fits
+    dens = sl.capability_density(lf, sf, pd.DataFrame({"score": [0.99, 0.1], "n_params": [1e9, 1e9]}))
+    assert dens.table.density.isna().all()
+
+
+def test_density_needs_a_loss_law_of_size_and_data(fits: tuple[sl.Fit, sl.Fit]) -> None:
+    lf, sf = fits
+    with pytest.raises(sl.LawError, match="n_params and n_tokens"):
+        sl.capability_density(sf, sf, pd.DataFrame({"score": [0.5], "n_params": [1e9]}))
+    with pytest.raises(sl.DataError, match="columns"):
+        sl.capability_density(lf, sf, pd.DataFrame({"acc": [0.5]}))
