@@ -133,10 +133,10 @@ def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path: Path) -> None
     reference = _trainer(tmp_path / "whole", tmp_path / "whole.json")
     victim = _trainer(tmp_path / "killed", tmp_path / "killed.json")
     try:
-        deadline = time.monotonic() + 120
-        while not list((tmp_path / "killed").glob("step-00000005*.pt")):  # step 50..59
+        deadline = time.monotonic() + 600  # a guard against a hang, not a timing assertion
+        while not any(50 <= int(p.name[5:14]) < spec().n_steps for p in (tmp_path / "killed").glob("step-*.pt")):
             assert victim.poll() is None, victim.communicate()[1].decode()
-            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            assert time.monotonic() < deadline, "no checkpoint past step 50 within 600 s"
             time.sleep(0.01)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
@@ -149,8 +149,8 @@ def test_a_run_killed_with_sigkill_resumes_bit_identical(tmp_path: Path) -> None
     assert 50 <= killed_at < spec().n_steps
 
     resume = _trainer(tmp_path / "killed", tmp_path / "killed.json")
-    assert resume.wait(timeout=120) == 0, resume.communicate()[1].decode()
-    assert reference.wait(timeout=120) == 0, reference.communicate()[1].decode()
+    assert resume.wait(timeout=600) == 0, resume.communicate()[1].decode()
+    assert reference.wait(timeout=600) == 0, reference.communicate()[1].decode()
     whole = json.loads((tmp_path / "whole.json").read_text())
     resumed = json.loads((tmp_path / "killed.json").read_text())
     assert whole["resumed"] == 0 and resumed["resumed"] >= killed_at
