@@ -66,8 +66,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lr", type=float, help="fixed peak LR for every run (default: rule)")
     p.add_argument("--batch-size", type=int, metavar="SEQS",
                    help="fixed sequences per step for every run (default: rule)")
-    p.add_argument("--schedule", choices=("cosine", "wsd", "constant"), default="cosine",
-                   help="LR schedule after warmup (default cosine)")
+    p.add_argument("--schedule", choices=("cosine", "wsd", "constant", "step"),
+                   default="cosine", help="LR schedule after warmup (default cosine; step: "
+                   "x sqrt(min_lr_ratio) at 50%% and 75%% of the steps)")
+    p.add_argument("--cooldown-frac", type=float, default=0.2, metavar="F",
+                   help="wsd: share of the steps in the 1-sqrt cooldown (default 0.2)")
     p.add_argument("--n-evals", type=int, default=10,
                    help="held-out evaluations per run, the last at the end (default 10)")
     p.add_argument("--eval-tokens", type=int, default=16384,
@@ -167,6 +170,7 @@ def cmd_design(args: argparse.Namespace) -> int:
         spread=args.spread, tokens_per_param=args.tokens_per_param,
         aspect_ratio=args.aspect_ratio, head_dim=args.head_dim, lr=args.lr,
         batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
+        cooldown_frac=args.cooldown_frac,
         n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
         data=DataSpec(corpus=corpus, max_bytes=args.max_bytes, val_fraction=args.val_fraction,
                       tokenizer=args.tokenizer, dtype=args.dtype))

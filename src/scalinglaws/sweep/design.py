@@ -30,14 +30,17 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from scalinglaws.errors import ScalingLawsWarning
 from scalinglaws.sweep.accounting import FLOP_CONVENTIONS, count_params, flops_per_token
 from scalinglaws.sweep.errors import SweepError
-
-SCHEDULES: tuple[str, ...] = ("cosine", "wsd", "constant")
+from scalinglaws.sweep.schedule import SCHEDULES, WSD_COOLDOWN_FRAC
 TOKENIZER_KINDS: tuple[str, ...] = ("tiktoken", "tokenizers")
 TOKEN_DTYPES: tuple[str, ...] = ("auto", "uint16", "uint32")
 #: DataSpec fields added after the first release, left out of ``run_id`` while they hold
 #: their default, so runs designed before they existed keep their ids (and stores resume).
 _LATER_DATA_FIELDS: dict[str, object] = {"tokenizer": "bytes", "dtype": "auto"}
-_FLOAT_FIELDS = ("budget", "lr", "warmup_frac", "min_lr_ratio", "weight_decay", "grad_clip")
+#: RunSpec fields added later, likewise left out of ``run_id`` at their default.
+_LATER_RUN_FIELDS: dict[str, object] = {"cooldown_frac": WSD_COOLDOWN_FRAC, "parent": "",
+                                        "branch_step": 0}
+_FLOAT_FIELDS = ("budget", "lr", "warmup_frac", "min_lr_ratio", "weight_decay", "grad_clip",
+                 "cooldown_frac")
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,7 @@ class RunSpec:
     seq_len, vocab_size, ffw_mult : int
         Context length, vocabulary (256 for byte tokens; :func:`design_sweep` reads it
         from the data otherwise) and MLP expansion factor.
-    schedule : {"cosine", "wsd", "constant"}
+    schedule : {"cosine", "wsd", "constant", "step"}
         LR schedule after a linear warmup (see :mod:`scalinglaws.sweep.schedule`).
     warmup_frac, min_lr_ratio, weight_decay, grad_clip : float
         Warmup share of the steps, final LR as a fraction of the peak, AdamW weight
@@ -128,6 +131,13 @@ class RunSpec:
         Seeds initialisation and batch sampling.
     data : DataSpec
         The corpus.
+    cooldown_frac : float
+        WSD only: share of the steps in the final cooldown (default 0.2).
+    parent, branch_step : str, int
+        A branch (Hägele et al. 2024): the ``run_id`` of the run it starts from and that
+        run's step whose checkpoint it loads (model, optimizer, RNG and data position);
+        it trains steps ``branch_step + 1 .. n_steps`` under its own schedule (see
+        :mod:`scalinglaws.sweep.branches`). ``""`` and 0 (default): trained from scratch.
     """
 
     budget: float
@@ -150,6 +160,9 @@ class RunSpec:
     flop_convention: str = "6nd"
     seed: int = 0
     data: DataSpec = field(default_factory=DataSpec)
+    cooldown_frac: float = WSD_COOLDOWN_FRAC
+    parent: str = ""
+    branch_step: int = 0
 
     def __post_init__(self) -> None:
         _check_float("budget", self.budget, low=0.0)
@@ -170,6 +183,8 @@ class RunSpec:
         _check_float("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0, open_low=False)
         _check_float("weight_decay", self.weight_decay, low=0.0, open_low=False)
         _check_float("grad_clip", self.grad_clip, low=0.0, open_low=False)
+        _check_float("cooldown_frac", self.cooldown_frac, low=0.0, high=1.0)
+        _check_branch(self)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("flop_convention", self.flop_convention, FLOP_CONVENTIONS)
         if not isinstance(self.data, DataSpec):
@@ -179,6 +194,9 @@ class RunSpec:
     def run_id(self) -> str:
         """A 16-hex-digit hash of the spec's full content (stable across sessions)."""
         content = asdict(self)
+        for name, default in _LATER_RUN_FIELDS.items():
+            if content[name] == default:
+                del content[name]
         for name, default in _LATER_DATA_FIELDS.items():
             if content["data"][name] == default:
                 del content["data"][name]
@@ -398,6 +416,22 @@ def design_sweep(
         "batch_rule": "deepseek" if batch_size is None else "fixed",
     }
     return SweepDesign(runs=tuple(runs), rule=rule)
+
+
+def _check_branch(spec: RunSpec) -> None:
+    """A branch names a parent run and a step inside its own run; a plain run neither."""
+    _check_int("branch_step", spec.branch_step, minimum=0)
+    if not isinstance(spec.parent, str):
+        raise SweepError(f"parent must be a run_id string, got {spec.parent!r}")
+    if not spec.parent:
+        if spec.branch_step:
+            raise SweepError(f"branch_step is {spec.branch_step} but no parent run is given")
+        return
+    if len(spec.parent) != 16 or any(c not in "0123456789abcdef" for c in spec.parent):
+        raise SweepError(f"parent must be a 16-hex-digit run_id, got {spec.parent!r}")
+    if not 1 <= spec.branch_step < spec.n_steps:
+        raise SweepError(f"branch_step must be between 1 and the run's steps minus one "
+                         f"({spec.n_steps - 1}), got {spec.branch_step}")
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:

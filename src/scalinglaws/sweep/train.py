@@ -296,7 +296,8 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     mark_step = start_step
     for step in range(start_step, n_steps):
         lr = lr_at(step, n_steps, peak=spec.lr, schedule=spec.schedule,
-                   warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio)
+                   warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio,
+                   cooldown_frac=spec.cooldown_frac)
         for group in optimizer.param_groups:
             group["lr"] = lr
         batch = torch.from_numpy(corpus.batch(step, seed=spec.seed, batch_size=spec.batch_size,
