@@ -31,6 +31,7 @@ from scalinglaws.errors import ScalingLawsWarning
 from scalinglaws.sweep.accounting import FLOP_CONVENTIONS, count_params, flops_per_token
 from scalinglaws.sweep.errors import SweepError
 from scalinglaws.sweep.schedule import SCHEDULES, WSD_COOLDOWN_FRAC
+
 TOKENIZER_KINDS: tuple[str, ...] = ("tiktoken", "tokenizers")
 TOKEN_DTYPES: tuple[str, ...] = ("auto", "uint16", "uint32")
 #: DataSpec fields added after the first release, left out of ``run_id`` while they hold

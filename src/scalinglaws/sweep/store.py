@@ -11,6 +11,7 @@ This module needs only the standard library and pandas (no torch).
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -22,7 +23,7 @@ import pandas as pd
 from scalinglaws.errors import DataError
 
 FORMAT = "scalinglaws-sweep"
-VERSION = 2
+VERSION = 3
 BUSY_TIMEOUT_S = 60.0
 
 #: Columns of the ``runs`` table, in order, with their SQLite types.
@@ -41,9 +42,14 @@ RUN_COLUMNS: dict[str, str] = {
     # it is next written to.
     "resumed_from_step": "INTEGER", "mfu": "REAL", "peak_flops": "REAL",
     "device_name": "TEXT", "eval_sha256": "TEXT", "compiled": "INTEGER",
+    # Added in version 3 (cooldown branches): the run it branched from and at which step
+    # (empty for runs trained from scratch), and the tokens it trained itself.
+    "parent": "TEXT", "branch_step": "INTEGER", "trained_tokens": "INTEGER",
 }
 _V2_RUN_COLUMNS = ("resumed_from_step", "mfu", "peak_flops", "device_name", "eval_sha256",
                    "compiled")
+_V3_RUN_COLUMNS = ("parent", "branch_step", "trained_tokens")
+_LATER_RUN_COLUMNS = _V2_RUN_COLUMNS + _V3_RUN_COLUMNS
 CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "tokens", "loss", "lr", "eval_tokens")
 
 _SCHEMA = f"""
@@ -144,8 +150,8 @@ def write_run(path: str | Path, row: Mapping[str, object],
     path : str or Path
         The store (created if missing).
     row : mapping
-        A value for every column in :data:`RUN_COLUMNS` (those added in version 2 may
-        be left out: they are then empty).
+        A value for every column in :data:`RUN_COLUMNS` (those added in versions 2 and
+        3 may be left out: they are then empty).
     curve : sequence of (step, tokens, eval_loss, lr[, eval_tokens])
         The run's evaluations, each with the number of held-out tokens it measured.
 
@@ -154,7 +160,7 @@ def write_run(path: str | Path, row: Mapping[str, object],
     bool
         True if written, False if the run_id was already there (nothing changes).
     """
-    missing = set(RUN_COLUMNS) - set(_V2_RUN_COLUMNS) - set(row)
+    missing = set(RUN_COLUMNS) - set(_LATER_RUN_COLUMNS) - set(row)
     if missing:
         raise DataError(f"run row lacks column(s) {sorted(missing)}")
     names = list(RUN_COLUMNS)
@@ -185,8 +191,11 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         ``flops`` (the design's convention), ``loss`` (final held-out loss, nats per
         byte token), then ``run_id``, ``budget``, ``n_params_nonembedding``,
         ``flops_6nd``, ``flops_exact``, ``flop_convention``, ``n_layer``, ``d_model``,
-        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec``.
-        Sorted by budget, then n_params.
+        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec``, and
+        ``role``: ``"trunk"`` for a run that designed branches start from (a
+        constant-LR run, not cooled down: leave it out of a fit with
+        ``where="role != 'trunk'"``), ``"branch"`` for a run with a ``parent``, else
+        ``"run"``. Sorted by budget, then n_params.
 
     Raises
     ------
@@ -209,7 +218,12 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         chosen = [c if c in present else f"NULL AS {c}" for c in columns]
         rows = conn.execute(f"SELECT {', '.join(chosen)} FROM runs "
                             "ORDER BY budget, n_params, run_id").fetchall()
-    return pd.DataFrame(rows, columns=columns)
+        trunks = {json.loads(spec).get("parent") for (spec,) in
+                  conn.execute("SELECT spec FROM designed")} - {None, ""}
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["role"] = ["trunk" if run_id in trunks else "run" if parent is None else "branch"
+                     for run_id, parent in zip(frame["run_id"], frame["parent"])]
+    return frame
 
 
 def read_curves(path: str | Path) -> pd.DataFrame:
@@ -273,13 +287,13 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring a version-1 store to version 2: add the new columns (old rows stay NULL)."""
+    """Bring an older store to this version: add the new columns (old rows stay NULL)."""
     if _columns(conn, "curves") >= {"eval_tokens"} and _columns(conn, "runs") >= set(
-            _V2_RUN_COLUMNS):
+            _LATER_RUN_COLUMNS):
         return
     with _transaction(conn):
         present = _columns(conn, "runs")
-        for name in _V2_RUN_COLUMNS:
+        for name in _LATER_RUN_COLUMNS:
             if name not in present:
                 conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {RUN_COLUMNS[name]}")
         if "eval_tokens" not in _columns(conn, "curves"):
