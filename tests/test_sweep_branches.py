@@ -190,3 +190,26 @@ def test_old_stores_read_with_empty_branch_columns() -> None:
     assert len(runs) == 10 and set(runs["role"]) == {"run"}
     assert runs["parent"].isna().all() and runs["trained_tokens"].isna().all()
     assert branch_cost(runs).ratio == pytest.approx(1.0)
+
+
+def test_a_version_2_store_gains_the_branch_columns_on_write(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+    from importlib import resources
+
+    from scalinglaws.sweep.store import write_run
+
+    store = tmp_path / "v2.db"
+    with resources.as_file(resources.files("scalinglaws.data") / "bundled" /
+                           "tiny_sweep.db") as db:
+        shutil.copyfile(db, store)
+    row = read_runs(store).iloc[0].drop(labels="role").to_dict()
+    row.update(run_id="0123456789abcdef", spec="{}", parent="fedcba9876543210",
+               branch_step=5, trained_tokens=64)
+    assert write_run(store, row, [(10, 1000, 3.9, 0.01, 512)])
+    runs = read_runs(store).set_index("run_id")
+    assert runs.loc["0123456789abcdef", ["parent", "branch_step", "trained_tokens"]].tolist() == [
+        "fedcba9876543210", 5, 64]
+    assert runs.drop(index="0123456789abcdef")["parent"].isna().all()  # old rows: empty
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == "3"
