@@ -69,6 +69,23 @@ def test_bad_branch_designs_name_the_problem(kwargs: dict[str, object], match: s
         design_branches(**options)  # type: ignore[arg-type]
 
 
+def test_cli_designs_branches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scalinglaws.cli.app import main
+
+    out = tmp_path / "branches.toml"
+    assert main(["sweep", "design", "--budgets", "5e8,1e9,2e9", "--branch-sizes", "2e4,5e4",
+                 "--seq-len", "32", "--batch-size", "4", "--lr", "3e-3", "--n-evals", "5",
+                 "--eval-tokens", "1024", "--data", "devils-dictionary", "-o", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    from scalinglaws.sweep import read_design
+
+    assert read_design(out) == small_design()  # the same design as from Python
+    assert "a branch of run" in out.read_text()
+    assert main(["sweep", "design", "--budgets", "1e11", "--sizes-per-budget", "1",
+                 "--schedule", "wsd", "--cooldown-frac", "0.3", "-o", str(out), "--force"]) == 0
+    assert read_design(out).runs[0].cooldown_frac == 0.3
+
+
 def test_branch_cost_of_a_table() -> None:
     table = pd.DataFrame({"n_tokens": [100, 60, 80, 50], "flops": [10.0, 6.0, 8.0, 5.0],
                           "trained_tokens": [100, 20, 30, None],
@@ -86,7 +103,7 @@ def test_branch_cost_of_a_table() -> None:
 torch = pytest.importorskip("torch")
 
 
-def test_branch_sweep_end_to_end(tmp_path: Path) -> None:
+def test_branch_sweep_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Two sizes x three branches, trained by the local backend (two workers, so a branch
     must wait for its trunk), read by chinchilla and the IsoFLOP grouping, its cost
     counted exactly. The fit's quality is not checked: these runs are tiny."""
@@ -127,6 +144,11 @@ def test_branch_sweep_end_to_end(tmp_path: Path) -> None:
     assert (planned.tokens_spent, planned.tokens_from_scratch) == (tokens_spent, tokens_scratch)
     assert planned.ratio == pytest.approx(cost.ratio, rel=1e-12)
     assert not (tmp_path / "runs.db.ckpt").exists()  # trunks' branch points dropped at the end
+
+    from scalinglaws.cli.app import main
+
+    assert main(["sweep", "status", str(store)]) == 0  # the summary gives the cost ratio
+    assert f"{cost.ratio:.2f} x the" in capsys.readouterr().out
 
     points = sl.load_runs(store, where="role != 'trunk'")
     assert len(points) == 6
