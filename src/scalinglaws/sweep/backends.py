@@ -227,14 +227,14 @@ def run_sweep(
         from scalinglaws.sweep.hardware import resolve_device
 
         resolve_device("cuda")  # fail here, with a clear message, not in every worker
+    sweep_store.record_design(
+        store, [(r.run_id, r.budget, json.dumps(asdict(r), sort_keys=True)) for r in design.runs])
     finished = sweep_store.done_ids(store)
     # Longest first (biggest budget, then most steps), so no worker idles at the end.
     pending = sorted((r for r in design.runs if r.run_id not in finished),
                      key=lambda r: (-r.budget, -r.n_steps))
     skipped = tuple(r.run_id for r in design.runs if r.run_id in finished)
     points = branch_points(design, pending, finished, checkpoint_every)  # checks parents
-    sweep_store.record_design(
-        store, [(r.run_id, r.budget, json.dumps(asdict(r), sort_keys=True)) for r in design.runs])
     root: str | None = None
     if checkpoint_every != 0:
         from scalinglaws.sweep.checkpoint import root_for_store
