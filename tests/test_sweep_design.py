@@ -176,7 +176,7 @@ def test_duplicate_runs_are_refused() -> None:
         SweepDesign(runs=(run, run))
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "wsd", "constant"])
+@pytest.mark.parametrize("schedule", ["cosine", "wsd", "constant", "step"])
 def test_schedules_warm_up_then_stay_within_bounds(schedule: str) -> None:
     lrs = [lr_at(s, 100, peak=1.0, schedule=schedule, warmup_frac=0.1, min_lr_ratio=0.1)
            for s in range(100)]
@@ -188,3 +188,56 @@ def test_schedules_warm_up_then_stay_within_bounds(schedule: str) -> None:
     assert lrs[-1] == pytest.approx(1.0 if schedule == "constant" else 0.1)
     if schedule == "wsd":
         assert lrs[79] == 1.0 and lrs[80] < 1.0  # 20% cooldown
+
+
+def test_step_decay_drops_at_half_and_three_quarters_to_the_floor() -> None:
+    lrs = [lr_at(s, 100, peak=1.0, schedule="step", warmup_frac=0.1, min_lr_ratio=0.1)
+           for s in range(100)]
+    assert lrs[10:50] == [1.0] * 40
+    assert lrs[50:75] == pytest.approx([math.sqrt(0.1)] * 25)
+    assert lrs[75:] == pytest.approx([0.1] * 25)
+    from scalinglaws.dynamics.schedules import step
+
+    library = step(1.0, 100, milestones=(0.5, 0.75), gamma=math.sqrt(0.1), warmup=10)
+    assert lrs == pytest.approx(library.tolist())  # the curve laws see the same schedule
+
+
+@pytest.mark.parametrize("frac", [0.1, 0.3])
+def test_wsd_cooldown_fraction(frac: float) -> None:
+    lrs = [lr_at(s, 100, peak=1.0, schedule="wsd", warmup_frac=0.05, cooldown_frac=frac)
+           for s in range(100)]
+    start = 100 - round(100 * frac)
+    assert lrs[start - 1] == 1.0 and lrs[start] < 1.0 and lrs[-1] == pytest.approx(0.1)
+    run = design_sweep([1e11], 1, schedule="wsd", cooldown_frac=frac).runs[0]
+    assert run.cooldown_frac == frac
+    assert from_toml(to_toml(SweepDesign(runs=(run,)))).runs[0] == run
+
+
+def test_new_fields_at_their_defaults_keep_old_run_ids() -> None:
+    """Runs designed before cooldown_frac, parent and branch_step existed keep their ids:
+    the bundled tiny sweep's design still names the runs in its store."""
+    from importlib import resources
+
+    from scalinglaws.sweep.store import done_ids
+
+    bundled = resources.files("scalinglaws.data") / "bundled"
+    with resources.as_file(bundled / "tiny_sweep.toml") as toml, \
+            resources.as_file(bundled / "tiny_sweep.db") as db:
+        ids = {run.run_id for run in read_design(toml).runs}
+        assert ids and ids <= done_ids(db)
+    run = design_sweep([1e11], 1).runs[0]
+    assert dataclasses.replace(run, cooldown_frac=0.3).run_id != run.run_id
+
+
+@pytest.mark.parametrize(("changes", "match"), [
+    ({"branch_step": 3}, "no parent"),
+    ({"parent": "xyz", "branch_step": 3}, "16-hex"),
+    ({"parent": "0123456789abcdef", "branch_step": 0}, "branch_step must be between"),
+    ({"parent": "0123456789abcdef", "branch_step": 10**9}, "branch_step must be between"),
+    ({"cooldown_frac": 0.0}, "cooldown_frac"),
+    ({"cooldown_frac": 1.5}, "cooldown_frac"),
+])
+def test_bad_branch_fields_name_the_problem(changes: dict[str, object], match: str) -> None:
+    run = design_sweep([1e11], 1).runs[0]
+    with pytest.raises(SweepError, match=match):
+        dataclasses.replace(run, **changes)

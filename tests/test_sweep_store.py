@@ -174,7 +174,7 @@ def test_loss_values_survive_exactly(tmp_path: Path) -> None:
 
 def test_a_version_1_store_is_read_as_is_and_migrated_on_write(tmp_path: Path) -> None:
     path = tmp_path / "v1.db"
-    v1_runs = {k: v for k, v in RUN_COLUMNS.items() if k not in sweep_store._ADDED_RUN_COLUMNS}
+    v1_runs = {k: v for k, v in RUN_COLUMNS.items() if k not in sweep_store._LATER_RUN_COLUMNS}
     with sqlite3.connect(path) as conn:  # the schema version 1 wrote
         conn.executescript(
             "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -199,4 +199,4 @@ def test_a_version_1_store_is_read_as_is_and_migrated_on_write(tmp_path: Path) -
     assert runs.loc["new", "resumed_from_step"] == 40 and runs.loc["new", "mfu"] == 0.25
     assert read_curves(path).set_index("run_id").loc["new", "eval_tokens"] == 512
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == "3"
+        assert conn.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0] == str(sweep_store.VERSION)

@@ -14,6 +14,12 @@ killed anywhere loses at most the steps since its last checkpoint.
   checkpoint (on storage every node sees) and resumes. Tasks return their rows and the
   driver alone writes the store.
 
+Cooldown branches (runs with a ``parent``, see :mod:`scalinglaws.sweep.branches`) are
+handed out only once their parent is in the store: the parent keeps its checkpoints at
+the branch steps, each branch starts from one, and the parent's folder is deleted when
+all its branches are done (unless checkpoints are kept). A branch of a failed parent
+fails too, with that reason, and is retried next time.
+
 Torch is imported only inside the workers (and to check ``device="cuda"``).
 """
 
@@ -37,6 +43,11 @@ from pathlib import Path
 from typing import Any
 
 from scalinglaws.sweep import store as sweep_store
+from scalinglaws.sweep.branches import (
+    BranchOrder,
+    branch_points,
+    drop_trunk_checkpoints,
+)
 from scalinglaws.sweep.design import RunSpec, SweepDesign
 from scalinglaws.sweep.errors import SweepError
 
@@ -81,24 +92,31 @@ class _Options:
     keep_checkpoints: bool
     compile: bool | str
     peak_flops: float | None
+    branch_points: dict[str, frozenset[int]] = field(default_factory=dict)
 
     def run_dir(self, run_id: str) -> Path | None:
         return None if self.checkpoint_root is None else Path(self.checkpoint_root) / run_id
 
     def train(self, spec: RunSpec, progress: Any = False,
               owner: dict[str, object] | None = None) -> Any:
+        from scalinglaws.sweep.checkpoint import branch_point
         from scalinglaws.sweep.train import train
 
+        parent = self.run_dir(spec.parent) if spec.parent else None
         return train(spec, device=self.device, threads=self.threads, progress=progress,
                      checkpoint_dir=self.run_dir(spec.run_id),
                      checkpoint_every=self.checkpoint_every,
                      final_checkpoint=self.keep_checkpoints, compile=self.compile,
-                     peak_flops=self.peak_flops, owner=owner)
+                     peak_flops=self.peak_flops, owner=owner,
+                     keep_steps=self.branch_points.get(spec.run_id, frozenset()),
+                     branch_from=None if parent is None else branch_point(parent,
+                                                                          spec.branch_step))
 
     def finished(self, run_id: str) -> None:
-        """The run is in the store: drop its checkpoints unless asked to keep them."""
+        """The run is in the store: drop its checkpoints unless asked to keep them (a
+        trunk's go once its branches are done: :func:`run_sweep` sees to it)."""
         folder = self.run_dir(run_id)
-        if folder is not None and not self.keep_checkpoints:
+        if folder is not None and not self.keep_checkpoints and run_id not in self.branch_points:
             from scalinglaws.sweep import checkpoint
 
             checkpoint.remove(folder)
@@ -216,6 +234,7 @@ def run_sweep(
     pending = sorted((r for r in design.runs if r.run_id not in finished),
                      key=lambda r: (-r.budget, -r.n_steps))
     skipped = tuple(r.run_id for r in design.runs if r.run_id in finished)
+    points = branch_points(design, pending, finished, checkpoint_every)  # checks parents
     root: str | None = None
     if checkpoint_every != 0:
         from scalinglaws.sweep.checkpoint import root_for_store
@@ -224,7 +243,7 @@ def run_sweep(
                    else root_for_store(store))
     options = _Options(device=device, threads=threads or 0, checkpoint_root=root,
                        checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints,
-                       compile=compile, peak_flops=peak_flops)
+                       compile=compile, peak_flops=peak_flops, branch_points=points)
     show = sys.stderr.isatty() if progress is None else progress
     bars = _Bars(len(design.runs), len(skipped), show)
     done: list[str] = []
@@ -250,6 +269,8 @@ def run_sweep(
                                    placement), on_result)
     finally:
         bars.close()
+    if not keep_checkpoints and root is not None:
+        drop_trunk_checkpoints(design, store, root, points)
     return SweepReport(done=tuple(done), skipped=skipped, failed=failed,
                        seconds=time.perf_counter() - start, resumed=resumed)
 
@@ -275,15 +296,30 @@ def _run_local(specs: Sequence[RunSpec], store: Path, workers: int, options: _Op
     by_id = {spec.run_id: spec for spec in specs}
     tasks: Any = context.Queue()
     results: Any = context.Queue()
-    for spec in specs:
-        tasks.put(spec)
-    for _ in range(workers):
-        tasks.put(None)  # one stop sign per worker
+    order = BranchOrder(specs)
+    remaining = len(specs)
+
+    def hand_out() -> None:
+        for spec in order.take():
+            tasks.put(spec)
+        if order.left == 0 and not stopped:
+            stopped.append(True)
+            for _ in range(workers):
+                tasks.put(None)  # one stop sign per worker
+
+    def settle(run_id: str, ok: bool) -> None:
+        nonlocal remaining
+        for child in order.settle(run_id, ok):
+            remaining -= 1
+            on_result(child, None, f"its parent run {by_id[child].parent} failed")
+        hand_out()
+
+    stopped: list[bool] = []
+    hand_out()
     procs = [context.Process(target=_local_worker, daemon=True, name=f"sweep-worker-{i}",
                              args=(i, tasks, results, str(store), options, bars.enabled))
              for i in range(workers)]
     running: dict[int, str] = {}  # worker -> run_id it is training
-    remaining = len(specs)
     try:
         with _sigint_ignored():  # inherited: workers ignore Ctrl-C from their first moment
             for proc in procs:
@@ -296,9 +332,11 @@ def _run_local(specs: Sequence[RunSpec], store: Path, workers: int, options: _Op
                     if not proc.is_alive() and proc.exitcode not in (0, None) and i in running:
                         remaining -= 1
                         bars.worker_idle(i)
-                        on_result(running.pop(i), None, f"worker died (exit code "
+                        run_id = running.pop(i)
+                        on_result(run_id, None, f"worker died (exit code "
                                   f"{proc.exitcode}); its checkpoint is kept, and running "
                                   "the sweep again resumes it")
+                        settle(run_id, False)
                 if not any(proc.is_alive() for proc in procs) and results.empty():
                     codes = sorted({proc.exitcode for proc in procs}, key=str)
                     raise SweepError(
@@ -319,6 +357,7 @@ def _run_local(specs: Sequence[RunSpec], store: Path, workers: int, options: _Op
                     on_result(run_id, payload, None)
                 else:
                     on_result(run_id, None, payload)
+                settle(run_id, kind == "done")
     finally:
         tasks.cancel_join_thread()  # runs never handed out must not block our exit
         for proc in procs:
@@ -430,7 +469,8 @@ def _run_ray(specs: Sequence[RunSpec], store: Path, workers: int, options: _Opti
         if resources.memory is not None:
             request["memory"] = int(resources.memory)
         task = ray.remote(_ray_train).options(**request)
-        queue_ = list(specs)
+        order = BranchOrder(specs)
+        queue_ = order.take()
         in_flight: dict[Any, RunSpec] = {}
         try:
             while queue_ or in_flight:
@@ -443,10 +483,14 @@ def _run_ray(specs: Sequence[RunSpec], store: Path, workers: int, options: _Opti
                     row, curve = ray.get(ready[0])
                 except Exception as exc:  # noqa: BLE001 - the task raised or ran out of retries
                     on_result(spec.run_id, None, _first_line(exc))
+                    for child in order.settle(spec.run_id, False):
+                        on_result(child, None, f"its parent run {spec.run_id} failed")
                     continue
                 sweep_store.write_run(store, row, curve)
                 options.finished(spec.run_id)
                 on_result(spec.run_id, _outcome(row), None)
+                order.settle(spec.run_id, True)
+                queue_ += order.take()
         except BaseException:
             for ref in in_flight:
                 ray.cancel(ref, force=True)

@@ -15,10 +15,10 @@ one. Files are read with ``torch.load(weights_only=True)``, which never runs cod
 The folder also holds ``owner.json``: the host, process and (under Ray) node that last
 started the run, for operators, and to tell which node to look at.
 
-Branches (a later feature): a run started from another run's checkpoint at step ``k``
-with a different schedule would read that checkpoint with :func:`load` and go on with
-its own spec; nothing here ties a checkpoint to the run that reads it except the
-``run_id`` check in the trainer.
+Branches: a run started from another run's checkpoint at step ``k`` (a cooldown branch,
+see :mod:`scalinglaws.sweep.branches`) reads :func:`branch_point` of the parent's folder
+and goes on with its own spec. The parent keeps those steps' files (``keep`` in
+:func:`save`) until its branches are done.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from scalinglaws.io import sync_folder
+from scalinglaws.sweep.errors import SweepError
 
 FORMAT = "scalinglaws-sweep-checkpoint"
 VERSION = 1
@@ -52,8 +53,10 @@ def run_dir(root: str | Path, run_id: str) -> Path:
     return Path(root) / run_id
 
 
-def save(folder: str | Path, step: int, state: dict[str, Any]) -> Path:
-    """Write ``state`` as the checkpoint of ``step`` atomically; delete older ones.
+def save(folder: str | Path, step: int, state: dict[str, Any],
+         keep: frozenset[int] | set[int] = frozenset()) -> Path:
+    """Write ``state`` as the checkpoint of ``step`` atomically; delete older ones
+    except those of the steps in ``keep`` (branch points).
 
     Returns
     -------
@@ -62,7 +65,7 @@ def save(folder: str | Path, step: int, state: dict[str, Any]) -> Path:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"step-{step:09d}.pt"
+    final = branch_point(folder, step)
     temporary = folder / f".{final.name}.{os.getpid()}.tmp"
     try:
         with temporary.open("wb") as handle:
@@ -74,7 +77,7 @@ def save(folder: str | Path, step: int, state: dict[str, Any]) -> Path:
         temporary.unlink(missing_ok=True)
     sync_folder(folder)
     for older in _steps(folder):
-        if older[0] < step:
+        if older[0] < step and older[0] not in keep:
             older[1].unlink(missing_ok=True)
     return final
 
@@ -106,6 +109,39 @@ def latest(folder: str | Path, map_location: str | torch.device = "cpu"
         except Exception:  # noqa: BLE001, S112 - unreadable: fall back to an older one
             continue
     return None
+
+
+def branch_point(folder: str | Path, step: int) -> Path:
+    """The file of the checkpoint at ``step`` in a run's folder (it may not exist)."""
+    return Path(folder) / f"step-{step:09d}.pt"
+
+
+def load_branch_point(path: Path | None, *, run_id: str, parent: str, step: int,
+                      data_sha256: str, map_location: str | torch.device = "cpu"
+                      ) -> dict[str, Any]:
+    """The parent's checkpoint a branch starts from, checked: it must exist, be the
+    parent's at ``step`` and be written for the same data.
+
+    Raises
+    ------
+    SweepError
+        Naming the branch, the parent and what is wrong, in one line.
+    """
+    where = f"run {run_id} branches from run {parent} at step {step}"
+    if path is None or not path.is_file():
+        raise SweepError(f"{where}, but that checkpoint ({path}) does not exist; train the "
+                         "parent in the same sweep (it keeps its branch points), with "
+                         "checkpoints on")
+    try:
+        state = load(path, map_location)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file, in one line
+        raise SweepError(f"{where}, but {path} cannot be read ({exc})") from None
+    if state.get("run_id") != parent or int(state.get("step", -1)) != step:
+        raise SweepError(f"{where}, but {path} holds run {state.get('run_id')} at step "
+                         f"{state.get('step')}")
+    if state.get("data_sha256") != data_sha256:
+        raise SweepError(f"{where}, but the parent was trained on other data")
+    return state
 
 
 def write_owner(folder: str | Path, **extra: object) -> None:

@@ -19,6 +19,7 @@ _EXAMPLES = """\
 examples:
   scalinglaws sweep design --budgets 1e11,3e11,1e12 --sizes-per-budget 5 -o sweep.toml
   scalinglaws sweep design --budgets 1e9,2e9 --data devils-dictionary -o small.toml
+  scalinglaws sweep design --budgets 5e9,1e10,2e10 --branch-sizes 2e4,5e4 -o branches.toml
   scalinglaws sweep design --budgets 1e15 --data data/openwebtext -o owt.toml  # train.bin, val.bin
   scalinglaws sweep run sweep.toml --store runs.db --workers 2
   scalinglaws sweep run owt.toml --store runs.db --backend ray --address HEAD:6379 --workers 8 --device cuda
@@ -68,8 +69,15 @@ def register(subparsers: Any) -> None:
     p.add_argument("--lr", type=float, help="fixed peak LR for every run (default: rule)")
     p.add_argument("--batch-size", type=int, metavar="SEQS",
                    help="fixed sequences per step for every run (default: rule)")
-    p.add_argument("--schedule", choices=("cosine", "wsd", "constant"), default="cosine",
-                   help="LR schedule after warmup (default cosine)")
+    p.add_argument("--schedule", choices=("cosine", "wsd", "constant", "step"),
+                   default="cosine", help="LR schedule after warmup (default cosine; step: "
+                   "x sqrt(min_lr_ratio) at 50%% and 75%% of the steps)")
+    p.add_argument("--cooldown-frac", type=float, default=0.2, metavar="F",
+                   help="wsd: share of the steps in the 1-sqrt cooldown (default 0.2)")
+    p.add_argument("--branch-sizes", type=_floats, metavar="N1,N2,...",
+                   help="cooldown branches (Hägele et al. 2024) instead of an IsoFLOP grid: "
+                   "one constant-LR trunk per model size (parameters) and one branch per "
+                   "budget from its checkpoint, cooling down over --cooldown-frac of its steps")
     p.add_argument("--parametrization", choices=("standard", "mup"), default="standard",
                    help="standard (default) or mup: the maximal update parametrization, so "
                    "the best LR stays put across widths")
@@ -180,16 +188,28 @@ def cmd_design(args: argparse.Namespace) -> int:
     corpus = args.corpus
     if corpus not in BUILTIN_CORPORA and not corpus.startswith("hf:"):
         corpus = str(Path(corpus).expanduser().resolve())
-    design = design_sweep(
-        args.budgets, args.sizes_per_budget, flop_convention=args.flop_convention,
-        spread=args.spread, tokens_per_param=args.tokens_per_param,
-        aspect_ratio=args.aspect_ratio, head_dim=args.head_dim, lr=args.lr,
-        aspect_ratios=_ratios(args.aspect_ratios),
-        batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
-        n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
-        parametrization=args.parametrization, mup_base_width=args.mup_base_width,
-        data=DataSpec(corpus=corpus, max_bytes=args.max_bytes, val_fraction=args.val_fraction,
-                      tokenizer=args.tokenizer, dtype=args.dtype))
+    data = DataSpec(corpus=corpus, max_bytes=args.max_bytes, val_fraction=args.val_fraction,
+                    tokenizer=args.tokenizer, dtype=args.dtype)
+    if args.branch_sizes:
+        from scalinglaws.sweep.branches import design_branches
+
+        design = design_branches(
+            args.budgets, args.branch_sizes, cooldown_frac=args.cooldown_frac,
+            flop_convention=args.flop_convention, aspect_ratio=args.aspect_ratio,
+            head_dim=args.head_dim, lr=args.lr, batch_size=args.batch_size,
+            seq_len=args.seq_len, n_evals=args.n_evals, eval_tokens=args.eval_tokens,
+            seed=args.seed, data=data)
+    else:
+        design = design_sweep(
+            args.budgets, args.sizes_per_budget, flop_convention=args.flop_convention,
+            spread=args.spread, tokens_per_param=args.tokens_per_param,
+            aspect_ratio=args.aspect_ratio, head_dim=args.head_dim, lr=args.lr,
+            aspect_ratios=_ratios(args.aspect_ratios),
+            batch_size=args.batch_size, seq_len=args.seq_len, schedule=args.schedule,
+            cooldown_frac=args.cooldown_frac,
+            n_evals=args.n_evals, eval_tokens=args.eval_tokens, seed=args.seed,
+            parametrization=args.parametrization, mup_base_width=args.mup_base_width,
+            data=data)
     rows = [[f"{r.budget:g}", r.n_layer, r.d_model, r.params[0], r.n_tokens,
              f"{r.n_tokens / r.params[0]:.3g}", r.n_steps, r.batch_size, f"{r.lr:.3g}"]
             for r in design.runs]
@@ -246,6 +266,13 @@ def _print_status(store: str) -> None:
              "-" if math.isnan(r.best_loss) else f"{r.best_loss:.4f}"]
             for label, r in zip(table.index, table.itertuples())]
     print(_table(["budget", "designed", "done", "remaining", "best_loss"], rows))
+    from scalinglaws.sweep.branches import branch_cost
+
+    cost = branch_cost(store)
+    if cost.n_trunks:
+        print(f"branches: {cost.n_points} points from {cost.n_trunks} trunk(s) cost "
+              f"{cost.flops_spent:.3g} FLOPs, {cost.ratio:.2f} x the "
+              f"{cost.flops_from_scratch:.3g} of training them from scratch")
 
 
 def _bytes(text: str) -> int:

@@ -30,17 +30,20 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from scalinglaws.errors import ScalingLawsWarning
 from scalinglaws.sweep.accounting import FLOP_CONVENTIONS, count_params, flops_per_token
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.schedule import SCHEDULES, WSD_COOLDOWN_FRAC
 
-SCHEDULES: tuple[str, ...] = ("cosine", "wsd", "constant")
 TOKENIZER_KINDS: tuple[str, ...] = ("tiktoken", "tokenizers")
 TOKEN_DTYPES: tuple[str, ...] = ("auto", "uint16", "uint32")
 PARAMETRIZATIONS: tuple[str, ...] = ("standard", "mup")
 #: DataSpec fields added after the first release, left out of ``run_id`` while they hold
 #: their default, so runs designed before they existed keep their ids (and stores resume).
 _LATER_DATA_FIELDS: dict[str, object] = {"tokenizer": "bytes", "dtype": "auto"}
-#: RunSpec fields added later, left out of ``run_id`` the same way.
-_LATER_RUN_FIELDS: dict[str, object] = {"parametrization": "standard", "mup_base_width": 64}
-_FLOAT_FIELDS = ("budget", "lr", "warmup_frac", "min_lr_ratio", "weight_decay", "grad_clip")
+#: RunSpec fields added later, left out of ``run_id`` at their default the same way.
+_LATER_RUN_FIELDS: dict[str, object] = {"parametrization": "standard", "mup_base_width": 64,
+                                        "cooldown_frac": WSD_COOLDOWN_FRAC, "parent": "",
+                                        "branch_step": 0}
+_FLOAT_FIELDS = ("budget", "lr", "warmup_frac", "min_lr_ratio", "weight_decay", "grad_clip",
+                 "cooldown_frac")
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class RunSpec:
     seq_len, vocab_size, ffw_mult : int
         Context length, vocabulary (256 for byte tokens; :func:`design_sweep` reads it
         from the data otherwise) and MLP expansion factor.
-    schedule : {"cosine", "wsd", "constant"}
+    schedule : {"cosine", "wsd", "constant", "step"}
         LR schedule after a linear warmup (see :mod:`scalinglaws.sweep.schedule`).
     warmup_frac, min_lr_ratio, weight_decay, grad_clip : float
         Warmup share of the steps, final LR as a fraction of the peak, AdamW weight
@@ -139,6 +142,13 @@ class RunSpec:
     mup_base_width : int
         The width at which muP equals the standard parametrization but for the
         attention scale (default 64; ignored under ``"standard"``).
+    cooldown_frac : float
+        WSD only: share of the steps in the final cooldown (default 0.2).
+    parent, branch_step : str, int
+        A branch (Hägele et al. 2024): the ``run_id`` of the run it starts from and that
+        run's step whose checkpoint it loads (model, optimizer, RNG and data position);
+        it trains steps ``branch_step + 1 .. n_steps`` under its own schedule (see
+        :mod:`scalinglaws.sweep.branches`). ``""`` and 0 (default): trained from scratch.
     """
 
     budget: float
@@ -163,6 +173,9 @@ class RunSpec:
     data: DataSpec = field(default_factory=DataSpec)
     parametrization: str = "standard"
     mup_base_width: int = 64
+    cooldown_frac: float = WSD_COOLDOWN_FRAC
+    parent: str = ""
+    branch_step: int = 0
 
     def __post_init__(self) -> None:
         _check_float("budget", self.budget, low=0.0)
@@ -183,6 +196,8 @@ class RunSpec:
         _check_float("min_lr_ratio", self.min_lr_ratio, low=0.0, high=1.0, open_low=False)
         _check_float("weight_decay", self.weight_decay, low=0.0, open_low=False)
         _check_float("grad_clip", self.grad_clip, low=0.0, open_low=False)
+        _check_float("cooldown_frac", self.cooldown_frac, low=0.0, high=1.0)
+        _check_branch(self)
         _check_choice("schedule", self.schedule, SCHEDULES)
         _check_choice("flop_convention", self.flop_convention, FLOP_CONVENTIONS)
         _check_choice("parametrization", self.parametrization, PARAMETRIZATIONS)
@@ -194,6 +209,9 @@ class RunSpec:
     def run_id(self) -> str:
         """A 16-hex-digit hash of the spec's full content (stable across sessions)."""
         content = asdict(self)
+        for name, default in _LATER_RUN_FIELDS.items():
+            if content[name] == default:
+                del content[name]
         for name, default in _LATER_DATA_FIELDS.items():
             if content["data"][name] == default:
                 del content["data"][name]
@@ -429,6 +447,22 @@ def design_sweep(
     if aspect_ratios is not None:
         rule["aspect_ratios"] = [float(r) for r in ratios]
     return SweepDesign(runs=tuple(runs), rule=rule)
+
+
+def _check_branch(spec: RunSpec) -> None:
+    """A branch names a parent run and a step inside its own run; a plain run neither."""
+    _check_int("branch_step", spec.branch_step, minimum=0)
+    if not isinstance(spec.parent, str):
+        raise SweepError(f"parent must be a run_id string, got {spec.parent!r}")
+    if not spec.parent:
+        if spec.branch_step:
+            raise SweepError(f"branch_step is {spec.branch_step} but no parent run is given")
+        return
+    if len(spec.parent) != 16 or any(c not in "0123456789abcdef" for c in spec.parent):
+        raise SweepError(f"parent must be a 16-hex-digit run_id, got {spec.parent!r}")
+    if not 1 <= spec.branch_step < spec.n_steps:
+        raise SweepError(f"branch_step must be between 1 and the run's steps minus one "
+                         f"({spec.n_steps - 1}), got {spec.branch_step}")
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> None:

@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from scalinglaws.sweep.design import DataSpec, RunSpec, SweepDesign
+from scalinglaws.sweep.design import _LATER_RUN_FIELDS, DataSpec, RunSpec, SweepDesign
 from scalinglaws.sweep.errors import SweepError
 
 #: The fields written per run; every other RunSpec field goes to ``[defaults]``.
@@ -48,6 +48,8 @@ def to_toml(design: SweepDesign) -> str:
     """
     runs = design.runs
     shared = [f.name for f in fields(RunSpec) if f.name not in PER_RUN and f.name != "data"]
+    shared = [name for name in shared if name not in _LATER_RUN_FIELDS  # unused: left out
+              or any(getattr(run, name) != _LATER_RUN_FIELDS[name] for run in runs)]
     defaults = {name: getattr(runs[0], name) for name in shared} if runs else {}
     data = runs[0].data if runs else DataSpec()
     lines = [_HEADER, "[sweep]"]
@@ -60,6 +62,8 @@ def to_toml(design: SweepDesign) -> str:
         n_params, _ = run.params
         about = (f"# {n_params} parameters, {run.n_steps} steps, "
                  f"{run.n_tokens / n_params:.3g} tokens per parameter")
+        if run.parent:
+            about += f"; a branch of run {run.parent} at step {run.branch_step}"
         lines += ["", "[[runs]]", about]
         lines += [f"{name} = {_value(getattr(run, name))}" for name in PER_RUN]
         lines += [f"{name} = {_value(getattr(run, name))}" for name in shared

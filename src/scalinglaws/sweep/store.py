@@ -11,6 +11,7 @@ This module needs only the standard library and pandas (no torch).
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -41,13 +42,17 @@ RUN_COLUMNS: dict[str, str] = {
     # it is next written to.
     "resumed_from_step": "INTEGER", "mfu": "REAL", "peak_flops": "REAL",
     "device_name": "TEXT", "eval_sha256": "TEXT", "compiled": "INTEGER",
-    # Added in version 3 (the same way): the gradient noise scale, in tokens.
+    # Added in version 3 (the same way): the gradient noise scale, in tokens; and for
+    # cooldown branches the run it branched from and at which step (empty for runs trained
+    # from scratch), and the tokens it trained itself.
     "b_simple": "REAL",
+    "parent": "TEXT", "branch_step": "INTEGER", "trained_tokens": "INTEGER",
 }
 _V2_RUN_COLUMNS = ("resumed_from_step", "mfu", "peak_flops", "device_name", "eval_sha256",
                    "compiled")
+_V3_RUN_COLUMNS = ("b_simple", "parent", "branch_step", "trained_tokens")
 #: Columns a store may lack (it gains them when next written to; old runs stay NULL).
-_ADDED_RUN_COLUMNS = (*_V2_RUN_COLUMNS, "b_simple")
+_LATER_RUN_COLUMNS = _V2_RUN_COLUMNS + _V3_RUN_COLUMNS
 CURVE_COLUMNS: tuple[str, ...] = ("run_id", "step", "tokens", "loss", "lr", "eval_tokens")
 
 _SCHEMA = f"""
@@ -158,7 +163,7 @@ def write_run(path: str | Path, row: Mapping[str, object],
     bool
         True if written, False if the run_id was already there (nothing changes).
     """
-    missing = set(RUN_COLUMNS) - set(_ADDED_RUN_COLUMNS) - set(row)
+    missing = set(RUN_COLUMNS) - set(_LATER_RUN_COLUMNS) - set(row)
     if missing:
         raise DataError(f"run row lacks column(s) {sorted(missing)}")
     names = list(RUN_COLUMNS)
@@ -189,10 +194,13 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         ``flops`` (the design's convention), ``loss`` (final held-out loss, nats per
         byte token), then ``run_id``, ``budget``, ``n_params_nonembedding``,
         ``flops_6nd``, ``flops_exact``, ``flop_convention``, ``n_layer``, ``d_model``,
-        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec``, among
-        them ``b_simple``, the gradient noise scale in tokens (empty for runs stored
-        before version 3).
-        Sorted by budget, then n_params.
+        ``lr``, ``batch_size`` and the rest of :data:`RUN_COLUMNS` but ``spec`` (among
+        them ``b_simple``, the gradient noise scale in tokens, empty for runs stored
+        before version 3), and
+        ``role``: ``"trunk"`` for a run that designed branches start from (a
+        constant-LR run, not cooled down: leave it out of a fit with
+        ``where="role != 'trunk'"``), ``"branch"`` for a run with a ``parent``, else
+        ``"run"``. Sorted by budget, then n_params.
 
     Raises
     ------
@@ -215,7 +223,12 @@ def read_runs(path: str | Path) -> pd.DataFrame:
         chosen = [c if c in present else f"NULL AS {c}" for c in columns]
         rows = conn.execute(f"SELECT {', '.join(chosen)} FROM runs "
                             "ORDER BY budget, n_params, run_id").fetchall()
-    return pd.DataFrame(rows, columns=columns)
+        trunks = {json.loads(spec).get("parent") for (spec,) in
+                  conn.execute("SELECT spec FROM designed")} - {None, ""}
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["role"] = ["trunk" if run_id in trunks else "run" if parent is None else "branch"
+                     for run_id, parent in zip(frame["run_id"], frame["parent"])]
+    return frame
 
 
 def read_curves(path: str | Path) -> pd.DataFrame:
@@ -279,14 +292,13 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring an older store to the current version: add the new columns (old rows stay
-    NULL)."""
+    """Bring an older store to this version: add the new columns (old rows stay NULL)."""
     if _columns(conn, "curves") >= {"eval_tokens"} and _columns(conn, "runs") >= set(
-            _ADDED_RUN_COLUMNS):
+            _LATER_RUN_COLUMNS):
         return
     with _transaction(conn):
         present = _columns(conn, "runs")
-        for name in _ADDED_RUN_COLUMNS:
+        for name in _LATER_RUN_COLUMNS:
             if name not in present:
                 conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {RUN_COLUMNS[name]}")
         if "eval_tokens" not in _columns(conn, "curves"):

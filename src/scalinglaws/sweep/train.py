@@ -23,6 +23,10 @@ cosine/WSD/constant schedule, gradient clipping, and a held-out evaluation at
   interval, a second backward pass gives the gradient of the batch's first half (and so
   of its second), and :mod:`scalinglaws.sweep.noise` turns the gradient norms at the
   half and the whole batch into ``b_simple``.
+* **Branches.** A spec with a ``parent`` starts, unless it has a checkpoint of its own,
+  from the parent's checkpoint at ``branch_step`` (``branch_from``): model, optimizer,
+  RNG states, data position and the curve so far; it then trains the remaining steps
+  under its own schedule. Its ``train_seconds`` count only its own steps.
 """
 
 from __future__ import annotations
@@ -110,7 +114,8 @@ class RunResult:
     device, corpus_sha256, torch_version, finished_at : str
         Provenance.
     resumed_from_step : int
-        The checkpoint's step this attempt started from (0: trained from scratch).
+        The run's own checkpoint step this attempt resumed from (0: trained from
+        scratch, or a branch that started from its parent's checkpoint).
     mfu, peak_flops : float or None
         Model FLOPs utilisation and the peak FLOP/s it is relative to (None when the
         peak is unknown: a CPU or an unlisted GPU without ``peak_flops``).
@@ -174,6 +179,8 @@ class RunResult:
             "peak_flops": self.peak_flops, "device_name": self.device_name,
             "eval_sha256": self.eval_sha256, "compiled": int(self.compiled),
             "b_simple": self.b_simple,
+            "parent": spec.parent or None, "branch_step": spec.branch_step or None,
+            "trained_tokens": (spec.n_steps - spec.branch_step) * spec.tokens_per_step,
         }
         curve = [(p.step, p.tokens, p.eval_loss, p.lr, p.eval_tokens) for p in self.curve]
         return row, curve
@@ -192,6 +199,8 @@ def train(
     compile: bool | str = False,
     peak_flops: float | None = None,
     owner: dict[str, object] | None = None,
+    keep_steps: frozenset[int] = frozenset(),
+    branch_from: str | Path | None = None,
 ) -> RunResult:
     """Train the run described by ``spec``, resuming from its newest checkpoint if any.
 
@@ -222,6 +231,12 @@ def train(
         The device's peak FLOP/s for MFU; default: the GPU table, none for a CPU.
     owner : dict, optional
         Extra fields for the checkpoint folder's ``owner.json`` (e.g. the Ray node).
+    keep_steps : frozenset of int
+        Steps to checkpoint and keep (branch points of other runs; needs
+        ``checkpoint_dir``).
+    branch_from : path, optional
+        A branch's starting checkpoint: the parent's file at ``spec.branch_step``
+        (required when ``spec.parent`` is set).
 
     Returns
     -------
@@ -245,12 +260,15 @@ def train(
     with _numerics(where):
         return _train(spec, where, progress, position,
                       None if checkpoint_dir is None else Path(checkpoint_dir),
-                      checkpoint_every, final_checkpoint, compile, peak_flops, owner or {})
+                      checkpoint_every, final_checkpoint, compile, peak_flops, owner or {},
+                      frozenset(keep_steps), None if branch_from is None else Path(branch_from))
 
 
 def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, position: int,
            checkpoint_dir: Path | None, checkpoint_every: int | None, final_checkpoint: bool,
-           compile: bool | str, peak: float | None, owner: dict[str, object]) -> RunResult:
+           compile: bool | str, peak: float | None, owner: dict[str, object],
+           keep_steps: frozenset[int] = frozenset(), branch_from: Path | None = None
+           ) -> RunResult:
     # Data: batches by (seed, step); fixed held-out windows.
     corpus = load_corpus(spec.data, spec.seq_len + 1)
     if corpus.vocab_size > spec.vocab_size:
@@ -294,6 +312,22 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
             noise = NoiseScale.from_state(state.get("noise"))
             del state
         del found  # its tensors are copied into the model and optimizer: free them
+    resumed_from = start_step
+    if spec.parent and start_step == 0:  # a branch's first attempt: the parent's state
+        state = checkpoint.load_branch_point(branch_from, run_id=spec.run_id,
+                                             parent=spec.parent, step=spec.branch_step,
+                                             data_sha256=corpus.sha256, map_location=device)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise SweepError(f"run {spec.run_id}: the checkpoint of parent run {spec.parent} "
+                             f"does not fit this run's model ({str(exc).splitlines()[0]}); "
+                             "a branch must have its parent's shape") from None
+        _set_rng_state(state["rng"])
+        start_step = spec.branch_step
+        curve = [CurvePoint(*point) for point in state["curve"]]
+        del state
     every = checkpoint_every
     eval_steps = {max(1, round(k * n_steps / spec.n_evals)) for k in range(1, spec.n_evals + 1)}
     save_steps = (set() if checkpoint_dir is None or every == 0 else
@@ -305,6 +339,8 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     half = spec.batch_size // 2  # the small batch of the noise scale: the first half
     noise_steps = measured_steps(n_steps, eval_steps, NOISE_SAMPLES) if half else set()
     params = [p for p in model.parameters() if p.requires_grad]
+    if checkpoint_dir is not None:
+        save_steps |= {k for k in keep_steps if start_step < k <= n_steps}
 
     # The loop.
     report = _reporter(spec, progress, position, start_step)
@@ -317,7 +353,8 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
     mark_step = start_step
     for step in range(start_step, n_steps):
         lr = lr_at(step, n_steps, peak=spec.lr, schedule=spec.schedule,
-                   warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio)
+                   warmup_frac=spec.warmup_frac, min_lr_ratio=spec.min_lr_ratio,
+                   cooldown_frac=spec.cooldown_frac)
         for group in optimizer.param_groups:
             group["lr"] = lr * group.get("lr_scale", 1.0)
         batch = torch.from_numpy(corpus.batch(step, seed=spec.seed, batch_size=spec.batch_size,
@@ -361,7 +398,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
                 "curve": [tuple(asdict(p).values()) for p in curve], "noise": noise.state(),
                 "train_seconds": seconds_before + time.perf_counter() - start,
                 "data_sha256": corpus.sha256, "threads": torch.get_num_threads(),
-                "device": str(device)})
+                "device": str(device)}, keep=keep_steps)
         report(done, n_steps, last_loss, last_mfu)
     seconds = time.perf_counter() - start
     report(-1, n_steps, last_loss, last_mfu)  # close
@@ -382,7 +419,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         tokens_per_second=tokens_per_second, device=str(device),
         corpus_sha256=corpus.sha256, torch_version=torch.__version__,
         finished_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        resumed_from_step=start_step, mfu=mfu, peak_flops=peak,
+        resumed_from_step=resumed_from, mfu=mfu, peak_flops=peak,
         device_name=device_name(device), eval_sha256=eval_sha256, compiled=bool(compile),
         b_simple=noise.b_simple,
     )
