@@ -81,6 +81,7 @@ class Selection:
     table: pd.DataFrame = field(repr=False)
     n_runs: int = 0
     candidates: tuple[str | Law, ...] = field(default=(), repr=False)
+    nested: Nested | None = field(default=None, repr=False)
 
     def ranked(self) -> list[str | Law]:
         """The candidates as given, best first (the order of ``table.rank``)."""
@@ -215,6 +216,7 @@ def choose_law(
         table=table,
         n_runs=nest.n_runs,
         candidates=tuple(nest.candidates),
+        nested=nest,
     )
 
 
@@ -335,6 +337,18 @@ def fit_auto(
     >>> fit_auto(df, ["m1", "power"]).options["auto"]["law"]
     'power'
     """
+    return _fit_auto(runs, candidates, by=by, cuts=cuts, **fit_kwargs)[0]
+
+
+def _fit_auto(
+    runs: Runs | pd.DataFrame | str,
+    candidates: Sequence[str | Law] | None = None,
+    *,
+    by: str | None = None,
+    cuts: Sequence[float] = DEFAULT_CUTS,
+    **fit_kwargs: Any,
+) -> tuple[Fit, Selection]:
+    """:func:`fit_auto`, also returning the :class:`Selection` (with its nested errors)."""
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
     selection = choose_law(runs, candidates, by=by, cuts=cuts, **fit_kwargs)
@@ -375,7 +389,7 @@ def fit_auto(
         record["law"] = "power"  # with E pinned at 0 (see "fallback")
         record["fallback"] = fallback
         record["note"] = (record.get("note", "") + "; " + fallback).lstrip("; ")
-    return replace(result, options={**result.options, "auto": record})
+    return replace(result, options={**result.options, "auto": record}), selection
 
 
 def _last_resort(runs: Runs, fit_kwargs: Mapping[str, Any]) -> Fit | None:
@@ -440,6 +454,11 @@ def _resolve(candidate: str | Law, fit_kwargs: Mapping[str, Any]) -> Law:
         return get_law(candidate, **opts)
     except LawError:
         return get_law(candidate)
+
+
+def _unique_in(name: str, names: Sequence[str]) -> bool:
+    """``name`` is one of ``names`` and no other candidate shares it (``name#2``)."""
+    return name in names and not any(n.startswith(name + "#") for n in names)
 
 
 def _unique_names(laws: Sequence[Law]) -> list[str]:
@@ -549,13 +568,17 @@ def fit(
     """
     if not isinstance(runs, Runs):
         runs = load_runs(runs)
+    known: dict[str, Any] | None = None
     if isinstance(law, str) and law.strip().lower() == "auto":
-        result = fit_auto(runs, candidates, **options)
+        result, selection = _fit_auto(runs, candidates, **options)
         chosen: Any = result.options["auto"]["law"]
         chosen = next((c for c in (candidates or ()) if isinstance(c, Law) and c.name == chosen), chosen)
         opts = options_for(chosen, {k: v for k, v in options.items() if k not in ("by", "cuts")}, inner=False)
         if result.options["auto"].get("fallback"):
             opts = {**opts, "fixed": {"E": 0.0}}
+        elif selection.nested is not None and _unique_in(result.law.name, selection.nested.names):
+            # the chosen law's fits below the cuts are made already: calibrate reuses them
+            known = {selection.nested.by: dict(selection.nested.errors[result.law.name])}
     else:
         if candidates is not None:
             raise FitError('candidates apply to law="auto" only')
@@ -563,7 +586,7 @@ def fit(
         chosen, opts = law, options
     if not calibrate_intervals:
         return result
-    record = calibrate(result, runs, chosen, opts)
+    record = calibrate(result, runs, chosen, opts, known=known)
     return replace(result, options={**result.options, "calibration": record})
 
 

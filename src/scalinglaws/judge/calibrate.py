@@ -65,9 +65,21 @@ def training_top(fit: Fit, runs: Runs) -> dict[str, float]:
     return out
 
 
-def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def calibrate(
+    fit: Fit,
+    runs: Runs,
+    law: Any,
+    fit_kwargs: Mapping[str, Any] | None = None,
+    *,
+    known: Mapping[str, Mapping[int, np.ndarray]] | None = None,
+) -> dict[str, Any]:
     """The calibration record of ``fit``, made on ``runs`` from ``law`` (as the user gave it)
-    with ``fit_kwargs`` (see the module notes)."""
+    with ``fit_kwargs`` (see the module notes).
+
+    ``known[column][k]``: the log errors (log predicted - log actual) at the runs above a
+    cut that keeps the ``k`` smallest distinct values of ``column``, from a fit of the same
+    law below it, already made (by :func:`scalinglaws.judge.auto.choose_law`, from the
+    law's whole start grid); that cut is not refitted. Other cuts are."""
     fit_kwargs = dict(fit_kwargs or {})
     runs = derive_variables(runs, fit.law, dict(fit.options.get("variables") or {}))
     target = fit.options.get("target") or "loss"
@@ -91,6 +103,7 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
     dists: list[np.ndarray] = []
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in _DROP}
     rng = np.random.default_rng(0)
+    reused = 0
     for by in orders:
         scale = runs.column(by)
         values = np.unique(scale)
@@ -100,20 +113,26 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
             train = scale <= values[k - 1]
             if train.sum() < n_free + 2 or (~train).sum() == 0:
                 continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    sub = _refit(runs.subset(train), law, fit, split_kwargs(kwargs, train), rng)
-                    pred = predict_runs(sub, runs.subset(~train))
-            except ScalingLawsError:
-                continue
-            y = runs.column(target)[~train]
-            with np.errstate(all="ignore"):
-                e = np.log(pred) - np.log(y)
+            reuse = (known or {}).get(by, {}).get(k)
+            if reuse is not None and np.shape(reuse) == ((~train).sum(),):
+                e = np.asarray(reuse, dtype=float)
+                reused += 1
+            else:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        sub = _refit(runs.subset(train), law, fit, split_kwargs(kwargs, train), rng)
+                        pred = predict_runs(sub, runs.subset(~train))
+                except ScalingLawsError:
+                    continue
+                y = runs.column(target)[~train]
+                with np.errstate(all="ignore"):
+                    e = np.log(pred) - np.log(y)
             ok = np.isfinite(e)
             if not ok.any():
                 continue
-            d = extrapolation_distance(training_top(sub, runs.subset(train)), law_inputs(sub, runs.subset(~train)))
+            # distances depend on the variables only: the full fit maps them as the refit does
+            d = extrapolation_distance(training_top(fit, runs.subset(train)), law_inputs(fit, runs.subset(~train)))
             errs.append(e[ok])
             dists.append(np.broadcast_to(d, e.shape)[ok])
     if not errs:
@@ -128,7 +147,7 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
     scores = np.abs(e) / np.where(sd > 0, sd, np.inf)
     scores = np.sort(scores[np.isfinite(scores)])
     n = scores.size
-    record.update(growth=growth, n_scores=int(n), bias=float(np.mean(e)))
+    record.update(growth=growth, n_scores=int(n), bias=float(np.mean(e)), reused_cuts=reused)
     if n >= 8:
         q = []
         for lv in LEVELS:
