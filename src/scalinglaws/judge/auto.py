@@ -38,6 +38,7 @@ from scalinglaws.judge.calibrate import calibrate
 from scalinglaws.engine.predict import predict_runs
 from scalinglaws.engine.predict import default_by
 from scalinglaws.judge.holdout import frame_records, split_kwargs
+from scalinglaws.judge.stack import stack_fits, stack_weights
 
 #: Default candidates for a learning curve in one variable ``x``. M2 of Alabdulmohsin et
 #: al. (``beta * x**c + eps_inf``) is the same model as ``power`` and is left out.
@@ -47,6 +48,11 @@ SIZE_DATA_CANDIDATES: tuple[str, ...] = ("chinchilla", "kaplan")
 #: Training shares of the distinct scales at the nested cut points.
 DEFAULT_CUTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
 _INNER_DROP = ("bootstrap", "seed", "progress")
+#: ``sl.fit(runs, "auto")`` on a learning curve stacks the candidates by their nested
+#: errors (:mod:`scalinglaws.judge.stack`); False keeps the single winner.
+STACK = True
+STACK_NOTE = ("weights on the simplex minimising the mean over cuts of the mean squared nested log error "
+              "of the weighted log prediction (stacking)")
 #: A law is chosen by at least this many nested cuts (fewer only when the runs have fewer).
 MIN_CUTS = 2
 
@@ -319,6 +325,7 @@ def fit_auto(
     *,
     by: str | None = None,
     cuts: Sequence[float] = DEFAULT_CUTS,
+    stack: bool = STACK,
     **fit_kwargs: Any,
 ) -> Fit:
     """Choose a law with :func:`choose_law`, fit it with ``fit_kwargs``, and record the
@@ -337,7 +344,7 @@ def fit_auto(
     >>> fit_auto(df, ["m1", "power"]).options["auto"]["law"]
     'power'
     """
-    return _fit_auto(runs, candidates, by=by, cuts=cuts, **fit_kwargs)[0]
+    return _fit_auto(runs, candidates, by=by, cuts=cuts, stack=stack, **fit_kwargs)[0]
 
 
 def _fit_auto(
@@ -346,6 +353,7 @@ def _fit_auto(
     *,
     by: str | None = None,
     cuts: Sequence[float] = DEFAULT_CUTS,
+    stack: bool = STACK,
     **fit_kwargs: Any,
 ) -> tuple[Fit, Selection]:
     """:func:`fit_auto`, also returning the :class:`Selection` (with its nested errors)."""
@@ -353,35 +361,71 @@ def _fit_auto(
         runs = load_runs(runs)
     selection = choose_law(runs, candidates, by=by, cuts=cuts, **fit_kwargs)
     scores = dict(zip(selection.table.candidate, selection.table.score))
-    fitted: list[Fit] = []
+    ranked = {_resolve(c, fit_kwargs).name: c for c in selection.ranked()}
+    fits: dict[str, Fit] = {}
+    said: dict[str, list[warnings.WarningMessage]] = {}
     skipped: list[str] = []
-    result: Fit | None = None
-    for candidate in selection.ranked():
-        name = _resolve(candidate, fit_kwargs).name
-        if (fitted or skipped) and not np.isfinite(scores.get(name, math.nan)):
-            break  # fall back only to candidates that passed the nested tests
-        try:
-            f = fit_one(runs, candidate, **options_for(candidate, fit_kwargs, inner=False))
-        except ScalingLawsError:
-            skipped.append(name)
-            continue
-        fitted.append(f)
-        if _sane_beyond(f, runs):
-            result = f
-            break
-        skipped.append(name)
+
+    def usable(name: str) -> bool:
+        """Fit a candidate on all runs (once); whether it predicts sanely beyond them."""
+        if name not in fits and name not in skipped:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    fits[name] = fit_one(runs, ranked[name], **options_for(ranked[name], fit_kwargs, inner=False))
+                said[name] = caught
+            except ScalingLawsError:
+                skipped.append(name)
+            if name in fits and not _sane_beyond(fits[name], runs):
+                skipped.append(name)
+        return name in fits and name not in skipped
+
+    members: list[str] = []
+    weights = np.ones(1)
+    nest = selection.nested
+    tested = [n for n in ranked if np.isfinite(scores.get(n, math.nan))]
+    if stack and nest is not None and tested and all(_stackable(_resolve(ranked[n], fit_kwargs)) for n in tested):
+        allowed = [n for n in tested if _unique_in(n, nest.names)]
+        while allowed:  # weights over the candidates still allowed; refit those that fail
+            w = stack_weights([nest.errors[n] for n in allowed])
+            pick = [n for n, wi in zip(allowed, w) if wi > 0]
+            bad = [n for n in pick if not usable(n)]
+            if not bad:
+                members, weights = pick, w[w > 0]
+                break
+            allowed = [n for n in allowed if n not in bad]
+    if not members:  # one law: the best by rank that fits and predicts sanely beyond the data
+        for i, name in enumerate(ranked):
+            if i and not np.isfinite(scores.get(name, math.nan)):
+                break  # fall back only to candidates that passed the nested tests
+            if usable(name):
+                members = [name]
+                break
     fallback = ""
+    result: Fit | None = fits[members[0]] if members else None
+    if len(members) > 1:
+        try:
+            result = stack_fits([fits[n] for n in members], weights, note=STACK_NOTE)
+        except LawError:  # e.g. a candidate whose name cannot name parameters: the heaviest alone
+            members = [members[int(np.argmax(weights))]]
+            result = fits[members[0]]
+    for name in members:  # the warnings of the fits in the result, once
+        for w in said.get(name, []):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     if result is None:
         result = _last_resort(runs, fit_kwargs)
         if result is not None:
             fallback = ("no candidate predicts finite positive values beyond the data: fell back to a pure power "
                         "law (power with E = 0), finite for every positive x")
-        elif fitted:
-            result = fitted[0]
+        elif fits:
+            result = next(iter(fits.values()))
         else:
             raise LawError(f"no candidate could be fitted to all {len(runs)} runs (tried {', '.join(skipped)})")
     record = selection.to_dict()
     record["law"] = result.law.name
+    if len(members) > 1:
+        record["stack"] = {"members": members, "weights": [float(w) for w in result.options["stack"]["weights"]],
+                           "scores": [float(scores[n]) for n in members], "how": STACK_NOTE}
     if skipped:
         record["note"] = (f"{', '.join(skipped)}: fit failed on all runs, or predicted non-finite or non-positive "
                           f"values beyond the data; fitted {result.law.name}")
@@ -390,6 +434,22 @@ def _fit_auto(
         record["fallback"] = fallback
         record["note"] = (record.get("note", "") + "; " + fallback).lstrip("; ")
     return replace(result, options={**result.options, "auto": record}), selection
+
+
+def _stack_errors(selection: Selection, members: Sequence[str], weights: Sequence[float]) -> dict[str, Any] | None:
+    """The stack's log errors above each nested cut where every member was tested."""
+    nest = selection.nested
+    if nest is None or not all(_unique_in(m, nest.names) for m in members):
+        return None
+    common = set.intersection(*(set(nest.errors[m]) for m in members))
+    with np.errstate(all="ignore"):
+        return {nest.by: {k: sum(w * nest.errors[m][k] for m, w in zip(members, weights)) for k in sorted(common)}}
+
+
+def _stackable(law: Law) -> bool:
+    """Laws of one numeric variable (learning curves) are stacked; others are not (a law in
+    size and data keeps its own optimum and plans)."""
+    return len(law.variables) == 1 and not law.categorical
 
 
 def _last_resort(runs: Runs, fit_kwargs: Mapping[str, Any]) -> Fit | None:
@@ -543,6 +603,7 @@ def fit(
     *,
     candidates: Sequence[str | Law] | None = None,
     calibrate_intervals: bool = True,
+    stack: bool | None = None,
     **options: Any,
 ) -> Fit:
     """Fit a scaling law to runs: ``scalinglaws.fit``.
@@ -570,18 +631,24 @@ def fit(
         runs = load_runs(runs)
     known: dict[str, Any] | None = None
     if isinstance(law, str) and law.strip().lower() == "auto":
-        result, selection = _fit_auto(runs, candidates, **options)
+        result, selection = _fit_auto(runs, candidates, stack=STACK if stack is None else stack, **options)
         chosen: Any = result.options["auto"]["law"]
         chosen = next((c for c in (candidates or ()) if isinstance(c, Law) and c.name == chosen), chosen)
-        opts = options_for(chosen, {k: v for k, v in options.items() if k not in ("by", "cuts")}, inner=False)
-        if result.options["auto"].get("fallback"):
+        stacked = result.options["auto"].get("stack")
+        opts = {} if stacked else options_for(chosen, {k: v for k, v in options.items() if k not in ("by", "cuts")},
+                                              inner=False)
+        if stacked:
+            # a stack is calibrated from its members' fits below the cuts, combined as it
+            # combines them (log errors weighted); it is never refitted as one law
+            chosen, known = None, _stack_errors(selection, stacked["members"], stacked["weights"])
+        elif result.options["auto"].get("fallback"):
             opts = {**opts, "fixed": {"E": 0.0}}
         elif selection.nested is not None and _unique_in(result.law.name, selection.nested.names):
             # the chosen law's fits below the cuts are made already: calibrate reuses them
             known = {selection.nested.by: dict(selection.nested.errors[result.law.name])}
     else:
-        if candidates is not None:
-            raise FitError('candidates apply to law="auto" only')
+        if candidates is not None or stack is not None:
+            raise FitError(f'{"candidates" if candidates is not None else "stack"} apply to law="auto" only')
         result = fit_one(runs, law, **options)
         chosen, opts = law, options
     if not calibrate_intervals:

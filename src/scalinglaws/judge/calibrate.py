@@ -79,13 +79,16 @@ def calibrate(
     ``known[column][k]``: the log errors (log predicted - log actual) at the runs above a
     cut that keeps the ``k`` smallest distinct values of ``column``, from a fit of the same
     law below it, already made (by :func:`scalinglaws.judge.auto.choose_law`, from the
-    law's whole start grid); that cut is not refitted. Other cuts are."""
+    law's whole start grid); that cut is not refitted, and counts even with fewer than
+    ``n_free + 2`` training runs (its fit had more runs than parameters). Other cuts are
+    refitted, unless ``law`` is None (a stack of laws, calibrated from ``known`` only)."""
     fit_kwargs = dict(fit_kwargs or {})
     runs = derive_variables(runs, fit.law, dict(fit.options.get("variables") or {}))
     target = fit.options.get("target") or "loss"
     top = training_top(fit, runs)
     resid = _log_residuals(fit, runs, target)
-    n_free = len(fit.free_params)
+    stack = fit.options.get("stack") or {}
+    n_free = int(round(stack["effective_params"])) if "effective_params" in stack else len(fit.free_params)
     dof = max(int(np.isfinite(resid).sum()) - n_free, 1)
     noise = float(math.sqrt(np.nansum(resid**2) / dof)) if np.isfinite(resid).any() else math.nan
     record: dict[str, Any] = {"noise": noise, "growth": 0.0, "top": top, "n_scores": 0, "quantiles": None,
@@ -111,12 +114,14 @@ def calibrate(
         ks = sorted({min(max(int(round(c * m)), 1), m - 1) for c in CUTS}) if m >= 3 else []
         for k in ks:
             train = scale <= values[k - 1]
-            if train.sum() < n_free + 2 or (~train).sum() == 0:
-                continue
             reuse = (known or {}).get(by, {}).get(k)
+            if (~train).sum() == 0:
+                continue
             if reuse is not None and np.shape(reuse) == ((~train).sum(),):
                 e = np.asarray(reuse, dtype=float)
                 reused += 1
+            elif law is None or train.sum() < n_free + 2:
+                continue
             else:
                 try:
                     with warnings.catch_warnings():
