@@ -52,7 +52,7 @@ _INNER_DROP = ("bootstrap", "seed", "progress")
 #: errors (:mod:`scalinglaws.judge.stack`); False keeps the single winner.
 STACK = True
 STACK_NOTE = ("weights on the simplex minimising the mean over cuts of the mean squared nested log error "
-              "of the weighted log prediction (stacking)")
+              "of the weighted log prediction (stacking); weights under 0.1 dropped")
 #: A law is chosen by at least this many nested cuts (fewer only when the runs have fewer).
 MIN_CUTS = 2
 

@@ -138,7 +138,7 @@ def stack_fits(fits: Sequence[Fit], weights: Sequence[float], *, note: str = "")
 
 
 
-def stack_weights(errors: Sequence[Mapping[int, np.ndarray]], *, floor: float = 1e-3) -> np.ndarray:
+def stack_weights(errors: Sequence[Mapping[int, np.ndarray]], *, floor: float = 0.1) -> np.ndarray:
     """Stacking weights from nested extrapolation errors.
 
     ``errors[i][k]``: law ``i``'s log errors above nested cut ``k`` (every law tested at
@@ -147,7 +147,8 @@ def stack_weights(errors: Sequence[Mapping[int, np.ndarray]], *, floor: float = 
     ``w >= 0, sum w = 1`` (Breiman's stacking, the errors of a combination in log space
     being the combination of the errors): non-negative least squares
     (:func:`scipy.optimize.nnls`) with the sum held at one by a heavily weighted row.
-    Weights below ``floor`` are dropped and the rest renormalised. Often one or two laws
+    Weights below ``floor`` (a law that barely moves the prediction, often fitted to the
+    noise of the cuts) are dropped and the rest renormalised. Often one or two laws
     take all the weight: when one law extrapolates best at every cut, it is chosen alone.
     """
     from scipy.optimize import nnls
