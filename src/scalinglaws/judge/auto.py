@@ -405,13 +405,13 @@ def _fit_auto(
     result: Fit | None = fits[members[0]] if members else None
     if len(members) > 1:
         try:
-            result = stack_fits([fits[n] for n in members], weights, note=STACK_NOTE)
+            result = stack_fits([fits[n] for n in members], [float(v) for v in weights], note=STACK_NOTE)
         except LawError:  # e.g. a candidate whose name cannot name parameters: the heaviest alone
             members = [members[int(np.argmax(weights))]]
             result = fits[members[0]]
     for name in members:  # the warnings of the fits in the result, once
-        for w in said.get(name, []):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        for msg in said.get(name, []):
+            warnings.warn_explicit(msg.message, msg.category, msg.filename, msg.lineno)
     if result is None:
         result = _last_resort(runs, fit_kwargs)
         if result is not None:

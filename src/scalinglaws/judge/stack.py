@@ -90,8 +90,9 @@ def stack_fits(fits: Sequence[Fit], weights: Sequence[float], *, note: str = "")
     params = {f"{f.law.name}{SEP}{k}": float(f.params[k]) for f in fits for k in f.free_params}
     fixed = {f"{f.law.name}{SEP}{k}": float(v) for f in fits for k, v in f.fixed.items()}
     draws = None
-    if all(f.draws is not None for f in fits) and len({len(f.draws) for f in fits}) == 1:  # type: ignore[arg-type]
-        draws = np.column_stack([f.draws for f in fits])
+    member_draws = [f.draws for f in fits if f.draws is not None]
+    if len(member_draws) == len(fits) and len({len(d) for d in member_draws}) == 1:
+        draws = np.column_stack(member_draws)
     d = [f.diagnostics for f in fits]
 
     def prefixed(f: Fit, names: Sequence[str]) -> tuple[str, ...]:
