@@ -437,13 +437,18 @@ def _fit_auto(
 
 
 def _stack_errors(selection: Selection, members: Sequence[str], weights: Sequence[float]) -> dict[str, Any] | None:
-    """The stack's log errors above each nested cut where every member was tested."""
+    """Errors to calibrate a stack by, above each nested cut where every member was tested:
+    ``sum_i w_i |e_i|``, the weighted mean of the members' absolute log errors. It bounds
+    the stack's own nested error ``|sum_i w_i e_i|`` (triangle inequality) without the
+    cancellation the weights were chosen for on these very cuts: calibrating by the
+    stack's own errors made intervals too narrow (38 % coverage of 90 % intervals on 12
+    misfitting curves)."""
     nest = selection.nested
     if nest is None or not all(_unique_in(m, nest.names) for m in members):
         return None
     common = set.intersection(*(set(nest.errors[m]) for m in members))
     with np.errstate(all="ignore"):
-        return {nest.by: {k: sum(w * nest.errors[m][k] for m, w in zip(members, weights)) for k in sorted(common)}}
+        return {nest.by: {k: sum(w * np.abs(nest.errors[m][k]) for m, w in zip(members, weights)) for k in sorted(common)}}
 
 
 def _stackable(law: Law) -> bool:
