@@ -10,10 +10,16 @@ counts only when every candidate still in the race has more training runs than f
 parameters (the most flexible candidates drop out first when the runs are few).
 
 ``sl.fit(runs, "auto", candidates=[...])`` is :func:`fit_auto`: ``choose_law`` on the
-runs, then the winner fitted on all of them, with a guard against laws that explode
-beyond the data (the next candidate is fitted when the winner predicts a non-finite or
-non-positive value at 2 or 10 times the largest scale). The choice is recorded in
-``fit.options["auto"]``. See docs/judging.md for the benchmark behind the defaults.
+runs, then, for a learning curve (laws of one variable), a *stack* of the candidates
+that passed the nested tests: weights chosen on the same nested errors
+(:func:`scalinglaws.judge.stack.stack_weights`), and only the laws with weight fitted on
+all runs, combined as a weighted geometric mean (one law when it takes all the weight;
+``stack=False`` keeps the single winner; laws of two variables are never stacked). A
+guard against laws that explode beyond the data: a candidate that predicts a non-finite
+or non-positive value at 2 or 10 times the largest scale is left out (the weights are
+recomputed without it, or the next candidate by rank is fitted), and when none is left,
+a pure power law. The choice is recorded in ``fit.options["auto"]`` (``"stack"``:
+members, weights, scores). See docs/judging.md for the benchmark behind the defaults.
 """
 
 from __future__ import annotations
@@ -328,13 +334,15 @@ def fit_auto(
     stack: bool = STACK,
     **fit_kwargs: Any,
 ) -> Fit:
-    """Choose a law with :func:`choose_law`, fit it with ``fit_kwargs``, and record the
-    choice in ``fit.options["auto"]``.
+    """Choose a law with :func:`choose_law` (or, with ``stack`` on a learning curve, a
+    stack of the candidates weighted by their nested errors, see the module notes), fit
+    it with ``fit_kwargs``, and record the choice in ``fit.options["auto"]``.
 
     ``sl.fit(runs, "auto", candidates=...)`` is this function. A guard against laws that
-    explode beyond the data: if the winner's fit on all runs predicts a non-finite or
-    non-positive value at 2 or 10 times the largest scale (laws of one variable), the
-    next candidate by rank is fitted instead (said in ``options["auto"]["note"]``).
+    explode beyond the data: a candidate whose fit on all runs predicts a non-finite or
+    non-positive value at 2 or 10 times the largest scale (laws of one variable) is left
+    out, and the weights recomputed or the next candidate by rank fitted instead (said in
+    ``options["auto"]["note"]``).
 
     Examples
     --------
@@ -614,7 +622,8 @@ def fit(
     """Fit a scaling law to runs: ``scalinglaws.fit``.
 
     ``law="auto"`` chooses among ``candidates`` (default: by the runs' columns) by
-    nested extrapolation tests on these runs (:func:`fit_auto`); any other law is
+    nested extrapolation tests on these runs, stacking the candidates of a learning curve
+    unless ``stack=False`` (:func:`fit_auto`); any other law is
     fitted by the engine, :func:`scalinglaws.engine.fit.fit`, whose options
     (objective, starts, bootstrap, ...) are accepted here unchanged.
 
@@ -622,7 +631,9 @@ def fit(
     the law is refitted below a few cuts of the runs ordered by scale, and its errors
     above each cut measure how fast the error of extrapolating grows with the distance
     beyond the data (:mod:`scalinglaws.judge.calibrate`). :meth:`Fit.predict_interval`
-    uses them by default.
+    uses them by default. A stack is calibrated from its members' nested errors (never
+    refitted as one law); for a single law chosen by ``"auto"`` the fits ``choose_law``
+    made at the cuts are reused.
 
     Examples
     --------

@@ -9,7 +9,10 @@ way beyond it. It is measured here, conformal style, from the data alone:
 1. Order the runs by scale (and, for laws of several variables, by each variable alone:
    a run can lie beyond the data in any direction) and cut them at a few shares of
    their distinct values (50, 60, 70 and 80 %). At each cut, refit the law on the runs below it (from 8 starts
-   around the full fit's optimum, no bootstrap) and record the log error at every run above it, with the run's
+   around the full fit's optimum, no bootstrap; for ``sl.fit(runs, "auto")`` the fits
+   ``choose_law`` made at the same cuts from the whole grid are reused, and a stack of
+   laws is never refitted: it takes the weighted mean of its members' absolute errors)
+   and record the log error at every run above it, with the run's
    *distance* beyond the training data in decades (0 inside the data): the largest, over
    the law's variables and their product, of ``log10(value / largest training value)``
    (:func:`scalinglaws.engine.result.extrapolation_distance`).
