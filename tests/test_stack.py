@@ -96,3 +96,19 @@ def test_laws_of_two_variables_are_not_stacked():
     small = runs.data.sort_values("n_params").iloc[::6]
     f = sl.fit(small, "auto", calibrate_intervals=False)
     assert f.law.name in ("chinchilla", "kaplan") and "stack" not in f.options["auto"]
+
+
+def test_a_law_that_turns_negative_beyond_the_data_leaves_the_stack():
+    """The log-linear law fits this curve exactly (best at every nested cut, all the weight)
+    but is negative at 10x the largest x: it is left out and the weights recomputed."""
+    from scalinglaws.laws.law import Param, formula_law
+
+    loglin = formula_law("c0 - c1 * log(x)", name="loglin",
+                         params=[Param("c0", 0.0, 10.0, grid=(1.0, 2.0)), Param("c1", 0.0, 1.0, grid=(0.1, 0.3))])
+    x = np.geomspace(10, 1e4, 12)
+    df = pd.DataFrame({"x": x, "loss": 2.0 - 0.2 * np.log(x)})
+    f = sl.fit(df, "auto", candidates=[loglin, "power", "m1"])
+    rec = f.options["auto"]
+    assert rec["table"][0]["candidate"] == "loglin" or min(r["score"] for r in rec["table"]) < 1e-6
+    assert "loglin" not in f.law.name and "loglin" in rec["note"]
+    assert np.all(f.predict(x=np.array([2e4, 1e5]), check_range=False) > 0)
