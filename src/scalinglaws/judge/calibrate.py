@@ -9,7 +9,10 @@ way beyond it. It is measured here, conformal style, from the data alone:
 1. Order the runs by scale (and, for laws of several variables, by each variable alone:
    a run can lie beyond the data in any direction) and cut them at a few shares of
    their distinct values (50, 60, 70 and 80 %). At each cut, refit the law on the runs below it (from 8 starts
-   around the full fit's optimum, no bootstrap) and record the log error at every run above it, with the run's
+   around the full fit's optimum, no bootstrap; for ``sl.fit(runs, "auto")`` the fits
+   ``choose_law`` made at the same cuts from the whole grid are reused, and a stack of
+   laws is never refitted: it takes the weighted mean of its members' absolute errors)
+   and record the log error at every run above it, with the run's
    *distance* beyond the training data in decades (0 inside the data): the largest, over
    the law's variables and their product, of ``log10(value / largest training value)``
    (:func:`scalinglaws.engine.result.extrapolation_distance`).
@@ -65,15 +68,30 @@ def training_top(fit: Fit, runs: Runs) -> dict[str, float]:
     return out
 
 
-def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def calibrate(
+    fit: Fit,
+    runs: Runs,
+    law: Any,
+    fit_kwargs: Mapping[str, Any] | None = None,
+    *,
+    known: Mapping[str, Mapping[int, np.ndarray]] | None = None,
+) -> dict[str, Any]:
     """The calibration record of ``fit``, made on ``runs`` from ``law`` (as the user gave it)
-    with ``fit_kwargs`` (see the module notes)."""
+    with ``fit_kwargs`` (see the module notes).
+
+    ``known[column][k]``: the log errors (log predicted - log actual) at the runs above a
+    cut that keeps the ``k`` smallest distinct values of ``column``, from a fit of the same
+    law below it, already made (by :func:`scalinglaws.judge.auto.choose_law`, from the
+    law's whole start grid); that cut is not refitted, and counts even with fewer than
+    ``n_free + 2`` training runs (its fit had more runs than parameters). Other cuts are
+    refitted, unless ``law`` is None (a stack of laws, calibrated from ``known`` only)."""
     fit_kwargs = dict(fit_kwargs or {})
     runs = derive_variables(runs, fit.law, dict(fit.options.get("variables") or {}))
     target = fit.options.get("target") or "loss"
     top = training_top(fit, runs)
     resid = _log_residuals(fit, runs, target)
-    n_free = len(fit.free_params)
+    stack = fit.options.get("stack") or {}
+    n_free = int(round(stack["effective_params"])) if "effective_params" in stack else len(fit.free_params)
     dof = max(int(np.isfinite(resid).sum()) - n_free, 1)
     noise = float(math.sqrt(np.nansum(resid**2) / dof)) if np.isfinite(resid).any() else math.nan
     record: dict[str, Any] = {"noise": noise, "growth": 0.0, "top": top, "n_scores": 0, "quantiles": None,
@@ -91,6 +109,7 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
     dists: list[np.ndarray] = []
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in _DROP}
     rng = np.random.default_rng(0)
+    reused = 0
     for by in orders:
         scale = runs.column(by)
         values = np.unique(scale)
@@ -98,22 +117,30 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
         ks = sorted({min(max(int(round(c * m)), 1), m - 1) for c in CUTS}) if m >= 3 else []
         for k in ks:
             train = scale <= values[k - 1]
-            if train.sum() < n_free + 2 or (~train).sum() == 0:
+            reuse = (known or {}).get(by, {}).get(k)
+            if (~train).sum() == 0:
                 continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    sub = _refit(runs.subset(train), law, fit, split_kwargs(kwargs, train), rng)
-                    pred = predict_runs(sub, runs.subset(~train))
-            except ScalingLawsError:
+            if reuse is not None and np.shape(reuse) == ((~train).sum(),):
+                e = np.asarray(reuse, dtype=float)
+                reused += 1
+            elif law is None or train.sum() < n_free + 2:
                 continue
-            y = runs.column(target)[~train]
-            with np.errstate(all="ignore"):
-                e = np.log(pred) - np.log(y)
+            else:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        sub = _refit(runs.subset(train), law, fit, split_kwargs(kwargs, train), rng)
+                        pred = predict_runs(sub, runs.subset(~train))
+                except ScalingLawsError:
+                    continue
+                y = runs.column(target)[~train]
+                with np.errstate(all="ignore"):
+                    e = np.log(pred) - np.log(y)
             ok = np.isfinite(e)
             if not ok.any():
                 continue
-            d = extrapolation_distance(training_top(sub, runs.subset(train)), law_inputs(sub, runs.subset(~train)))
+            # distances depend on the variables only: the full fit maps them as the refit does
+            d = extrapolation_distance(training_top(fit, runs.subset(train)), law_inputs(fit, runs.subset(~train)))
             errs.append(e[ok])
             dists.append(np.broadcast_to(d, e.shape)[ok])
     if not errs:
@@ -128,7 +155,7 @@ def calibrate(fit: Fit, runs: Runs, law: Any, fit_kwargs: Mapping[str, Any] | No
     scores = np.abs(e) / np.where(sd > 0, sd, np.inf)
     scores = np.sort(scores[np.isfinite(scores)])
     n = scores.size
-    record.update(growth=growth, n_scores=int(n), bias=float(np.mean(e)))
+    record.update(growth=growth, n_scores=int(n), bias=float(np.mean(e)), reused_cuts=reused)
     if n >= 8:
         q = []
         for lv in LEVELS:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 from scalinglaws.laws.law import Law, Param, formula_law, function_law
 
@@ -88,12 +89,22 @@ def m3() -> Law:
     )
 
 
-def m4_error(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -> Any:
-    """Solve (err - eps_inf) / (eps_0 - err)**alpha = beta * x**c for err, elementwise.
+#: Newton iterations of the M4 solve: at most this many (about 3 to 8 are used), stopping
+#: when no point's u = expit(t) moves by more than ``_NEWTON_TOL`` relative to itself.
+_NEWTON_MAX = 60
+_NEWTON_TOL = 1e-14
 
-    With ``u = (err - eps_inf) / (eps_0 - eps_inf)`` in (0, 1) the equation reads
-    ``log u - alpha*log(1 - u) = log(beta * x**c) + (alpha - 1) * log(eps_0 - eps_inf)``,
-    whose left side increases with u: bisection on u, 64 halvings, all points at once.
+
+def _m4_logit(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(t, span, eps_inf)``, with ``u = expit(t)`` the solution of the M4 equation in
+    :func:`m4_error` and ``span = eps_0 - eps_inf``, all broadcast.
+
+    In the logit ``t`` of ``u`` the equation is ``g(t) = alpha*softplus(t) - softplus(-t) - rhs
+    = 0``. ``g`` increases (``g' = (1 - u) + alpha*u > 0``) and ``g'' = (alpha - 1) u (1 - u)``
+    has one sign for a given ``alpha``: convex or concave. Since ``g(rhs) = (alpha - 1)
+    softplus(rhs)``, the start ``t = rhs`` lies above the root when ``g`` is convex and below
+    it when concave: the side from which Newton's method converges monotonically, with no
+    overshoot and no bracketing needed (quadratically near the root).
     """
     x, eps_inf, eps_0, alpha, beta, c = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (x, eps_inf, eps_0, alpha, beta, c))
@@ -101,16 +112,32 @@ def m4_error(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) ->
     span = eps_0 - eps_inf
     with np.errstate(all="ignore"):
         rhs = np.log(beta) + c * np.log(x) + (alpha - 1.0) * np.log(span)
-        lo = np.zeros_like(rhs)
-        hi = np.ones_like(rhs)
-        for _ in range(64):
-            mid = 0.5 * (lo + hi)
-            h = np.log(mid) - alpha * np.log1p(-mid)
-            up = h < rhs
-            lo = np.where(up, mid, lo)
-            hi = np.where(up, hi, mid)
-        u = 0.5 * (lo + hi)
-        out = eps_inf + u * span
+        t = np.where(np.isfinite(rhs), rhs, 0.0)
+        for _ in range(_NEWTON_MAX):
+            u, v = expit(t), expit(-t)
+            g = (alpha - 1.0) * np.logaddexp(0.0, t) + t - rhs  # softplus(-t) = softplus(t) - t
+            step = g / (v + alpha * u)
+            step = np.where(np.isfinite(step), step, 0.0)  # alpha = 0, u = 1: no root, t stays large
+            t = t - step
+            if not np.any(np.abs(step) * v > _NEWTON_TOL):
+                break
+        # an infinite right side means u = 0 or 1; NaN (x or beta not positive) stays NaN
+        t = np.where(np.isinf(rhs), rhs, np.where(np.isnan(rhs), np.nan, t))
+    return t, span, eps_inf
+
+
+def m4_error(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -> Any:
+    """Solve (err - eps_inf) / (eps_0 - err)**alpha = beta * x**c for err, elementwise.
+
+    With ``u = (err - eps_inf) / (eps_0 - eps_inf)`` in (0, 1) the equation reads
+    ``log u - alpha*log(1 - u) = log(beta * x**c) + (alpha - 1) * log(eps_0 - eps_inf)``,
+    whose left side increases with u: solved by Newton's method on the logit of u, all
+    points at once (see :func:`_m4_logit`); NaN where ``eps_0 <= eps_inf`` or ``x`` or
+    ``beta`` is not positive.
+    """
+    t, span, eps_inf = _m4_logit(x, eps_inf, eps_0, alpha, beta, c)
+    with np.errstate(all="ignore"):
+        out = eps_inf + expit(t) * span
     return np.where(span > 0, out, np.nan)
 
 
@@ -127,12 +154,14 @@ def m4() -> Law:
         return out
 
     def value_and_grad(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[Any, list[Any]]:
-        # implicit differentiation of F(err) = log(err - eps_inf) - alpha*log(eps_0 - err) - log(beta) - c*log(x)
+        # implicit differentiation of F(err) = log(err - eps_inf) - alpha*log(eps_0 - err) - log(beta) - c*log(x);
+        # err - eps_inf and eps_0 - err come from the logit (no cancellation when err is near either end)
         x = np.asarray(X["x"], dtype=float)
         e_inf, e0, alpha, beta, c = (np.asarray(P[k], dtype=float) for k in ("eps_inf", "eps_0", "alpha", "beta", "c"))
-        err = m4_error(x, e_inf, e0, alpha, beta, c)
+        t, span, e_inf_b = _m4_logit(x, e_inf, e0, alpha, beta, c)
         with np.errstate(all="ignore"):
-            above, below = err - e_inf, e0 - err
+            above, below = expit(t) * span, expit(-t) * span
+            err = np.where(span > 0, e_inf_b + above, np.nan)
             f_err = 1.0 / above + alpha / below
             partials = [-1.0 / above, -alpha / below, -np.log(below), -1.0 / beta, -np.log(x)]
             grads = [-p / f_err for p in partials]
