@@ -215,9 +215,6 @@ class RunSpec:
         for name, default in _LATER_DATA_FIELDS.items():
             if content["data"][name] == default:
                 del content["data"][name]
-        for name, default in _LATER_RUN_FIELDS.items():
-            if content[name] == default:
-                del content[name]
         text = json.dumps(content, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
