@@ -173,6 +173,13 @@ CASES["fp_quant"] = (
 )
 
 
+@pytest.fixture(autouse=True)
+def _multi_power_schedules_registered() -> None:
+    """Register the multi-power cases' schedules again: another test's schedule search may
+    have pushed them out of the bounded cache since this module was imported."""
+    _history_design()
+
+
 def test_every_catalog_law_has_a_case() -> None:
     assert set(CASES) == set(CATALOG)
 
