@@ -27,14 +27,17 @@ import pandas as pd
 import scalinglaws.engine.fit  # noqa: F401  (the module, which the package's fit function shadows)
 from scalinglaws.data.runs import Runs, load_runs
 from scalinglaws.engine.fit import Prepared, best_start, finish, prepare
+from scalinglaws.engine.diagnose import diagnose
 from scalinglaws.engine.result import Fit
 from scalinglaws.engine.solver import (
     CONVERGED,
     Problem,
     Solution,
+    curvatures,
     levenberg_marquardt,
     multistart,
 )
+from scalinglaws.engine.trust import training_ranges
 from scalinglaws.errors import DataError, FitError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 
@@ -147,13 +150,16 @@ def fit_each(
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     labels = tuple(_plain(u) for u in uniques)
-    groups: list[tuple[np.ndarray, Prepared]] = []
-    for label, (a, b) in zip(labels, itertools.pairwise(bounds)):
-        rows = order[a:b]
-        try:
-            groups.append((rows, prepare(runs.subset(rows), law, **options)))
-        except ScalingLawsError as err:
-            raise type(err)(f"group {by}={label!r}: {err}") from None
+    slices = [order[a:b] for a, b in itertools.pairwise(bounds)]
+    prepared = _prepare_all(runs, law, options, slices)
+    if prepared is None:  # some group cannot be fitted: prepare one by one to say which and why
+        prepared = []
+        for label, rows in zip(labels, slices):
+            try:
+                prepared.append(prepare(runs.subset(rows), law, **options))
+            except ScalingLawsError as err:
+                raise type(err)(f"group {by}={label!r}: {err}") from None
+    groups = list(zip(slices, prepared))
     fits: list[Fit] = []
     for block in _blocks(groups):
         fits.extend(_fit_block([groups[i] for i in block], [labels[i] for i in block], runs, law, by, options))
@@ -166,6 +172,31 @@ def fit_each(
             stacklevel=2,
         )
     return FitTable(by=by, labels=labels, fits=tuple(fits))
+
+
+def _prepare_all(runs: Runs, law: Any, options: Mapping[str, Any], slices: Sequence[np.ndarray]) -> list[Prepared] | None:
+    """Every group's :class:`Prepared`, equal to ``prepare(runs.subset(rows), law, **options)``,
+    from one preparation of all runs (the checks are value by value, so they pass on
+    the whole exactly when they pass on every group) and slices of its arrays; None
+    when the whole or some group would be refused (too few runs, no weight)."""
+    try:
+        whole = prepare(runs, law, **options)
+    except ScalingLawsError:
+        return None
+    w = whole.weights
+    if min(rows.size for rows in slices) < len(whole.law.params) or not all((w[rows] > 0).any() for rows in slices):
+        return None
+    problem, the_law = whole.problem, whole.law
+    data_starts = the_law.grid_fn is not None  # starts the law chooses from each group's data
+    out = []
+    for rows, fingerprint in zip(slices, runs.fingerprints(slices)):
+        X = {k: v[rows] for k, v in problem.variables.items()}
+        part = Problem(law=the_law, variables=X, y=problem.y[rows], objective=problem.objective)
+        starts = part.to_internal(_fit._starts(the_law, whole.grid, X, part.y)) if data_starts else whole.starts
+        fit_options = {**whole.options, "n_starts": int(starts.shape[0]), "ranges": training_ranges(X, the_law.categorical)}
+        provenance = {**whole.provenance, "data_fingerprint": fingerprint, "n_runs": int(rows.size)}
+        out.append(replace(whole, problem=part, starts=starts, weights=w[rows], options=fit_options, provenance=provenance))
+    return out
 
 
 def _alone(prep: Prepared) -> bool:
@@ -221,29 +252,39 @@ def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], run
     if batched:
         parts = [groups[i][1] for i in batched]
         sizes = [len(p.starts) for p in parts]
-        stacked, W = _stack([p.problem for p in parts], [p.weights for p in parts], sizes)
+        # one data row per group; every start reads its group's row
+        stacked, W = _stack([p.problem for p in parts], [p.weights for p in parts], [1] * len(parts))
         codes = np.repeat(np.arange(len(parts)), sizes)
         prune = parts[0].prune
-        sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune)
+        sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune,
+                                  data_rows=codes)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        solutions = []
-        for k, (a, b) in enumerate(itertools.pairwise(offsets)):
-            part = Solution(*(getattr(sol, f)[a:b] for f in ("theta", "objective", "status", "iterations")))
-            mine = refined[(refined >= a) & (refined < b)] - a
+        # each group's best start: the first of its smallest finite objectives (argmin's choice)
+        F = np.where(np.isfinite(sol.objective), sol.objective, np.inf)
+        best = np.lexsort((np.arange(F.size), F, codes))[offsets[:-1]]
+        for k in np.flatnonzero(~np.isfinite(F[best]))[:1]:
+            part = Solution(*(getattr(sol, f)[offsets[k] : offsets[k + 1]] for f in ("theta", "objective", "status", "iterations")))
             try:
-                best = best_start(parts[k], part)
+                best_start(parts[k], part)
             except FitError as err:
                 raise FitError(f"group {by}={labels[batched[k]]!r}: {err}") from None
-            solutions.append((part, mine, best))
         n_boot = parts[0].n_boot
-        thetas = [s[0].theta[s[2]] for s in solutions]
-        draws = _bootstrap(parts, thetas, n_boot, parts[0].seed) if n_boot else [(None, 0)] * len(parts)
+        thetas = sol.theta[best]
+        draws = _bootstrap(parts, list(thetas), n_boot, parts[0].seed) if n_boot else [(None, 0)] * len(parts)
+        # the curvature at every group's optimum, and all diagnostics, in one evaluation
+        with np.errstate(all="ignore"):
+            hessians = curvatures(stacked, thetas, W)
+        diagnostics = diagnose(parts[0].problem, sol.theta, sol.objective, sol.status, sol.iterations, codes, refined,
+                               best, hessians, [d[1] for d in draws], n_boot)  # fmt: skip
+        cut = np.searchsorted(refined, offsets)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingLawsWarning)
             for k, i in enumerate(batched):
-                part, mine, best = solutions[k]
-                out[i] = finish(parts[k], part, mine, best, draws[k][0], draws[k][1],
-                                provenance={"group": {by: _plain(labels[i])}})
+                lo, hi = offsets[k], offsets[k + 1]
+                part = Solution(sol.theta[lo:hi], sol.objective[lo:hi], sol.status[lo:hi], sol.iterations[lo:hi])
+                out[i] = finish(parts[k], part, refined[cut[k] : cut[k + 1]] - lo, int(best[k] - lo), draws[k][0],
+                                draws[k][1], provenance={"group": {by: _plain(labels[i])}},
+                                diagnostics=diagnostics[k])  # fmt: skip
     return [out[i] for i in range(len(groups))]
 
 

@@ -499,11 +499,18 @@ def curvature(problem: Problem, theta: np.ndarray, weights: np.ndarray) -> np.nd
     for a in range(0, n, RUN_CHUNK):
         cols = slice(a, a + RUN_CHUNK)
         part = problem if n <= RUN_CHUNK else problem.runs(cols)
-        r, J = part.residuals(theta[None, :])
-        assert J is not None
-        omega = np.asarray(weights)[..., cols] * problem.objective.irls_weight(r[0])
-        H = H + (J[0] * omega) @ J[0].T if n > RUN_CHUNK else (J[0] * omega) @ J[0].T
+        Hc = curvatures(part, theta[None, :], np.asarray(weights)[..., cols][None])[0]
+        H = H + Hc if n > RUN_CHUNK else Hc
     return H
+
+
+def curvatures(problem: Problem, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`curvature` at every row of ``theta`` (one chunk of runs), shape
+    ``(n_rows, n_params, n_params)``: row by row the same numbers as one row alone."""
+    r, J = problem.residuals(theta)
+    assert J is not None
+    omega = weights * problem.objective.irls_weight(r)
+    return (J * omega[:, None, :]) @ J.transpose(0, 2, 1)
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -526,6 +533,7 @@ def multistart(
     ftol: float = 1e-13,
     prune: bool = True,
     callback: Callable[[int, int], None] | None = None,
+    data_rows: np.ndarray | None = None,
 ) -> tuple[Solution, np.ndarray]:
     """Optimise every start; returns the solution for all starts and the indices of
     the starts carried to convergence.
@@ -547,21 +555,30 @@ def multistart(
     ``groups`` (one integer code per start, for a per-row ``problem``) runs several
     independent fits as one batch: every group races on its own, exactly as it would
     alone (every row's steps depend on that row only), and all groups share each
-    solver call.
+    solver call. ``data_rows`` (with ``groups``) gives, for every start, the row of the
+    per-row ``problem`` and ``weights`` holding its data, so that a group's data are
+    stored once rather than once per start (default: every start has its own row).
     """
     S = starts.shape[0]
+    per_row_w = np.ndim(weights) == 2
+    rows_of = np.arange(S) if data_rows is None else np.asarray(data_rows, dtype=np.intp)
+
+    def data(rows: np.ndarray) -> tuple[Problem, np.ndarray]:
+        """The problem and weights of some starts."""
+        return problem.take(rows_of[rows]), (weights[rows_of[rows]] if per_row_w else weights)
+
     g = np.zeros(S, dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
     counts = np.bincount(g)
     racing = (counts > max(final_keep, PRUNE_MIN_STARTS)) & prune
     mask = linear_mask(problem) if prune else None
     if not racing.any() and mask is None:
-        sol = levenberg_marquardt(problem, starts, weights, max_iter=max_iter, ftol=ftol, callback=callback)
+        part, w = data(np.arange(S))
+        sol = levenberg_marquardt(part, starts, w, max_iter=max_iter, ftol=ftol, callback=callback)
         return sol, np.arange(S)
-    per_row_w = np.ndim(weights) == 2
 
     def solve(rows: np.ndarray, budget: int) -> Solution:
-        w = weights[rows] if per_row_w else weights
-        return levenberg_marquardt(problem.take(rows), theta[rows], w, max_iter=budget, ftol=ftol, callback=callback)
+        part, w = data(rows)
+        return levenberg_marquardt(part, theta[rows], w, max_iter=budget, ftol=ftol, callback=callback)
 
     theta = np.array(starts, dtype=float)
     F = np.full(S, np.inf)
@@ -579,8 +596,8 @@ def multistart(
         projected = first[reduced[g[first]]]
         active = np.sort(np.concatenate([projected, np.flatnonzero(~reduced[g])]))
         if projected.size:
-            w = weights[projected] if per_row_w else weights
-            theta[projected] = project(problem.take(projected), theta[projected], w, mask)
+            part, w = data(projected)
+            theta[projected] = project(part, theta[projected], w, mask)
     settled = active[~racing[g[active]]]  # small grids go straight to convergence
     active = active[racing[g[active]]]
     n_active = np.bincount(g[active], minlength=counts.size)
