@@ -37,7 +37,7 @@ from scalinglaws.engine.solver import (
     levenberg_marquardt,
     multistart,
 )
-from scalinglaws.engine.trust import training_ranges
+from scalinglaws.engine.trust import COMPUTE_KEY
 from scalinglaws.errors import DataError, FitError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 
@@ -45,7 +45,7 @@ _fit = sys.modules["scalinglaws.engine.fit"]
 
 #: Groups are solved in blocks of at most about this many (start, run) pairs, which
 #: bounds the memory of the working arrays (a few dozen float64 arrays of this size).
-BLOCK_ELEMENTS = 2_000_000
+BLOCK_ELEMENTS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -187,16 +187,35 @@ def _prepare_all(runs: Runs, law: Any, options: Mapping[str, Any], slices: Seque
     if min(rows.size for rows in slices) < len(whole.law.params) or not all((w[rows] > 0).any() for rows in slices):
         return None
     problem, the_law = whole.problem, whole.law
-    data_starts = the_law.grid_fn is not None  # starts the law chooses from each group's data
-    out = []
-    for rows, fingerprint in zip(slices, runs.fingerprints(slices)):
-        X = {k: v[rows] for k, v in problem.variables.items()}
-        part = Problem(law=the_law, variables=X, y=problem.y[rows], objective=problem.objective)
-        starts = part.to_internal(_fit._starts(the_law, whole.grid, X, part.y)) if data_starts else whole.starts
-        fit_options = {**whole.options, "n_starts": int(starts.shape[0]), "ranges": training_ranges(X, the_law.categorical)}
-        provenance = {**whole.provenance, "data_fingerprint": fingerprint, "n_runs": int(rows.size)}
-        out.append(replace(whole, problem=part, starts=starts, weights=w[rows], options=fit_options, provenance=provenance))
-    return out
+    parts = [problem.on({k: v[rows] for k, v in problem.variables.items()}, problem.y[rows]) for rows in slices]
+    if the_law.grid_fn is not None:  # starts the law chooses from each group's data
+        natural = [_fit._starts(the_law, whole.grid, p.variables, p.y) for p in parts]
+        sizes = np.cumsum([len(x) for x in natural])[:-1]
+        starts = np.split(problem.to_internal(np.concatenate(natural)), sizes)
+    else:
+        starts = [whole.starts] * len(parts)
+    ranges = _ranges(problem.variables, the_law.categorical, slices)
+    fingerprints = runs.fingerprints(slices)
+    return [
+        Prepared(law=the_law, problem=part, starts=start, weights=w[rows], prune=whole.prune, n_boot=whole.n_boot,
+                 seed=whole.seed, fixed=whole.fixed, fixed_source=whole.fixed_source,
+                 options={**whole.options, "n_starts": int(start.shape[0]), "ranges": r},
+                 provenance={**whole.provenance, "data_fingerprint": fp, "n_runs": int(rows.size)}, grid=whole.grid)
+        for part, start, rows, r, fp in zip(parts, starts, slices, ranges, fingerprints)
+    ]  # fmt: skip
+
+
+def _ranges(X: Mapping[str, np.ndarray], categorical: tuple[str, ...], slices: Sequence[np.ndarray]) -> list[dict[str, list[float]]]:
+    """``training_ranges`` of every group (the same numbers: minima and maxima of the
+    same values), by one reduction per variable over the runs sorted by group."""
+    rows = np.concatenate(slices)
+    starts = np.concatenate([[0], np.cumsum([r.size for r in slices])[:-1]])
+    columns = {v: a for v, a in X.items() if v not in categorical}
+    if "n_params" in X and "n_tokens" in X:
+        columns[COMPUTE_KEY] = 6.0 * np.asarray(X["n_params"], dtype=float) * np.asarray(X["n_tokens"], dtype=float)
+    lows = {v: np.minimum.reduceat(a[rows], starts).tolist() for v, a in columns.items()}
+    highs = {v: np.maximum.reduceat(a[rows], starts).tolist() for v, a in columns.items()}
+    return [{v: [lows[v][k], highs[v][k]] for v in columns} for k in range(len(slices))]
 
 
 def _alone(prep: Prepared) -> bool:
@@ -221,20 +240,16 @@ def _blocks(groups: list[tuple[np.ndarray, Prepared]]) -> Iterator[list[int]]:
 
 def _stack(problems: Sequence[Problem], weights: Sequence[np.ndarray], repeats: Sequence[int]) -> tuple[Problem, np.ndarray]:
     """One per-row problem: group ``k``'s data repeated ``repeats[k]`` times, padded to
-    the longest group with its first run at zero weight."""
-    n = max(p.y.shape[-1] for p in problems)
-    pad = [np.concatenate([np.arange(p.y.shape[-1]), np.zeros(n - p.y.shape[-1], dtype=int)]) for p in problems]
-
-    def rows(values: Sequence[np.ndarray]) -> np.ndarray:
-        return np.concatenate([np.broadcast_to(v[i], (k, n)) for v, i, k in zip(values, pad, repeats)])
-
-    names = problems[0].variables
-    variables = {k: rows([p.variables[k] for p in problems]) for k in names}
-    y = rows([p.y for p in problems])
-    W = np.concatenate([
-        np.broadcast_to(np.where(np.arange(n) < p.y.shape[-1], w[i], 0.0), (k, n))
-        for p, w, i, k in zip(problems, weights, pad, repeats)
-    ])  # fmt: skip
+    the longest group with its first run at zero weight (gathered by one index array)."""
+    lengths = np.array([p.y.shape[-1] for p in problems])
+    n = int(lengths.max())
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    cols = np.arange(n)
+    real = cols < lengths[:, None]
+    idx = np.repeat(first[:, None] + np.where(real, cols, 0), repeats, axis=0)
+    variables = {k: np.concatenate([p.variables[k] for p in problems])[idx] for k in problems[0].variables}
+    y = np.concatenate([p.y for p in problems])[idx]
+    W = np.where(np.repeat(real, repeats, axis=0), np.concatenate(weights)[idx], 0.0)
     return Problem(law=problems[0].law, variables=variables, y=y, objective=problems[0].objective), W
 
 

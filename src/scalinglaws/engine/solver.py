@@ -164,6 +164,14 @@ class Problem:
             out[..., m] = np.exp(out[..., m])
         return out
 
+    def on(self, variables: Mapping[str, np.ndarray], y: np.ndarray) -> Problem:
+        """The same law and objective on other data, with the caches that do not depend
+        on the data (bounds, which parameters are fitted in logs)."""
+        out = Problem(law=self.law, variables=variables, y=y, objective=self.objective)
+        for name in ("log_mask", "_log_index", "bounds"):
+            out.__dict__[name] = getattr(self, name)
+        return out
+
     def _carry(self, out: Problem, rows: Any = None, cols: Any = None) -> Problem:
         """Give a derived problem this one's caches (sliced), instead of recomputing them."""
         d = out.__dict__
