@@ -392,7 +392,16 @@ def _lm(
     lo, hi = problem.bounds
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, P = theta.shape
-    W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
+    n = problem.y.shape[-1]
+    W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, n))
+    # weights shared by all starts stay one row (a broadcast), never a copy per start
+    shared = W_all.strides[0] == 0
+
+    def rows_of(W: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        if not shared:
+            return W[idx]
+        return np.broadcast_to(W_all[0], (int(np.count_nonzero(idx)) if idx.dtype == bool else idx.size, n))
+
     F_out = np.full(S, np.inf)
     status = np.full(S, RUNNING)
     iters = np.zeros(S, dtype=int)
@@ -405,7 +414,7 @@ def _lm(
     ids = np.flatnonzero(np.isfinite(F))
     status[np.isfinite(F) == 0] = FAILED
     F_out[:] = F
-    th, H, g, W, F = theta[ids], H[ids], g[ids], W_all[ids], F[ids]
+    th, H, g, W, F = theta[ids], H[ids], g[ids], rows_of(W_all, ids), F[ids]
     prob = problem.take(ids)  # per-row data follow their rows as starts finish
     lam = np.full(ids.size, 1e-3)
     for it in range(max_iter):
@@ -453,7 +462,7 @@ def _lm(
             fin = ids[done]
             theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
             go = ~done
-            ids, th, H, g, W, F, lam = ids[go], th[go], H[go], g[go], W[go], F[go], lam[go]
+            ids, th, H, g, W, F, lam = ids[go], th[go], H[go], g[go], rows_of(W, go), F[go], lam[go]
             prob = prob.take(go)
     theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
     return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
