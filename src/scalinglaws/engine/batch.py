@@ -3,9 +3,10 @@
 Per-task downstream laws over hundreds of benchmarks, thousands of learning curves,
 one ladder per group: each group is an independent fit, and fitting them one by one
 in a Python loop pays the per-call overhead of :func:`~scalinglaws.engine.fit.fit`
-thousands of times. Here every start of every group is one row of the same batched
-Levenberg–Marquardt solve; the rows carry their own group's data (padded to one
-length with zero weights), and the starts race within their group only. Every row's
+thousands of times. Here the whole table is prepared once, every start of every group
+is one row of the same batched Levenberg–Marquardt solve, reading its group's data
+(stored once per group, padded to one length with zero weights), the starts race
+within their group only, and all groups are diagnosed together. Every row's
 steps depend on that row alone, so each group ends where it would if fitted alone with
 the same options: same starts, same race, same optimum, same diagnostics, and the same
 bootstrap draws for an integer seed (each group draws from a fresh generator seeded

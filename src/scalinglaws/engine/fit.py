@@ -75,8 +75,9 @@ def fit(
         asymmetry=1.0)`` by default, the recipe of Hoffmann et al. (2022). The penalty
         is summed (never averaged) over runs.
     starts : Starts, dict or array, optional
-        ``Starts(grid=None, prune=True)``: the law's start grid, raced by successive
-        halving. A dict or array alone is the grid (the older form).
+        ``Starts(grid=None, prune=True)``: the law's start grid, reduced by variable
+        projection where the law is affine in some parameters and raced by successive
+        halving when large. A dict or array alone is the grid (the older form).
     bootstrap : Bootstrap or int
         ``Bootstrap(n, seed=0)``: ``n`` resamples of the runs, each refitted from the
         optimum, all together; same data and seed give the same numbers. An int is
