@@ -27,8 +27,8 @@ import pandas as pd
 
 import scalinglaws.engine.fit  # noqa: F401  (the module, which the package's fit function shadows)
 from scalinglaws.data.runs import Runs, load_runs
-from scalinglaws.engine.fit import Prepared, best_start, finish, prepare
 from scalinglaws.engine.diagnose import diagnose
+from scalinglaws.engine.fit import Prepared, best_start, finish, prepare
 from scalinglaws.engine.result import Fit
 from scalinglaws.engine.solver import (
     CONVERGED,

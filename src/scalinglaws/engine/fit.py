@@ -19,17 +19,24 @@ import numpy as np
 import pandas as pd
 
 from scalinglaws._version import __version__
-from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
-from scalinglaws.laws.law import Law
-from scalinglaws.laws import CATALOG, get_law
-from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts, resolve
-from scalinglaws.engine.solver import CONVERGED, Problem, Solution, curvature, levenberg_marquardt, multistart
-from scalinglaws.engine.solver import Objective as Penalty
-from scalinglaws.engine.predict import derive_variables
-from scalinglaws.engine.diagnose import diagnose
-from scalinglaws.engine.result import Diagnostics, Fit
-from scalinglaws.engine.trust import training_ranges
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.engine.diagnose import diagnose
+from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts, resolve
+from scalinglaws.engine.predict import derive_variables
+from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.engine.solver import (
+    CONVERGED,
+    Problem,
+    Solution,
+    curvature,
+    levenberg_marquardt,
+    multistart,
+)
+from scalinglaws.engine.solver import Objective as Penalty
+from scalinglaws.engine.trust import training_ranges
+from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
+from scalinglaws.laws import CATALOG, get_law
+from scalinglaws.laws.law import Law
 
 Seed = int | np.random.Generator | None
 
