@@ -27,6 +27,10 @@ the peer's process):
 
 Each side's point fit and its fit with a 1,000-draw bootstrap are timed; ratios are
 to the peer and to the loop.
+
+``--curves N`` also times ``sl.fit_each(runs, "power", by="curve")`` on N synthetic
+20-point curves (power law plus 1 % log-normal noise, seeded), one call after a
+warm-up on 200 of them, and prints the throughput.
 """
 
 from __future__ import annotations
@@ -148,13 +152,45 @@ def run_peer(exe: str, runs: sl.Runs, repeat: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def curves(n: int, seed: int = 0) -> sl.Runs:
+    """``n`` synthetic 20-point power-law curves, 1 % multiplicative noise."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    x = np.geomspace(1e6, 1e9, 20)
+    E, A, alpha = rng.uniform(1, 2, n), 10 ** rng.uniform(1, 3, n), rng.uniform(0.1, 0.5, n)
+    loss = (E[:, None] + A[:, None] * x ** -alpha[:, None]) * np.exp(rng.normal(0, 0.01, (n, 20)))
+    names = np.repeat([f"c{i:05d}" for i in range(n)], 20)
+    return sl.load_runs(pd.DataFrame({"curve": names, "x": np.tile(x, n), "loss": loss.ravel()}))
+
+
+def time_fit_each(n: int) -> None:
+    import warnings
+
+    runs = curves(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sl.ScalingLawsWarning)
+        sl.fit_each(runs.subset(np.arange(200 * 20)), "power", by="curve")  # warm-up
+        t = time.perf_counter()
+        table = sl.fit_each(runs, "power", by="curve")
+        dt = time.perf_counter() - t
+    bad = sum(not f.diagnostics.converged for f in table)
+    print(f"fit_each: {n:,} curves of 20 points, 'power': {dt:.2f} s ({n / dt:,.0f} curves/s); {bad} not converged")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3, help="timed calls per row after one warm-up (best is shown)")
     parser.add_argument("--threads", type=int, default=2, help="threads every side may use")
     parser.add_argument("--peer-python", help="a Python >= 3.12 with simple-scaling-laws installed")
     parser.add_argument("--no-loop", action="store_true", help="skip the scipy loop (it takes seconds per call)")
+    parser.add_argument("--curves", type=int, default=0, help="also time fit_each on this many 20-point curves")
+    parser.add_argument("--only-curves", action="store_true", help="time fit_each only")
     args = parser.parse_args()
+    if args.curves:
+        time_fit_each(args.curves)
+        if args.only_curves:
+            return
     runs = datasets.load("chinchilla_epoch")
     r = args.repeat
 

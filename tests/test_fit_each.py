@@ -47,6 +47,8 @@ def test_equal_length_curves_match_the_fits_one_by_one_exactly() -> None:
         assert batched.params == alone.params, label
         assert batched.objective == alone.objective, label
         assert batched.diagnostics == alone.diagnostics, label
+        assert batched.options == alone.options, label
+        assert {k: v for k, v in batched.provenance.items() if k != "group"} == alone.provenance, label
 
 
 def test_curves_of_different_lengths_match_the_fits_one_by_one() -> None:

@@ -204,6 +204,24 @@ class Runs:
             digest.update(hashed.to_numpy(dtype="<u8").tobytes())
         return digest.hexdigest()
 
+    def fingerprints(self, subsets: Sequence[np.ndarray]) -> list[str]:
+        """``[self.subset(rows).fingerprint() for rows in subsets]`` without building the
+        subsets: every column is converted (or hashed, value by value) once."""
+        canonical = [c for c in CANONICAL if c in self.data.columns]
+        others = sorted(str(c) for c in self.data.columns if c not in CANONICAL)
+        parts = [(name, np.ascontiguousarray(self.data[name].to_numpy(dtype="<f8"))) for name in canonical]
+        parts += [
+            (name, pd.util.hash_pandas_object(self.data[name], index=False).to_numpy(dtype="<u8")) for name in others
+        ]
+        out = []
+        for rows in subsets:
+            digest = hashlib.sha256(f"runs:{len(rows)}".encode())
+            for name, values in parts:
+                digest.update(f"\0{name}\0".encode())
+                digest.update(values[rows].tobytes())
+            out.append(digest.hexdigest())
+        return out
+
     def subset(self, rows: Any) -> Runs:
         """Return the runs selected by a boolean mask or by integer positions.
 

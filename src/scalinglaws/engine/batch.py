@@ -3,9 +3,10 @@
 Per-task downstream laws over hundreds of benchmarks, thousands of learning curves,
 one ladder per group: each group is an independent fit, and fitting them one by one
 in a Python loop pays the per-call overhead of :func:`~scalinglaws.engine.fit.fit`
-thousands of times. Here every start of every group is one row of the same batched
-Levenberg–Marquardt solve; the rows carry their own group's data (padded to one
-length with zero weights), and the starts race within their group only. Every row's
+thousands of times. Here the whole table is prepared once, every start of every group
+is one row of the same batched Levenberg–Marquardt solve, reading its group's data
+(stored once per group, padded to one length with zero weights), the starts race
+within their group only, and all groups are diagnosed together. Every row's
 steps depend on that row alone, so each group ends where it would if fitted alone with
 the same options: same starts, same race, same optimum, same diagnostics, and the same
 bootstrap draws for an integer seed (each group draws from a fresh generator seeded
@@ -26,15 +27,18 @@ import pandas as pd
 
 import scalinglaws.engine.fit  # noqa: F401  (the module, which the package's fit function shadows)
 from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.engine.diagnose import diagnose
 from scalinglaws.engine.fit import Prepared, best_start, finish, prepare
 from scalinglaws.engine.result import Fit
 from scalinglaws.engine.solver import (
     CONVERGED,
     Problem,
     Solution,
+    curvatures,
     levenberg_marquardt,
     multistart,
 )
+from scalinglaws.engine.trust import COMPUTE_KEY
 from scalinglaws.errors import DataError, FitError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.laws.law import Law
 
@@ -42,7 +46,7 @@ _fit = sys.modules["scalinglaws.engine.fit"]
 
 #: Groups are solved in blocks of at most about this many (start, run) pairs, which
 #: bounds the memory of the working arrays (a few dozen float64 arrays of this size).
-BLOCK_ELEMENTS = 2_000_000
+BLOCK_ELEMENTS = 8_000_000
 
 
 @dataclass(frozen=True)
@@ -147,13 +151,16 @@ def fit_each(
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
     labels = tuple(_plain(u) for u in uniques)
-    groups: list[tuple[np.ndarray, Prepared]] = []
-    for label, (a, b) in zip(labels, itertools.pairwise(bounds)):
-        rows = order[a:b]
-        try:
-            groups.append((rows, prepare(runs.subset(rows), law, **options)))
-        except ScalingLawsError as err:
-            raise type(err)(f"group {by}={label!r}: {err}") from None
+    slices = [order[a:b] for a, b in itertools.pairwise(bounds)]
+    prepared = _prepare_all(runs, law, options, slices)
+    if prepared is None:  # some group cannot be fitted: prepare one by one to say which and why
+        prepared = []
+        for label, rows in zip(labels, slices):
+            try:
+                prepared.append(prepare(runs.subset(rows), law, **options))
+            except ScalingLawsError as err:
+                raise type(err)(f"group {by}={label!r}: {err}") from None
+    groups = list(zip(slices, prepared))
     fits: list[Fit] = []
     for block in _blocks(groups):
         fits.extend(_fit_block([groups[i] for i in block], [labels[i] for i in block], runs, law, by, options))
@@ -166,6 +173,50 @@ def fit_each(
             stacklevel=2,
         )
     return FitTable(by=by, labels=labels, fits=tuple(fits))
+
+
+def _prepare_all(runs: Runs, law: Any, options: Mapping[str, Any], slices: Sequence[np.ndarray]) -> list[Prepared] | None:
+    """Every group's :class:`Prepared`, equal to ``prepare(runs.subset(rows), law, **options)``,
+    from one preparation of all runs (the checks are value by value, so they pass on
+    the whole exactly when they pass on every group) and slices of its arrays; None
+    when the whole or some group would be refused (too few runs, no weight)."""
+    try:
+        whole = prepare(runs, law, **options)
+    except ScalingLawsError:
+        return None
+    w = whole.weights
+    if min(rows.size for rows in slices) < len(whole.law.params) or not all((w[rows] > 0).any() for rows in slices):
+        return None
+    problem, the_law = whole.problem, whole.law
+    parts = [problem.on({k: v[rows] for k, v in problem.variables.items()}, problem.y[rows]) for rows in slices]
+    if the_law.grid_fn is not None:  # starts the law chooses from each group's data
+        natural = [_fit._starts(the_law, whole.grid, p.variables, p.y) for p in parts]
+        sizes = np.cumsum([len(x) for x in natural])[:-1]
+        starts = np.split(problem.to_internal(np.concatenate(natural)), sizes)
+    else:
+        starts = [whole.starts] * len(parts)
+    ranges = _ranges(problem.variables, the_law.categorical, slices)
+    fingerprints = runs.fingerprints(slices)
+    return [
+        Prepared(law=the_law, problem=part, starts=start, weights=w[rows], prune=whole.prune, n_boot=whole.n_boot,
+                 seed=whole.seed, fixed=whole.fixed, fixed_source=whole.fixed_source,
+                 options={**whole.options, "n_starts": int(start.shape[0]), "ranges": r},
+                 provenance={**whole.provenance, "data_fingerprint": fp, "n_runs": int(rows.size)}, grid=whole.grid)
+        for part, start, rows, r, fp in zip(parts, starts, slices, ranges, fingerprints)
+    ]  # fmt: skip
+
+
+def _ranges(X: Mapping[str, np.ndarray], categorical: tuple[str, ...], slices: Sequence[np.ndarray]) -> list[dict[str, list[float]]]:
+    """``training_ranges`` of every group (the same numbers: minima and maxima of the
+    same values), by one reduction per variable over the runs sorted by group."""
+    rows = np.concatenate(slices)
+    starts = np.concatenate([[0], np.cumsum([r.size for r in slices])[:-1]])
+    columns = {v: a for v, a in X.items() if v not in categorical}
+    if "n_params" in X and "n_tokens" in X:
+        columns[COMPUTE_KEY] = 6.0 * np.asarray(X["n_params"], dtype=float) * np.asarray(X["n_tokens"], dtype=float)
+    lows = {v: np.minimum.reduceat(a[rows], starts).tolist() for v, a in columns.items()}
+    highs = {v: np.maximum.reduceat(a[rows], starts).tolist() for v, a in columns.items()}
+    return [{v: [lows[v][k], highs[v][k]] for v in columns} for k in range(len(slices))]
 
 
 def _alone(prep: Prepared) -> bool:
@@ -190,20 +241,16 @@ def _blocks(groups: list[tuple[np.ndarray, Prepared]]) -> Iterator[list[int]]:
 
 def _stack(problems: Sequence[Problem], weights: Sequence[np.ndarray], repeats: Sequence[int]) -> tuple[Problem, np.ndarray]:
     """One per-row problem: group ``k``'s data repeated ``repeats[k]`` times, padded to
-    the longest group with its first run at zero weight."""
-    n = max(p.y.shape[-1] for p in problems)
-    pad = [np.concatenate([np.arange(p.y.shape[-1]), np.zeros(n - p.y.shape[-1], dtype=int)]) for p in problems]
-
-    def rows(values: Sequence[np.ndarray]) -> np.ndarray:
-        return np.concatenate([np.broadcast_to(v[i], (k, n)) for v, i, k in zip(values, pad, repeats)])
-
-    names = problems[0].variables
-    variables = {k: rows([p.variables[k] for p in problems]) for k in names}
-    y = rows([p.y for p in problems])
-    W = np.concatenate([
-        np.broadcast_to(np.where(np.arange(n) < p.y.shape[-1], w[i], 0.0), (k, n))
-        for p, w, i, k in zip(problems, weights, pad, repeats)
-    ])  # fmt: skip
+    the longest group with its first run at zero weight (gathered by one index array)."""
+    lengths = np.array([p.y.shape[-1] for p in problems])
+    n = int(lengths.max())
+    first = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    cols = np.arange(n)
+    real = cols < lengths[:, None]
+    idx = np.repeat(first[:, None] + np.where(real, cols, 0), repeats, axis=0)
+    variables = {k: np.concatenate([p.variables[k] for p in problems])[idx] for k in problems[0].variables}
+    y = np.concatenate([p.y for p in problems])[idx]
+    W = np.where(np.repeat(real, repeats, axis=0), np.concatenate(weights)[idx], 0.0)
     return Problem(law=problems[0].law, variables=variables, y=y, objective=problems[0].objective), W
 
 
@@ -221,29 +268,39 @@ def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], run
     if batched:
         parts = [groups[i][1] for i in batched]
         sizes = [len(p.starts) for p in parts]
-        stacked, W = _stack([p.problem for p in parts], [p.weights for p in parts], sizes)
+        # one data row per group; every start reads its group's row
+        stacked, W = _stack([p.problem for p in parts], [p.weights for p in parts], [1] * len(parts))
         codes = np.repeat(np.arange(len(parts)), sizes)
         prune = parts[0].prune
-        sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune)
+        sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune,
+                                  data_rows=codes)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        solutions = []
-        for k, (a, b) in enumerate(itertools.pairwise(offsets)):
-            part = Solution(*(getattr(sol, f)[a:b] for f in ("theta", "objective", "status", "iterations")))
-            mine = refined[(refined >= a) & (refined < b)] - a
+        # each group's best start: the first of its smallest finite objectives (argmin's choice)
+        F = np.where(np.isfinite(sol.objective), sol.objective, np.inf)
+        best = np.lexsort((np.arange(F.size), F, codes))[offsets[:-1]]
+        for k in np.flatnonzero(~np.isfinite(F[best]))[:1]:
+            part = Solution(*(getattr(sol, f)[offsets[k] : offsets[k + 1]] for f in ("theta", "objective", "status", "iterations")))
             try:
-                best = best_start(parts[k], part)
+                best_start(parts[k], part)
             except FitError as err:
                 raise FitError(f"group {by}={labels[batched[k]]!r}: {err}") from None
-            solutions.append((part, mine, best))
         n_boot = parts[0].n_boot
-        thetas = [s[0].theta[s[2]] for s in solutions]
-        draws = _bootstrap(parts, thetas, n_boot, parts[0].seed) if n_boot else [(None, 0)] * len(parts)
+        thetas = sol.theta[best]
+        draws = _bootstrap(parts, list(thetas), n_boot, parts[0].seed) if n_boot else [(None, 0)] * len(parts)
+        # the curvature at every group's optimum, and all diagnostics, in one evaluation
+        with np.errstate(all="ignore"):
+            hessians = curvatures(stacked, thetas, W)
+        diagnostics = diagnose(parts[0].problem, sol.theta, sol.objective, sol.status, sol.iterations, codes, refined,
+                               best, hessians, [d[1] for d in draws], n_boot)  # fmt: skip
+        cut = np.searchsorted(refined, offsets)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingLawsWarning)
             for k, i in enumerate(batched):
-                part, mine, best = solutions[k]
-                out[i] = finish(parts[k], part, mine, best, draws[k][0], draws[k][1],
-                                provenance={"group": {by: _plain(labels[i])}})
+                lo, hi = offsets[k], offsets[k + 1]
+                part = Solution(sol.theta[lo:hi], sol.objective[lo:hi], sol.status[lo:hi], sol.iterations[lo:hi])
+                out[i] = finish(parts[k], part, refined[cut[k] : cut[k + 1]] - lo, int(best[k] - lo), draws[k][0],
+                                draws[k][1], provenance={"group": {by: _plain(labels[i])}},
+                                diagnostics=diagnostics[k])  # fmt: skip
     return [out[i] for i in range(len(groups))]
 
 

@@ -10,7 +10,6 @@ It never looks at which law it fits. Its options are small values
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,16 +19,24 @@ import numpy as np
 import pandas as pd
 
 from scalinglaws._version import __version__
-from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
-from scalinglaws.laws.law import Law
-from scalinglaws.laws import CATALOG, get_law
+from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.engine.diagnose import diagnose
 from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts, resolve
-from scalinglaws.engine.solver import CONVERGED, FAILED, Problem, Solution, curvature, levenberg_marquardt, multistart
-from scalinglaws.engine.solver import Objective as Penalty
 from scalinglaws.engine.predict import derive_variables
 from scalinglaws.engine.result import Diagnostics, Fit
+from scalinglaws.engine.solver import (
+    CONVERGED,
+    Problem,
+    Solution,
+    curvature,
+    levenberg_marquardt,
+    multistart,
+)
+from scalinglaws.engine.solver import Objective as Penalty
 from scalinglaws.engine.trust import training_ranges
-from scalinglaws.data.runs import Runs, load_runs
+from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
+from scalinglaws.laws import CATALOG, get_law
+from scalinglaws.laws.law import Law
 
 Seed = int | np.random.Generator | None
 
@@ -75,8 +82,9 @@ def fit(
         asymmetry=1.0)`` by default, the recipe of Hoffmann et al. (2022). The penalty
         is summed (never averaged) over runs.
     starts : Starts, dict or array, optional
-        ``Starts(grid=None, prune=True)``: the law's start grid, raced by successive
-        halving. A dict or array alone is the grid (the older form).
+        ``Starts(grid=None, prune=True)``: the law's start grid, reduced by variable
+        projection where the law is affine in some parameters and raced by successive
+        halving when large. A dict or array alone is the grid (the older form).
     bootstrap : Bootstrap or int
         ``Bootstrap(n, seed=0)``: ``n`` resamples of the runs, each refitted from the
         optimum, all together; same data and seed give the same numbers. An int is
@@ -150,6 +158,8 @@ class Prepared:
     fixed_source: str
     options: Mapping[str, Any]
     provenance: Mapping[str, Any]
+    #: the starts as the caller gave them (None: the law's grid), before the data chose any
+    grid: Any = None
 
 
 def prepare(
@@ -256,7 +266,7 @@ def prepare(
     return Prepared(
         law=the_law, problem=problem, starts=start_int, weights=w, prune=start.prune, n_boot=boot.n, seed=boot.seed,
         fixed={k: float(v) for k, v in (fixed or {}).items()}, fixed_source=fixed_source, options=fit_options,
-        provenance=provenance,
+        provenance=provenance, grid=start.grid,
     )
 
 
@@ -272,11 +282,19 @@ def best_start(prep: Prepared, sol: Solution) -> int:
 
 
 def finish(prep: Prepared, sol: Solution, refined: np.ndarray, best: int, draws: np.ndarray | None, n_failed: int,
-           provenance: Mapping[str, Any] | None = None) -> Fit:
-    """The :class:`Fit` of a prepared fit from its solution (diagnosed; warnings raised)."""
+           provenance: Mapping[str, Any] | None = None, diagnostics: Diagnostics | None = None) -> Fit:
+    """The :class:`Fit` of a prepared fit from its solution (diagnosed; warnings raised).
+
+    ``diagnostics``: when the caller diagnosed the solution already
+    (:func:`~scalinglaws.engine.batch.fit_each` does, for all groups at once)."""
     problem, theta = prep.problem, sol.theta[best]
     natural = problem.to_natural(theta[None, :])[0]
-    diagnostics = _diagnose(problem, sol, refined, best, prep.weights, n_failed, prep.n_boot)
+    if diagnostics is None:
+        with np.errstate(all="ignore"):
+            H = curvature(problem, theta, prep.weights)  # chunked over runs: no full Jacobian on huge tables
+        diagnostics = diagnose(problem, sol.theta, sol.objective, sol.status, sol.iterations,
+                               np.zeros(sol.theta.shape[0], dtype=np.intp), refined, np.array([best]), H[None],
+                               [n_failed], prep.n_boot)[0]  # fmt: skip
     for message in diagnostics.warnings:
         warnings.warn(f"{prep.law.name}: {message}", ScalingLawsWarning, stacklevel=3)
     params = {p.name: float(v) for p, v in zip(prep.law.params, natural)}
@@ -448,99 +466,3 @@ def _bootstrap(
     draws = problem.to_natural(sol.theta)
     draws[~ok] = np.nan
     return draws, int((~ok).sum())
-
-
-def _curvature(H: np.ndarray, names: Sequence[str]) -> tuple[float, set[str]]:
-    """Condition number of the scaled curvature matrix ``H`` and the parameters in its
-    weakest direction; ``inf`` (not a LinAlgError) when ``H`` is singular or not finite."""
-    bad = ~np.isfinite(np.diagonal(H))
-    if not np.isfinite(H).all():
-        return math.inf, {n for n, b in zip(names, bad) if b}
-    d = np.sqrt(np.clip(np.diagonal(H), 0, None))
-    dead = d <= 1e-12 * max(float(d.max()), 1e-300)
-    scaled = H / np.outer(np.where(dead, 1, d), np.where(dead, 1, d))
-    try:
-        eig, vec = np.linalg.eigh(scaled)
-    except np.linalg.LinAlgError:
-        return math.inf, set(names)
-    cond = float(eig[-1] / max(eig[0], 1e-300)) if eig[-1] > 0 else math.inf
-    poorly = set(np.array(names)[dead])
-    if cond > 1e8:
-        weak = vec[:, 0]
-        poorly |= {names[int(i)] for i in np.flatnonzero(np.abs(weak) > 0.3)}
-    return cond, poorly
-
-
-def _diagnose(
-    problem: Problem, sol: Any, refined: np.ndarray, best: int, w: np.ndarray, n_failed: int, n_boot: int
-) -> Diagnostics:
-    law = problem.law
-    names = law.param_names
-    theta = sol.theta[best]
-    messages: list[str] = []
-    converged = bool(sol.status[best] == CONVERGED)
-    if not converged:
-        messages.append(
-            f"the best start did not converge in {int(sol.iterations[best])} iterations; "
-            "the parameters may be off: try other starts or loosen the law's bounds"
-        )
-    lo, hi = problem.bounds
-    tol = 1e-6 * np.maximum(1.0, np.abs(theta))
-    at_bounds = tuple(
-        n for n, t, a, b in zip(names, theta, lo, hi) if (np.isfinite(a) and t - a <= tol[names.index(n)])
-        or (np.isfinite(b) and b - t <= tol[names.index(n)])
-    )
-    if at_bounds:
-        messages.append(f"parameters at a bound: {', '.join(at_bounds)}; the optimum may lie beyond it")
-
-    # identifiability: curvature of the objective at the optimum, in internal units
-    with np.errstate(all="ignore"):
-        H = curvature(problem, theta, w)  # chunked over runs: no full Jacobian on huge tables
-    cond, poorly = _curvature(H, names)
-    if not math.isfinite(cond):
-        messages.append(
-            "the curvature matrix at the optimum is singular or not finite (derivatives of "
-            f"{', '.join(sorted(poorly)) or 'some parameters'} vanish or overflow): the fit has no unique optimum there"
-        )
-    poorly_t = tuple(n for n in names if n in poorly)
-    if poorly_t and math.isfinite(cond):
-        messages.append(
-            f"poorly identified: {', '.join(poorly_t)} (condition number {cond:.3g}); the data cannot pin them "
-            "down together: fix one (fixed=...) or add runs that vary them"
-        )
-
-    # the spread of the best starts
-    F = sol.objective
-    near = np.flatnonzero(np.isfinite(F) & (F <= F[best] * (1 + 1e-4) + 1e-12))
-    near = np.intersect1d(near, refined)
-    nat = problem.to_natural(sol.theta[near])
-    ref = problem.to_natural(theta[None, :])[0]
-    spread = {
-        n: float(np.max(np.abs(nat[:, i] - ref[i])) / max(abs(ref[i]), 1e-12)) if near.size else 0.0
-        for i, n in enumerate(names)
-    }
-    flat = [n for n, s in spread.items() if s > 1e-2]
-    if flat:
-        messages.append(
-            "starts within 0.01 % of the best objective disagree on "
-            + ", ".join(f"{n} (by {spread[n]:.1%})" for n in flat)
-            + ": the objective is flat there"
-        )
-    if n_boot and n_failed:
-        share = n_failed / n_boot
-        if share > 0.01:
-            messages.append(f"{n_failed} of {n_boot} bootstrap refits did not converge; they are left out of intervals")
-    return Diagnostics(
-        converged=converged,
-        iterations=int(sol.iterations[best]),
-        n_starts=int(sol.theta.shape[0]),
-        n_refined=int(refined.size),
-        n_failed_starts=int((sol.status == FAILED).sum()),
-        at_bounds=at_bounds,
-        condition_number=cond,
-        poorly_identified=poorly_t,
-        start_spread=spread,
-        n_near_best=int(near.size),
-        bootstrap_failed=n_failed,
-        warnings=tuple(messages),
-    )

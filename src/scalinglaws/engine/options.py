@@ -83,7 +83,10 @@ class Starts:
         Replaces the law's start grid: per-parameter values (their Cartesian product)
         or an array of shape (n_starts, n_params) in natural units. None: the law's.
     prune : bool
-        Race the starts by successive halving (default) or run all to convergence.
+        True (default): where the law is affine in some parameters, keep one start per
+        combination of the others with those coefficients solved by least squares
+        (variable projection), then race large grids by successive halving. False:
+        run every start of the grid to convergence.
     """
 
     grid: Mapping[str, Sequence[float]] | np.ndarray | None = None

@@ -88,6 +88,26 @@ class Objective:
         curv = np.where(w >= 1.0, 1.0, CURVATURE_SHARE * w)
         return w * side, curv * side
 
+    def evaluate(self, r: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`total`, and the weights of :meth:`weights` times ``W``, in one pass
+        over the residuals (the solver's every iteration needs all three)."""
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            if self.kind != "huber":
+                Ws = W * self.side(r)
+                total = np.sum(Ws * (0.5 * r * r), axis=-1)
+                return np.where(np.isfinite(total), total, np.inf), Ws, Ws
+            d = self.delta
+            a = np.abs(r)
+            inside = a <= d
+            rho = np.where(inside, 0.5 * r * r, d * a - 0.5 * d * d)
+            w = np.minimum(1.0, d / a)
+            curv = np.where(w >= 1.0, 1.0, CURVATURE_SHARE * w)
+            side = self.side(r)
+            if self.asymmetry != 1.0:
+                rho, w, curv = rho * side, w * side, curv * side
+            total = np.sum(W * rho, axis=-1)
+            return np.where(np.isfinite(total), total, np.inf), w * W, curv * W
+
     def side(self, r: np.ndarray) -> Any:
         if self.asymmetry == 1.0:
             return 1.0
@@ -117,27 +137,53 @@ class Problem:
     def n_params(self) -> int:
         return len(self.law.params)
 
-    @property
+    @functools.cached_property
     def log_mask(self) -> np.ndarray:
-        return np.array([p.log for p in self.law.params])
+        return np.array([p.log for p in self.law.params], dtype=bool)
 
-    @property
+    @functools.cached_property
+    def _log_index(self) -> np.ndarray:
+        return np.flatnonzero(self.log_mask)
+
+    @functools.cached_property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         b = np.array([p.internal_bounds for p in self.law.params], dtype=float).reshape(-1, 2)
         return b[:, 0], b[:, 1]
 
     def to_internal(self, natural: np.ndarray) -> np.ndarray:
         out = np.array(natural, dtype=float, copy=True)
-        m = self.log_mask
+        m = self._log_index
         with np.errstate(divide="ignore"):
             out[..., m] = np.log(out[..., m])
         return out
 
     def to_natural(self, internal: np.ndarray) -> np.ndarray:
         out = np.array(internal, dtype=float, copy=True)
-        m = self.log_mask
+        m = self._log_index
         with np.errstate(over="ignore"):
             out[..., m] = np.exp(out[..., m])
+        return out
+
+    def on(self, variables: Mapping[str, np.ndarray], y: np.ndarray) -> Problem:
+        """The same law and objective on other data, with the caches that do not depend
+        on the data (bounds, which parameters are fitted in logs)."""
+        out = Problem(law=self.law, variables=variables, y=y, objective=self.objective)
+        for name in ("log_mask", "_log_index", "bounds"):
+            out.__dict__[name] = getattr(self, name)
+        return out
+
+    def _carry(self, out: Problem, rows: Any = None, cols: Any = None) -> Problem:
+        """Give a derived problem this one's caches (sliced), instead of recomputing them."""
+        d = out.__dict__
+        for name in ("log_mask", "_log_index", "bounds"):
+            if name in self.__dict__:
+                d[name] = self.__dict__[name]
+        if rows is not None:
+            d["_target"] = self._target[rows]
+            d["_inputs"] = {k: v[rows] if np.ndim(v) == 2 else v for k, v in self._inputs.items()}
+        else:
+            d["_target"] = self._target[..., cols]
+            d["_inputs"] = {k: v[..., cols] for k, v in self._inputs.items()}
         return out
 
     @property
@@ -160,9 +206,7 @@ class Problem:
             objective=self.objective,
         )
         # carry the per-row caches along instead of recomputing their logs
-        out.__dict__["_target"] = self._target[rows]
-        out.__dict__["_inputs"] = {k: v[rows] if np.ndim(v) == 2 else v for k, v in self._inputs.items()}
-        return out
+        return self._carry(out, rows=rows)
 
     def runs(self, cols: slice) -> Problem:
         """The problem on a contiguous chunk of its runs (the solver's memory bound)."""
@@ -172,9 +216,7 @@ class Problem:
             y=self.y[..., cols],
             objective=self.objective,
         )
-        out.__dict__["_target"] = self._target[..., cols]
-        out.__dict__["_inputs"] = {k: v[..., cols] for k, v in self._inputs.items()}
-        return out
+        return self._carry(out, cols=cols)
 
     def _params(self, natural: np.ndarray) -> dict[str, np.ndarray]:
         return {p.name: natural[:, i : i + 1] for i, p in enumerate(self.law.params)}
@@ -214,16 +256,15 @@ class Problem:
                 f = np.broadcast_to(np.asarray(f, dtype=float), (S, n))
                 r = target - self._transform(f)
                 J = np.empty((S, self.n_params, n))
-                inv = 1.0 / f if self.objective.space == "log" else None
+                log_mask = self.log_mask
                 for k, g in enumerate(grads):
-                    # chain rule: internal coordinate log(p) scales by p; log space divides by f
-                    factor: Any = natural[:, k : k + 1] if self.log_mask[k] else None
-                    if inv is not None:
-                        factor = inv if factor is None else inv * factor
-                    if factor is None:
-                        J[:, k, :] = g
+                    # chain rule: internal coordinate log(p) scales by p
+                    if log_mask[k]:
+                        np.multiply(g, natural[:, k : k + 1], out=J[:, k, :])
                     else:
-                        np.multiply(g, factor, out=J[:, k, :])
+                        J[:, k, :] = g
+                if self.objective.space == "log":
+                    J /= f[:, None, :]  # log space: d log f = df / f
             else:
                 f = np.broadcast_to(np.asarray(self.law.function(self._inputs, P), dtype=float), (S, n))
                 g0 = self._transform(f)
@@ -351,7 +392,16 @@ def _lm(
     lo, hi = problem.bounds
     theta = np.clip(np.array(theta0, dtype=float), lo, hi)
     S, P = theta.shape
-    W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, problem.y.shape[-1]))
+    n = problem.y.shape[-1]
+    W_all = np.broadcast_to(np.asarray(weights, dtype=float), (S, n))
+    # weights shared by all starts stay one row (a broadcast), never a copy per start
+    shared = W_all.strides[0] == 0
+
+    def rows_of(W: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        if not shared:
+            return W[idx]
+        return np.broadcast_to(W_all[0], (int(np.count_nonzero(idx)) if idx.dtype == bool else idx.size, n))
+
     F_out = np.full(S, np.inf)
     status = np.full(S, RUNNING)
     iters = np.zeros(S, dtype=int)
@@ -364,7 +414,7 @@ def _lm(
     ids = np.flatnonzero(np.isfinite(F))
     status[np.isfinite(F) == 0] = FAILED
     F_out[:] = F
-    th, H, g, W, F = theta[ids], H[ids], g[ids], W_all[ids], F[ids]
+    th, H, g, W, F = theta[ids], H[ids], g[ids], rows_of(W_all, ids), F[ids]
     prob = problem.take(ids)  # per-row data follow their rows as starts finish
     lam = np.full(ids.size, 1e-3)
     for it in range(max_iter):
@@ -412,7 +462,7 @@ def _lm(
             fin = ids[done]
             theta[fin], F_out[fin], status[fin] = th[done], F[done], CONVERGED
             go = ~done
-            ids, th, H, g, W, F, lam = ids[go], th[go], H[go], g[go], W[go], F[go], lam[go]
+            ids, th, H, g, W, F, lam = ids[go], th[go], H[go], g[go], rows_of(W, go), F[go], lam[go]
             prob = prob.take(go)
     theta[ids], F_out[ids], status[ids] = th, F, MAX_ITER
     return Solution(theta=theta, objective=F_out, status=status, iterations=iters)
@@ -447,15 +497,14 @@ def _normal_chunk(
 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     obj = problem.objective
     r, J = problem.residuals(theta, jacobian=jacobian)
-    F = obj.total(r, W)
     if J is None:
-        return F, None, None
-    w_grad, w_curv = obj.weights(r)
+        return obj.total(r, W), None, None
+    F, w_grad, w_curv = obj.evaluate(r, W)
     with np.errstate(invalid="ignore", over="ignore"):  # non-finite systems are caught by the caller
         # stacked matmul works matrix by matrix, so a row's numbers never depend on the
         # other rows of the batch (einsum's buffered reductions can, in the last bit)
-        H = (J * (W * w_curv)[:, None, :]) @ J.transpose(0, 2, 1)
-        g = (J @ (W * w_grad * r)[:, :, None])[..., 0]
+        H = (J * w_curv[:, None, :]) @ J.transpose(0, 2, 1)
+        g = (J @ (w_grad * r)[:, :, None])[..., 0]
     return F, H, g
 
 
@@ -467,11 +516,18 @@ def curvature(problem: Problem, theta: np.ndarray, weights: np.ndarray) -> np.nd
     for a in range(0, n, RUN_CHUNK):
         cols = slice(a, a + RUN_CHUNK)
         part = problem if n <= RUN_CHUNK else problem.runs(cols)
-        r, J = part.residuals(theta[None, :])
-        assert J is not None
-        omega = np.asarray(weights)[..., cols] * problem.objective.irls_weight(r[0])
-        H = H + (J[0] * omega) @ J[0].T if n > RUN_CHUNK else (J[0] * omega) @ J[0].T
+        Hc = curvatures(part, theta[None, :], np.asarray(weights)[..., cols][None])[0]
+        H = H + Hc if n > RUN_CHUNK else Hc
     return H
+
+
+def curvatures(problem: Problem, theta: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`curvature` at every row of ``theta`` (one chunk of runs), shape
+    ``(n_rows, n_params, n_params)``: row by row the same numbers as one row alone."""
+    r, J = problem.residuals(theta)
+    assert J is not None
+    omega = weights * problem.objective.irls_weight(r)
+    return (J * omega[:, None, :]) @ J.transpose(0, 2, 1)
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -494,57 +550,74 @@ def multistart(
     ftol: float = 1e-13,
     prune: bool = True,
     callback: Callable[[int, int], None] | None = None,
+    data_rows: np.ndarray | None = None,
 ) -> tuple[Solution, np.ndarray]:
     """Optimise every start; returns the solution for all starts and the indices of
     the starts carried to convergence.
 
-    With ``prune`` (the default), grids of more than ``PRUNE_MIN_STARTS`` starts are
-    first reduced by variable projection when the law is affine in some parameters
-    (:mod:`scalinglaws.engine.projection`: one start per distinct combination of the
-    other parameters, its linear coefficients solved by least squares; chinchilla's
-    4,500 starts become 25). Then the starts race by successive halving: every start
-    takes ``screen_iter`` iterations, the best ``keep_fraction`` of the distinct ones takes
-    twice as many more, and so on until ``final_keep`` remain, which run to
-    convergence. Starts dropped on the way keep the objective they had reached (an
-    upper bound of where they would end). Grids of at most ``PRUNE_MIN_STARTS`` starts,
-    and ``prune=False``, run every start to convergence, as the paper recipe does.
+    With ``prune`` (the default), grids are first reduced by variable projection when
+    the law is affine in some parameters (:mod:`scalinglaws.engine.projection`: one
+    start per distinct combination of the other parameters, its linear coefficients
+    solved by least squares; chinchilla's 4,500 starts become 25, ``power``'s 36
+    become 3); the starts it replaces are not run (they keep their start values and
+    an infinite objective). A grid whose starts all differ in the other parameters
+    (nothing to replace) is kept as given. Then grids of more than ``PRUNE_MIN_STARTS`` starts race by
+    successive halving: every start takes ``screen_iter`` iterations, the best
+    ``keep_fraction`` of the distinct ones takes twice as many more, and so on until
+    ``final_keep`` remain, which run to convergence. Starts dropped on the way keep the
+    objective they had reached (an upper bound of where they would end). The
+    remaining starts of smaller grids all run to convergence; ``prune=False`` runs
+    every start of the grid to convergence, as the paper recipe does.
 
     ``groups`` (one integer code per start, for a per-row ``problem``) runs several
     independent fits as one batch: every group races on its own, exactly as it would
     alone (every row's steps depend on that row only), and all groups share each
-    solver call.
+    solver call. ``data_rows`` (with ``groups``) gives, for every start, the row of the
+    per-row ``problem`` and ``weights`` holding its data, so that a group's data are
+    stored once rather than once per start (default: every start has its own row).
     """
     S = starts.shape[0]
+    per_row_w = np.ndim(weights) == 2
+    rows_of = np.arange(S) if data_rows is None else np.asarray(data_rows, dtype=np.intp)
+
+    def data(rows: np.ndarray) -> tuple[Problem, np.ndarray]:
+        """The problem and weights of some starts."""
+        return problem.take(rows_of[rows]), (weights[rows_of[rows]] if per_row_w else weights)
+
     g = np.zeros(S, dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
     counts = np.bincount(g)
     racing = (counts > max(final_keep, PRUNE_MIN_STARTS)) & prune
-    if not racing.any():
-        sol = levenberg_marquardt(problem, starts, weights, max_iter=max_iter, ftol=ftol, callback=callback)
+    mask = linear_mask(problem) if prune else None
+    if not racing.any() and mask is None:
+        part, w = data(np.arange(S))
+        sol = levenberg_marquardt(part, starts, w, max_iter=max_iter, ftol=ftol, callback=callback)
         return sol, np.arange(S)
-    per_row_w = np.ndim(weights) == 2
 
     def solve(rows: np.ndarray, budget: int) -> Solution:
-        w = weights[rows] if per_row_w else weights
-        return levenberg_marquardt(problem.take(rows), theta[rows], w, max_iter=budget, ftol=ftol, callback=callback)
+        part, w = data(rows)
+        return levenberg_marquardt(part, theta[rows], w, max_iter=budget, ftol=ftol, callback=callback)
 
     theta = np.array(starts, dtype=float)
     F = np.full(S, np.inf)
     status = np.full(S, MAX_ITER)
     iters = np.zeros(S, dtype=int)
-    settled = np.flatnonzero(~racing[g])  # small grids go straight to convergence
-    active = np.flatnonzero(racing[g])
-    n_active = np.where(racing, counts, 0)
-    mask = linear_mask(problem)
+    active = np.arange(S)
     if mask is not None:
         # variable projection: one start per distinct combination of the nonlinear
         # parameters, its linear coefficients solved by least squares; the rest of the
-        # grid (other guesses of those coefficients) is not run
-        key = np.column_stack([g[active], theta[np.ix_(active, np.flatnonzero(~mask))]])
-        _, first = np.unique(key, axis=0, return_index=True)
-        active = active[np.sort(first)]
-        w = weights[active] if per_row_w else weights
-        theta[active] = project(problem.take(active), theta[active], w, mask)
-        n_active = np.bincount(g[active], minlength=counts.size)
+        # grid (other guesses of those coefficients) is not run. Only grids it reduces
+        # (a group whose starts all differ in the other parameters keeps them as given)
+        first = _first_rows(np.column_stack([g, theta[:, np.flatnonzero(~mask)]]))
+        reduced = np.bincount(g[first], minlength=counts.size) < counts
+        first = np.sort(first)
+        projected = first[reduced[g[first]]]
+        active = np.sort(np.concatenate([projected, np.flatnonzero(~reduced[g])]))
+        if projected.size:
+            part, w = data(projected)
+            theta[projected] = project(part, theta[projected], w, mask)
+    settled = active[~racing[g[active]]]  # small grids go straight to convergence
+    active = active[racing[g[active]]]
+    n_active = np.bincount(g[active], minlength=counts.size)
     budget = screen_iter
     while True:
         in_race = active[n_active[g[active]] > final_keep]
@@ -557,8 +630,7 @@ def multistart(
         order = in_race[np.lexsort((F[in_race], g[in_race]))]
         order = order[np.isfinite(F[order])]
         # distinct starts only: starts of a group that reached the same point count once
-        key = np.column_stack([g[order], np.round(theta[order], 6)])
-        _, first = np.unique(key, axis=0, return_index=True)
+        first = _first_rows(np.column_stack([g[order], np.round(theta[order], 6)]))
         order = order[np.sort(first)]
         go = g[order]
         rank = np.arange(order.size) - np.searchsorted(go, go, side="left")
@@ -571,4 +643,21 @@ def multistart(
     sol = solve(final, max_iter)
     theta[final], F[final], iters[final] = sol.theta, sol.objective, iters[final] + sol.iterations
     status[final] = sol.status
-    return Solution(theta=theta, objective=F, status=status, iterations=iters), (active if groups is None else final)
+    return Solution(theta=theta, objective=F, status=status, iterations=iters), np.sort(final)
+
+
+def _first_rows(key: np.ndarray) -> np.ndarray:
+    """Index of the first occurrence of each distinct row of ``key`` (what
+    ``np.unique(key, axis=0, return_index=True)`` gives, in its order, without sorting
+    rows as byte strings): each column is coded by its distinct values and the codes
+    combined into one integer per row."""
+    if key.shape[0] == 0:
+        return np.zeros(0, dtype=np.intp)
+    code = np.zeros(key.shape[0], dtype=np.int64)
+    for col in key.T:
+        values, inverse = np.unique(col, return_inverse=True)
+        code = code * values.size + inverse
+        # renumber before the mixed-radix code could overflow
+        code = np.unique(code, return_inverse=True)[1].astype(np.int64)
+    _, first = np.unique(code, return_index=True)
+    return first
