@@ -9,6 +9,10 @@ al.'s ``multi_power``), and fits an ordinary law of those columns (by default Ti
 et al.'s ``lr_annealing``) with :func:`scalinglaws.engine.fit`; nothing in the engine
 knows about curves.
 
+Reading the table and the per-step variables live in :mod:`scalinglaws.dynamics.curve_table`,
+the :class:`CurveFit` and :class:`Cooldown` results in :mod:`scalinglaws.dynamics.curve_result`;
+every public name is importable from here as well.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -32,180 +36,26 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from scalinglaws.dynamics import schedules as _sched
-from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
+from scalinglaws.dynamics.curve_result import Cooldown, CurveFit
+from scalinglaws.dynamics.curve_table import CURVE_VARIABLES, _schedule_of, curve_variables, load_curves
+from scalinglaws.errors import DataError, FitError, LawError
 from scalinglaws.engine.fit import fit as _fit
 from scalinglaws.laws.law import Law, formula_law
 from scalinglaws.laws import CATALOG, get_law
-from scalinglaws.laws.schedule_laws import register_schedule
-from scalinglaws.engine.result import Fit
-from scalinglaws.data.where import evaluate_where
-from scalinglaws.data.readers import check_table, read_table
+from scalinglaws.data.readers import read_table
 from scalinglaws.data.runs import Runs, load_runs
 
 __all__ = ["CURVE_VARIABLES", "Cooldown", "CurveFit", "best_cooldown", "curve_variables", "fit_curves", "load_curves", "read_table"]
-
-#: The per-step columns :func:`fit_curves` offers to a curve law: the areas, the step,
-#: the LR, and ``schedule``, the key of the whole history (laws that need more than
-#: running sums, such as ``multi_power``, look the schedule up by it).
-CURVE_VARIABLES = ("s1", "s2", "steps", "lr", "schedule")
-
-
-# --------------------------------------------------------------------------- the curve table
-
-
-def load_curves(
-    source: str | os.PathLike[str] | pd.DataFrame | Runs,
-    *,
-    columns: Mapping[str, str] | None = None,
-    where: str | None = None,
-    format: str | None = None,  # noqa: A002
-) -> pd.DataFrame:
-    """Read and check a long curve table: one row per (run, step).
-
-    Parameters
-    ----------
-    source : path, DataFrame or Runs
-        A file in any format :func:`scalinglaws.load_runs` reads (CSV or TSV, also
-        compressed; JSONL; JSON; Parquet), read by the same door
-        (:func:`scalinglaws.data.readers.read_table`) with the same checks, or a table
-        (e.g. from :mod:`scalinglaws.data.trackers`).
-    columns : dict, optional
-        Where the table keeps ``run``, ``step``, ``loss`` and ``lr``, e.g.
-        ``{"run": "sweep", "step": "current_steps"}``. The ``lr`` column may be absent
-        when schedules are given to :func:`fit_curves`.
-    where : str, optional
-        Row filter, as in :func:`scalinglaws.load_runs` (e.g. ``"run != 'bad'"``).
-    format : str, optional
-        Overrides the file extension.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``run`` (str), ``step`` (int), ``loss`` (float) and ``lr`` (float, NaN
-        where not logged), sorted by run and step; other columns are kept. Rows with a
-        learning rate but no loss (a schedule logged more often than the loss) are
-        kept: they define the schedule and are not fitted.
-
-    Raises
-    ------
-    DataError
-        Naming the column and row of a missing, non-numeric or negative value, or a
-        step logged twice in one run.
-    """
-    names = {"run": "run", "step": "step", "loss": "loss", "lr": "lr", **dict(columns or {})}
-    unknown = sorted(set(names) - {"run", "step", "loss", "lr"})
-    if unknown:
-        raise DataError(f"columns= names {unknown}; a curve table has the columns run, step, loss and lr")
-    if isinstance(source, Runs):
-        frame, label = source.data, "<DataFrame>"
-    elif isinstance(source, pd.DataFrame):
-        frame, label = source, "<DataFrame>"
-    elif isinstance(source, (str, os.PathLike)):
-        label = os.fspath(source)
-        frame = read_table(label, format)
-    else:
-        raise DataError(f"a curve table is a path or a DataFrame, got {type(source).__name__}")
-    at = "" if label == "<DataFrame>" else f"{label}: "
-    frame = check_table(frame, label, rows="evaluations")
-    for key, what in (("run", "run id"), ("step", "step"), ("loss", "loss")):
-        if names[key] not in frame.columns:
-            raise DataError(
-                f"{at}the curve table has no {what} column {names[key]!r} (columns: {', '.join(frame.columns)}); "
-                f"name it with columns={{{key!r}: '<its name>'}}"
-            )
-    rename = {names[k]: k for k in ("run", "step", "loss", "lr") if names[k] in frame.columns and names[k] != k}
-    clash = [k for k in rename.values() if k in frame.columns and k not in rename]
-    out = frame.drop(columns=clash).rename(columns=rename)
-    if where is not None:
-        mask = evaluate_where(where, out)
-        if not mask.any():
-            raise DataError(f"{at}where expression {where!r} selects none of the {len(out)} rows")
-        out = out.loc[mask.to_numpy()]
-    out = out.reset_index(drop=True)
-    out["run"] = out["run"].astype(str)
-    steps = pd.to_numeric(out["step"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    bad = ~np.isfinite(steps) | (steps < 0) | (steps != np.round(steps))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"{at}column {names['step']!r} must hold whole numbers of steps >= 0; row {i} has {out['step'].iloc[i]!r}")
-    out["step"] = steps.astype(np.int64)
-    for key in ("loss", "lr"):
-        if key not in out.columns:
-            out[key] = np.nan
-            continue
-        raw = out[key]
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        bad = (raw.notna().to_numpy() & ~np.isfinite(values)) | (values < 0) | ((values == 0) & (key == "loss"))
-        if bad.any():
-            i = int(np.argmax(bad))
-            need = "losses > 0" if key == "loss" else "learning rates >= 0"
-            raise DataError(f"{at}column {names[key]!r} must hold finite {need}; row {i} has {raw.iloc[i]!r}")
-        out[key] = values
-    orphan = np.isnan(out["loss"].to_numpy()) & np.isnan(out["lr"].to_numpy())
-    if orphan.all():
-        raise DataError(f"{at}column {names['loss']!r} holds no loss values")
-    out = out[~orphan]
-    dup = out.duplicated(subset=["run", "step"]).to_numpy()
-    if dup.any():
-        i = int(np.argmax(dup))
-        raise DataError(
-            f"{at}run {out['run'].iloc[i]!r} logs step {int(out['step'].iloc[i])} more than once; "
-            "keep one evaluation per step"
-        )
-    return out.sort_values(["run", "step"], kind="stable").reset_index(drop=True)
-
-
-def _schedule_of(run: str, rows: pd.DataFrame, schedules: Mapping[str, Any] | None) -> tuple[np.ndarray, bool]:
-    """The per-step LRs of one run, and whether they were interpolated from a sparser log."""
-    last = int(rows["step"].max())
-    if schedules is not None and run in schedules:
-        lrs = _sched.as_schedule(schedules[run], name=f"schedule of run {run!r}")
-        if lrs.size < last:
-            raise DataError(f"the schedule of run {run!r} has {lrs.size} steps but the run logs step {last}")
-        return lrs, False
-    logged = rows[np.isfinite(rows["lr"].to_numpy()) & (rows["step"].to_numpy() >= 1)]
-    if logged.empty:
-        raise DataError(
-            f"run {run!r} has no learning rates: add an lr column to the curve table or pass "
-            f"schedules={{{run!r}: array of per-step LRs}}"
-        )
-    at = logged["step"].to_numpy(dtype=float)
-    full = np.interp(np.arange(1, last + 1, dtype=float), at, logged["lr"].to_numpy(dtype=float))
-    interpolated = not (len(at) == last and at[0] == 1)
-    if interpolated:
-        warnings.warn(
-            f"run {run!r} logs its learning rate at {len(at)} of its {last} steps; the per-step rates were "
-            "interpolated linearly (and held before the first logged step), so S1 and S2 are approximate, "
-            "most of all during warmup: pass schedules= for exact areas",
-            ScalingLawsWarning,
-            stacklevel=3,
-        )
-    return full, interpolated
-
-
-def curve_variables(lrs: Any, *, decay: float = _sched.DEFAULT_DECAY, warmup: int | None = None) -> dict[str, np.ndarray]:
-    """Per-step variables of a schedule: ``s1``, ``s2``, ``steps``, ``lr`` and ``schedule``, each of shape (n_steps,).
-
-    ``schedule`` is the schedule's key (:func:`scalinglaws.laws.schedule_laws.register_schedule`,
-    which this calls), the same at every step: laws of the whole history read it.
-    """
-    arr = _sched.as_schedule(lrs)
-    s1, s2 = _sched.areas(arr, decay=decay, warmup=warmup)
-    key = register_schedule(arr)
-    return {"s1": s1, "s2": s2, "steps": np.arange(1, arr.size + 1, dtype=float), "lr": arr,
-            "schedule": np.full(arr.size, key)}
 
 
 def _curve_law(law: str | Law | Any) -> Law:
@@ -219,199 +69,6 @@ def _curve_law(law: str | Law | Any) -> Law:
             f"a curve law may use {', '.join(CURVE_VARIABLES)}"
         )
     return resolved
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class CurveFit:
-    """A loss-curve law fitted on curves; predicts the whole curve of any schedule.
-
-    Attributes
-    ----------
-    fit : Fit
-        The ordinary fit of the curve law on the rows (variables ``s1``, ``s2``, ...).
-    decay : float
-        Momentum decay factor used for S2 (the same is used to predict).
-    warmup : int or None
-        Warmup rule for S2 (None: steps before the LR peak, per schedule).
-    runs : tuple of str
-        The curves fitted.
-    n_points : int
-        Rows fitted.
-    dropped : int
-        Rows left out (before ``min_step``, or at step 0).
-    interpolated : tuple of str
-        Runs whose per-step LR was interpolated from a sparser lr log.
-    """
-
-    fit: Fit
-    decay: float
-    warmup: int | None
-    runs: tuple[str, ...]
-    n_points: int
-    dropped: int = 0
-    interpolated: tuple[str, ...] = ()
-    min_step: int = 1
-    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
-
-    @property
-    def params(self) -> Mapping[str, float]:
-        return self.fit.params
-
-    @property
-    def law(self) -> Law:
-        return self.fit.law
-
-    def _variables(self, schedule: Any, steps: Any) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        per_step = curve_variables(schedule, decay=self.decay, warmup=self.warmup)
-        n = per_step["s1"].size
-        if steps is None:
-            index = np.arange(n)
-        else:
-            s = np.atleast_1d(np.asarray(steps))
-            if s.size == 0 or not np.issubdtype(s.dtype, np.number) or (s < 1).any() or (s > n).any() or (s != np.round(s)).any():
-                raise DataError(f"steps must be whole numbers between 1 and the schedule's length {n}")
-            index = s.astype(int) - 1
-        return {v: per_step[v][index] for v in self.fit.law.variables}, index + 1
-
-    def predict_curve(self, schedule: Any, *, steps: Any = None) -> np.ndarray:
-        """The predicted loss after each step of ``schedule`` (or at the given ``steps``).
-
-        Parameters
-        ----------
-        schedule : array of shape (n_steps,)
-            Per-step learning rates, e.g. ``sl.schedules.cosine(3e-4, 10_000, warmup=500)``.
-        steps : int or array of int, optional
-            1-based steps to predict at; all steps by default.
-
-        Returns
-        -------
-        array of shape (n_steps,) or (len(steps),)
-        """
-        X, _ = self._variables(schedule, steps)
-        return self.fit.predict(**X, check_range="schedule" not in X)
-
-    def predict_final(self, schedule: Any) -> float:
-        """The predicted loss at the end of ``schedule``."""
-        return float(self.predict_curve(schedule, steps=len(_sched.as_schedule(schedule)))[0])
-
-    def predict_interval(self, schedule: Any, *, level: float = 0.95, steps: Any = None) -> tuple[np.ndarray, np.ndarray]:
-        """Bootstrap band of the predicted curve (needs ``bootstrap=`` in :func:`fit_curves`)."""
-        X, _ = self._variables(schedule, steps)
-        named: dict[str, Any] = dict(X)
-        return self.fit.predict_interval(level, kind="parameters", check_range="schedule" not in X, **named)
-
-    def report(self) -> str:
-        head = (
-            f"Loss-curve fit on {len(self.runs)} curve{'s' if len(self.runs) != 1 else ''} "
-            f"({self.n_points} points; decay {self.decay:g}; warmup "
-            f"{'to the LR peak' if self.warmup is None else self.warmup})"
-        )
-        lines = [head, self.fit.report()]
-        if self.dropped:
-            lines.append(f"  {self.dropped} rows before step {self.min_step} left out")
-        if self.interpolated:
-            lines.append(f"  per-step LRs interpolated from the lr log for: {', '.join(self.interpolated)}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-    def __repr__(self) -> str:
-        ps = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
-        return f"CurveFit(law={self.law.name!r}, curves={len(self.runs)}, points={self.n_points}, params={{{ps}}})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "format": "scalinglaws.curvefit/1",
-            "fit": self.fit.to_dict(),
-            "decay": self.decay,
-            "warmup": self.warmup,
-            "runs": list(self.runs),
-            "n_points": self.n_points,
-            "dropped": self.dropped,
-            "interpolated": list(self.interpolated),
-            "min_step": self.min_step,
-            "options": dict(self.options),
-        }
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any], law: Any = None) -> CurveFit:
-        if not isinstance(d, Mapping) or d.get("format") != "scalinglaws.curvefit/1":
-            raise LawError("this is not a scalinglaws curve fit (missing format 'scalinglaws.curvefit/1')")
-        try:
-            return cls(
-                fit=Fit.from_dict(d["fit"], law=law),
-                decay=float(d["decay"]),
-                warmup=None if d.get("warmup") is None else int(d["warmup"]),
-                runs=tuple(d["runs"]),
-                n_points=int(d["n_points"]),
-                dropped=int(d.get("dropped", 0)),
-                interpolated=tuple(d.get("interpolated", ())),
-                min_step=int(d.get("min_step", 1)),
-                options=dict(d.get("options", {})),
-            )
-        except (KeyError, TypeError, ValueError) as err:
-            raise LawError(f"this curve-fit file is incomplete or corrupt: {type(err).__name__}: {err}") from None
-
-    @classmethod
-    def from_json(cls, text: str, law: Any = None) -> CurveFit:
-        try:
-            d = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise LawError(f"this curve-fit file is not valid JSON: {err}") from None
-        return cls.from_dict(d, law=law)
-
-
-@dataclass(frozen=True)
-class Cooldown:
-    """The best cooldown fraction of a WSD schedule for a fixed budget of steps.
-
-    Attributes
-    ----------
-    fraction : float
-        Share of the steps spent cooling down that minimises the predicted final loss.
-    final_loss : float
-        The predicted final loss there.
-    fractions, final_losses : tuple of float
-        Every fraction tried, and its predicted final loss.
-    steps, peak, warmup, shape, final :
-        The schedule searched over.
-    """
-
-    fraction: float
-    final_loss: float
-    fractions: tuple[float, ...] = field(repr=False)
-    final_losses: tuple[float, ...] = field(repr=False)
-    steps: int = 0
-    peak: float = 0.0
-    warmup: int = 0
-    shape: str = "sqrt"
-    final: float = 0.0
-
-    def __repr__(self) -> str:
-        return (
-            f"Cooldown(fraction={self.fraction:.4g}, final_loss={self.final_loss:.6g}, steps={self.steps}, "
-            f"shape={self.shape!r}, tried={len(self.fractions)})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "fraction": self.fraction,
-            "final_loss": self.final_loss,
-            "fractions": list(self.fractions),
-            "final_losses": list(self.final_losses),
-            "steps": self.steps,
-            "peak": self.peak,
-            "warmup": self.warmup,
-            "shape": self.shape,
-            "final": self.final,
-        }
 
 
 # --------------------------------------------------------------------------- verbs

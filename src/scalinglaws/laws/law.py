@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,8 @@ import numpy as np
 from scalinglaws.laws import starts as _starts
 from scalinglaws.errors import LawError
 from scalinglaws.laws import formula as _formula
+from scalinglaws.laws.derived import _slug as _slug  # re-exported: plan.data_mix imported it from here
+from scalinglaws.laws.derived import fixed_law, grouped_law
 from scalinglaws.laws.params import Param, default_start, describe_param
 from scalinglaws.laws.variables import VOCABULARY, Variable, declare
 
@@ -156,131 +158,17 @@ class Law:
     # ----------------------------------------------------------------- derived laws
 
     def with_fixed(self, fixed: Mapping[str, float]) -> Law:
-        """The same law with some parameters pinned to constants."""
-        for name, value in fixed.items():
-            self.param(name)
-            if not np.isfinite(value):
-                raise LawError(f"fixed value for {name} must be finite, got {value}")
-        if len(fixed) >= len(self.params):
-            raise LawError(f"cannot fix every parameter of {self.name!r}: nothing would be fitted")
-        base = self
-        const = {k: float(v) for k, v in fixed.items()}
-        keep = tuple(p for p in self.params if p.name not in const)
-        keep_idx = [i for i, p in enumerate(self.params) if p.name not in const]
-
-        def function(X: Mapping[str, Any], P: Mapping[str, Any]) -> Any:
-            return base.function(X, {**P, **const})
-
-        vg: ValueAndGrad | None = None
-        if base.value_and_grad is not None:
-            base_vg = base.value_and_grad
-
-            def vg(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[Any, list[Any]]:
-                f, grads = base_vg(X, {**P, **const})
-                return f, [grads[i] for i in keep_idx]
-
-        label = ", ".join(f"{k}={v:g}" for k, v in const.items())
-        return replace(
-            self,
-            name=f"{self.name}[{label}]",
-            params=keep,
-            function=function,
-            value_and_grad=vg,
-            spec={**self.spec, "fixed": {**self.spec.get("fixed", {}), **const}},
-            optimum=None,  # the closed form is the free law's; pinned laws are solved numerically
-        )
+        """The same law with some parameters pinned to constants (:func:`scalinglaws.laws.derived.fixed_law`)."""
+        return fixed_law(self, fixed)
 
     def grouped(self, column: str, groups: Sequence[Any], shared: Iterable[str]) -> Law:
         """One law per group of runs, with the ``shared`` parameters common to all groups.
 
         The grouped law has a categorical variable ``column`` and parameters
-        ``"A[g]"`` for each unshared ``A`` and group ``g``.
+        ``"A_g"`` for each unshared ``A`` and group ``g`` (the label made a name: other
+        characters become ``_``). Built by :func:`scalinglaws.laws.derived.grouped_law`.
         """
-        shared = tuple(shared)
-        for name in shared:
-            self.param(name)
-        labels = [str(g) for g in groups]
-        if len(labels) < 2:
-            raise LawError(f"grouping by {column!r} needs at least two groups, got {labels}")
-        if len(set(labels)) != len(labels):
-            raise LawError(f"group labels in {column!r} are not unique: {labels}")
-        base = self
-        lookup = {g: i for i, g in enumerate(labels)}
-        params: list[Param] = []
-        start_map: dict[str, str] = dict(self.start_map)
-        # per base parameter: list of grouped parameter names (one if shared)
-        expand: dict[str, list[str]] = {}
-        for p in self.params:
-            if p.name in shared:
-                params.append(p)
-                expand[p.name] = [p.name]
-            else:
-                names = [f"{p.name}_{_slug(g)}" for g in labels]
-                expand[p.name] = names
-                params.extend(replace(p, name=n) for n in names)
-                start_map.update({n: self.start_map.get(p.name, p.name) for n in names})
-        index = {p.name: i for i, p in enumerate(params)}
-
-        def codes_of(values: Any) -> np.ndarray:
-            arr = np.asarray(values).astype(str)
-            codes = np.array([lookup.get(v, -1) for v in arr.ravel()], dtype=int).reshape(arr.shape)
-            if (codes < 0).any():
-                bad = arr.ravel()[np.argmax(codes.ravel() < 0)]
-                raise LawError(f"unknown group {str(bad)!r} in {column!r}; the fit knows {labels}")
-            return codes
-
-        def base_params(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[dict[str, Any], list[Any]]:
-            codes = codes_of(X[column])
-            masks = [codes == i for i in range(len(labels))]
-            out: dict[str, Any] = {}
-            for name, names in expand.items():
-                if len(names) == 1:
-                    out[name] = P[names[0]]
-                else:
-                    out[name] = sum(P[n] * m for n, m in zip(names, masks))
-            return out, masks
-
-        def function(X: Mapping[str, Any], P: Mapping[str, Any]) -> Any:
-            bp, _ = base_params(X, P)
-            return base.function({k: v for k, v in X.items() if k != column}, bp)
-
-        vg: ValueAndGrad | None = None
-        if base.value_and_grad is not None:
-            base_vg = base.value_and_grad
-
-            def vg(X: Mapping[str, Any], P: Mapping[str, Any]) -> tuple[Any, list[Any]]:
-                bp, masks = base_params(X, P)
-                f, grads = base_vg({k: v for k, v in X.items() if k != column}, bp)
-                out: list[Any] = [None] * len(params)
-                for j, (name, names) in enumerate(expand.items()):
-                    if len(names) == 1:
-                        out[index[names[0]]] = grads[j]
-                    else:
-                        for n, m in zip(names, masks):
-                            out[index[n]] = grads[j] * m
-                return f, out
-
-        return Law(
-            name=f"{self.name}[by {column}; shared {', '.join(shared) or 'none'}]",
-            variables=self.variables + (column,),
-            params=tuple(params),
-            function=function,
-            formula=self.formula,
-            source=self.source,
-            description=self.description,
-            value_and_grad=vg,
-            spec={**self.spec, "groups": {"column": column, "labels": labels, "shared": list(shared)}},
-            categorical=self.categorical + (column,),
-            grid_fn=self.grid_fn,
-            start_map=start_map,
-            target=self.target,
-            variable_info=(*self.variable_info, Variable(column, meaning="group label")),
-        )
-
-
-def _slug(label: str) -> str:
-    out = "".join(c if c.isalnum() else "_" for c in label)
-    return out if out and not out[0].isdigit() else "g" + out
+        return grouped_law(self, column, groups, shared)
 
 
 # --------------------------------------------------------------------------- builders

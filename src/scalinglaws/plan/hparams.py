@@ -19,6 +19,9 @@ lie outside the grid: it is flagged ``*_edge``, kept at that end, and left out o
 law (warning). With several batch sizes, the learning rate is optimised per batch
 size, then the batch size by the same rule on those minima; the scale's learning rate
 is the per-batch optimum interpolated (in log-log) at the optimal batch size.
+
+The result types :class:`HparamFit` and :class:`HparamAdvice` live in
+:mod:`scalinglaws.plan.hparam_results` and are importable from here.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +38,7 @@ from scalinglaws.data.runs import Runs, load_runs
 from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
 from scalinglaws.plan.critical_batch import CriticalBatch, critical_batch_size
 from scalinglaws.plan.hparam_laws import PRESETS, HparamLaw, hparam_preset
+from scalinglaws.plan.hparam_results import HparamAdvice, HparamFit
 from scalinglaws.plan.powerlaw import (
     Seed,
     batched_lstsq,
@@ -74,57 +77,6 @@ def _local_optimum(log_h: np.ndarray, loss: np.ndarray, points: int) -> tuple[fl
 
 
 # --------------------------------------------------------------------------- fitting
-
-
-@dataclass(frozen=True, eq=False)
-class HparamFit:
-    """Learning-rate and batch-size laws fitted to a sweep.
-
-    Attributes
-    ----------
-    lr, batch_size : HparamLaw or None
-        ``None`` when the sweep does not vary that hyperparameter.
-    optima : pandas.DataFrame
-        One row per scale: the scale columns, ``lr_opt``, ``batch_size_opt``,
-        ``loss_opt``, ``lr_edge``, ``batch_size_edge``, ``n_runs``.
-    scale : tuple of str
-    warnings : tuple of str
-    """
-
-    lr: HparamLaw | None
-    batch_size: HparamLaw | None
-    optima: pd.DataFrame
-    scale: tuple[str, ...]
-    warnings: tuple[str, ...] = ()
-
-    def laws(self) -> dict[str, HparamLaw]:
-        return {k: v for k, v in (("lr", self.lr), ("batch_size", self.batch_size)) if v is not None}
-
-    def to_dict(self) -> dict[str, Any]:
-        table = self.optima.astype(object).where(pd.notna(self.optima), None)
-        return {
-            "scale": list(self.scale),
-            "laws": {k: v.to_dict() for k, v in self.laws().items()},
-            "optima": table.to_dict(orient="records"),
-            "warnings": list(self.warnings),
-        }
-
-    def report(self) -> str:
-        lines = [f"hyperparameter laws from {len(self.optima)} scales ({', '.join(self.scale)})"]
-        for law in self.laws().values():
-            lines.append(f"  {law.formula()}   (r2 {law.r2:.4f})" if law.r2 is not None else f"  {law.formula()}")
-            for k, (a, b) in law.intervals.items():
-                lines.append(f"    {k}: {a:.4g} to {b:.4g} ({law.level:.0%})")
-        for w in self.warnings:
-            lines.append(f"  warning: {w}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-    def __repr__(self) -> str:
-        laws = "; ".join(law.formula() for law in self.laws().values())
-        return f"HparamFit({len(self.optima)} scales; {laws})"
 
 
 def _fit_law(target: str, X: np.ndarray, y: np.ndarray, names: Sequence[str], bootstrap: int,
@@ -294,46 +246,6 @@ def fit_hparams(
 
 
 # --------------------------------------------------------------------------- recommendation
-
-
-@dataclass(frozen=True)
-class HparamAdvice:
-    """Recommended hyperparameters for a target run, with intervals where available."""
-
-    target: Mapping[str, float]
-    lr: float | None
-    batch_size: float | None
-    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    level: float = 0.95
-    source: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": dict(self.target),
-            "lr": self.lr,
-            "batch_size": self.batch_size,
-            "intervals": {k: list(v) for k, v in self.intervals.items()},
-            "level": self.level,
-            "source": self.source,
-        }
-
-    def report(self) -> str:
-        where = ", ".join(f"{k}={v:.4g}" for k, v in self.target.items())
-        lines = [f"hyperparameters for {where} ({self.source})"]
-        for name, value in (("learning rate", self.lr), ("batch size (tokens)", self.batch_size)):
-            key = "lr" if name.startswith("learning") else "batch_size"
-            if value is None:
-                continue
-            text = f"  {name:<20} {value:.4g}"
-            if key in self.intervals:
-                a, b = self.intervals[key]
-                text += f"   ({self.level:.0%} interval {a:.4g} to {b:.4g})"
-            lines.append(text)
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        parts = [f"{k}={v:.4g}" for k, v in (("lr", self.lr), ("batch_size", self.batch_size)) if v is not None]
-        return f"HparamAdvice({', '.join(parts)}; for {dict(self.target)})"
 
 
 def recommend_hparams(

@@ -21,6 +21,10 @@ convention (``6N`` by default; :mod:`scalinglaws.plan.flops` for attention and h
 
 Every figure has a percentile interval when the fit has bootstrap draws: the same
 optimisation is done under every draw.
+
+The loss model and its solvers live in :mod:`scalinglaws.plan.optimal_model`, the
+:class:`Plan` result in :mod:`scalinglaws.plan.optimal_result`; every public name is
+importable from here as well.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -39,15 +43,21 @@ from scalinglaws.plan.flops import FlopCounter, as_counter, counter_name
 from scalinglaws.laws.law import Law
 from scalinglaws.engine.result import Fit, check_level
 from scalinglaws.engine.trust import check_budget
-
-#: Muennighoff et al. (2023) decay constants of repeated data and excess parameters
-#: (from the official datablations code).
-R_D_STAR = 15.387756
-R_N_STAR = 5.309743
-
-_RATIO_RANGE = (1e-6, 1e8)  # tokens per parameter searched by the numeric solver
-_GRID = 321
-_ZOOM = (33, 6)  # points per zoom round, rounds
+from scalinglaws.plan.optimal_model import (
+    R_D_STAR,
+    R_N_STAR,
+    _closed_form,
+    _intervals,
+    _loss_interval,
+    _minimise,
+    _Model,
+    _n_bounds,
+    _positive,
+    _tokens_for_loss,
+    effective_params,
+    effective_tokens,
+)
+from scalinglaws.plan.optimal_result import Plan
 
 
 # --------------------------------------------------------------------------- fits
@@ -71,369 +81,6 @@ def fit_from_params(
     """
     return Fit.from_params(law, params, draws=draws, source=source, law_options=law_options)
 
-
-# --------------------------------------------------------------------------- data limits
-
-
-def effective_tokens(n_tokens: Any, unique_tokens: Any, r_d: float = R_D_STAR) -> Any:
-    """Muennighoff et al.'s effective data ``D' = U + U R*_D (1 - exp(-(D/U - 1)/R*_D))``.
-
-    Equal to ``n_tokens`` when no token is repeated (``n_tokens <= unique_tokens``).
-
-    Examples
-    --------
-    >>> round(float(effective_tokens(4.0, 1.0)), 2)   # 4 epochs are worth ~3.73
-    3.73
-    """
-    D = np.asarray(n_tokens, dtype=float)
-    U = np.asarray(unique_tokens, dtype=float)
-    repeats = np.maximum(D / U - 1.0, 0.0)
-    out = np.where(D <= U, D, U + U * r_d * (1.0 - np.exp(-repeats / r_d)))
-    return out if out.ndim else float(out)
-
-
-def effective_params(n_params: Any, unique_params: Any, r_n: float = R_N_STAR) -> Any:
-    """Effective parameters ``N' = U_N + U_N R*_N (1 - exp(-(N/U_N - 1)/R*_N))`` (N if N <= U_N)."""
-    N = np.asarray(n_params, dtype=float)
-    U = np.asarray(unique_params, dtype=float)
-    excess = np.maximum(N / U - 1.0, 0.0)
-    out = np.where(N <= U, N, U + U * r_n * (1.0 - np.exp(-excess / r_n)))
-    return out if out.ndim else float(out)
-
-
-# --------------------------------------------------------------------------- the loss model
-
-
-class _Model:
-    """The fitted loss as a function of (N, D) for a batch of parameter sets."""
-
-    def __init__(
-        self,
-        fit: Fit,
-        *,
-        at: Mapping[str, Any] | None,
-        unique_tokens: float | None,
-        repeat_constants: tuple[float, float],
-        purpose: str,
-    ) -> None:
-        law = fit.law
-        mapping = dict(fit.options.get("variables") or {})
-        column = {v: mapping.get(v, v) for v in law.variables}
-        find = lambda name: next((v for v, c in column.items() if c == name), None)  # noqa: E731
-        self.nvar, self.dvar, self.uvar = find("n_params"), find("n_tokens"), find("unique_tokens")
-        if self.nvar is None or self.dvar is None:
-            raise FitError(
-                f"{purpose} needs a law of model size and data (variables n_params and n_tokens); "
-                f"law {law.name!r} has variables {list(law.variables)}"
-            )
-        inverse = {c: v for v, c in column.items()}
-        given = {inverse.get(k, k): v for k, v in (at or {}).items()}
-        unknown = [k for k in given if k not in law.variables or k in (self.nvar, self.dvar)]
-        if unknown:
-            raise FitError(f"at= names {unknown}, which are not fixed variables of {law.name!r}: {list(law.variables)}")
-        self.fixed_vars = given
-        if self.uvar is not None:
-            if unique_tokens is None and self.uvar not in given:
-                raise FitError(f"law {law.name!r} depends on unique_tokens: pass unique_tokens=...")
-            if unique_tokens is not None:
-                self.fixed_vars.pop(self.uvar, None)
-        # a law with a unique_tokens variable sees the unique tokens actually used, min(U, D)
-        self.law_unique = float(unique_tokens) if (self.uvar is not None and unique_tokens is not None) else None
-        others = [v for v in law.variables if v not in (self.nvar, self.dvar, self.uvar) and v not in self.fixed_vars]
-        if others:
-            raise FitError(f"law {law.name!r} also depends on {others}: give their values with at={{...}}")
-        self.law = law
-        self.unique = None if (unique_tokens is None or self.uvar is not None) else float(unique_tokens)
-        self.r_d, self.r_n = repeat_constants
-        point = np.array([[fit.params[n] for n in law.param_names]], dtype=float)
-        draws = np.empty((0, point.shape[1]))
-        if fit.draws is not None and len(fit.draws):
-            d = np.asarray(fit.draws, dtype=float)
-            draws = d[np.all(np.isfinite(d), axis=1)]
-        self.point, self.draws = point, draws
-
-    def base(self, P: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
-        """The law itself; P (S, k), N and D (S, G) -> (S, G)."""
-        X: dict[str, Any] = {str(self.nvar): N, str(self.dvar): D}
-        if self.law_unique is not None:
-            X[str(self.uvar)] = np.minimum(self.law_unique, D)
-        for k, v in self.fixed_vars.items():
-            X[k] = np.full(N.shape, v, dtype=object if k in self.law.categorical else float)
-        params = {n: P[:, j : j + 1] for j, n in enumerate(self.law.param_names)}
-        with np.errstate(all="ignore"):
-            out = np.asarray(self.law.function(X, params), dtype=float)
-        return np.broadcast_to(out, N.shape)
-
-    def unique_params(self, P: np.ndarray, U: np.ndarray) -> np.ndarray:
-        """Muennighoff's U_N: the compute-optimal size (under 6ND) for one epoch of U tokens.
-
-        Root of dL/dlogN = dL/dlogD at D = U (the first-order condition of the 6ND
-        frontier), by bisection in log N; shape (S,).
-        """
-        eps = 1e-4
-        Ucol = U[:, None]
-
-        def h(u: np.ndarray) -> np.ndarray:
-            n = np.exp(u)[:, None]
-            dn = self.base(P, n * math.exp(eps), Ucol) - self.base(P, n * math.exp(-eps), Ucol)
-            dd = self.base(P, n, Ucol * math.exp(eps)) - self.base(P, n, Ucol * math.exp(-eps))
-            return (dn - dd)[:, 0]
-
-        lo = np.log(U) - 40.0
-        hi = np.log(U) + 20.0
-        h_lo, h_hi = h(lo), h(hi)
-        ok = (h_lo < 0) & (h_hi > 0)
-        for _ in range(70):
-            mid = 0.5 * (lo + hi)
-            pos = h(mid) > 0
-            hi = np.where(pos, mid, hi)
-            lo = np.where(pos, lo, mid)
-        return np.where(ok, np.exp(0.5 * (lo + hi)), np.inf)
-
-    def loss(self, P: np.ndarray, N: np.ndarray, D: np.ndarray, unique_n: np.ndarray | None = None) -> np.ndarray:
-        if self.unique is None:
-            return self.base(P, N, D)
-        U = self.unique
-        used = np.minimum(D, U)
-        D_eff = effective_tokens(D, used, self.r_d)
-        assert unique_n is not None
-        N_eff = effective_params(N, np.minimum(N, unique_n[:, None]), self.r_n)
-        return self.base(P, N_eff, D_eff)
-
-
-# --------------------------------------------------------------------------- solvers
-
-
-def _minimise(
-    fun: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray, grid: int = _GRID
-) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise ``fun`` (S, G) -> (S, G) over u in [lo, hi] row by row: grid, then zoom.
-
-    Returns the minimiser (S,) and whether it lies on the search bound (S,).
-    """
-    t = np.linspace(0.0, 1.0, grid)
-    U = lo[:, None] + (hi - lo)[:, None] * t
-    V = np.where(np.isfinite(v := fun(U)), v, np.inf)
-    i = np.argmin(V, axis=1)
-    rows = np.arange(len(lo))
-    edge = (i == 0) | (i == grid - 1)
-    nan = ~np.isfinite(V[rows, i])
-    step = (hi - lo) / (grid - 1)
-    centre = U[rows, i]
-    n, rounds = _ZOOM
-    s = np.linspace(-1.0, 1.0, n)
-    for _ in range(rounds):
-        a = np.clip(centre[:, None] + step[:, None] * s, lo[:, None], hi[:, None])
-        W = np.where(np.isfinite(w := fun(a)), w, np.inf)
-        j = np.argmin(W, axis=1)
-        centre = a[rows, j]
-        step = step * 2.0 / (n - 1)
-    return np.where(nan, np.nan, centre), edge & ~nan
-
-
-def _n_bounds(C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lo_r, hi_r = _RATIO_RANGE
-    return 0.5 * np.log(C / (6.0 * hi_r)), 0.5 * np.log(C / (6.0 * lo_r))
-
-
-def _closed_form(law: Law, P: np.ndarray, C: np.ndarray) -> np.ndarray:
-    """The law's own closed-form optimum (``Law.optimum``) under every parameter set."""
-    assert law.optimum is not None
-    p = {n: P[:, j] for j, n in enumerate(law.param_names)}
-    return np.asarray(law.optimum(p, C), dtype=float)
-
-
-def _tokens_for_loss(model: _Model, P: np.ndarray, N: np.ndarray, target: np.ndarray, un: np.ndarray | None) -> np.ndarray:
-    """D with L(N, D) = target (bisection in log D; inf where N cannot reach it)."""
-    lo = np.full(N.shape, 0.0)
-    hi = np.full(N.shape, math.log(1e35))
-    t = target[:, None] * np.ones_like(N)
-    reach = model.loss(P, N, np.exp(hi), un) <= t
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        below = model.loss(P, N, np.exp(mid), un) <= t
-        hi = np.where(below, mid, hi)
-        lo = np.where(below, lo, mid)
-    return np.where(reach, np.exp(hi), np.inf)
-
-
-# --------------------------------------------------------------------------- the plan
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A planned training run: its size, data, predicted loss and cost, with intervals.
-
-    Attributes
-    ----------
-    flops : float
-        The budget asked about. For an inference-aware plan it sets the quality target
-        (the loss the compute-optimal model reaches with it).
-    n_params, n_tokens, loss, tokens_per_param : float
-        The planned run and its predicted loss.
-    intervals : dict
-        ``name -> (lower, upper)`` at ``level`` over the fit's bootstrap draws (empty
-        without draws). The loss interval is the band of the prediction at the planned
-        ``(n_params, n_tokens)``.
-    training_flops : float
-        ``f(n_params) * n_tokens`` under the FLOP convention.
-    epochs, unique_tokens : float or None
-        Passes over the unique data (data-constrained plans).
-    inference_tokens, inference_flops, total_flops : float or None
-        Inference-aware plans: lifetime inference tokens, their FLOPs, and the sum.
-    reference : Plan or None
-        The compute-optimal plan at the same budget (inference-aware plans).
-    method : str
-        ``"closed form"`` or ``"numeric"``.
-    """
-
-    flops: float
-    n_params: float
-    n_tokens: float
-    loss: float
-    tokens_per_param: float
-    training_flops: float
-    intervals: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    level: float = 0.95
-    law: str = ""
-    method: str = "numeric"
-    flop_convention: str = "6nd"
-    epochs: float | None = None
-    unique_tokens: float | None = None
-    inference_tokens: float | None = None
-    inference_flops: float | None = None
-    total_flops: float | None = None
-    reference: Plan | None = field(default=None, repr=False)
-    n_draws: int = 0
-    at_search_bound: bool = False
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def flops_saving(self) -> float | None:
-        """Share of total FLOPs saved against the compute-optimal model (inference plans)."""
-        if self.reference is None or self.total_flops is None or self.reference.total_flops is None:
-            return None
-        return 1.0 - self.total_flops / self.reference.total_flops
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "flops": self.flops,
-            "n_params": self.n_params,
-            "n_tokens": self.n_tokens,
-            "loss": self.loss,
-            "tokens_per_param": self.tokens_per_param,
-            "training_flops": self.training_flops,
-            "intervals": {k: [float(a), float(b)] for k, (a, b) in self.intervals.items()},
-            "level": self.level,
-            "law": self.law,
-            "method": self.method,
-            "flop_convention": self.flop_convention,
-            "n_draws": self.n_draws,
-            "at_search_bound": self.at_search_bound,
-            "warnings": list(self.warnings),
-        }
-        for key in ("epochs", "unique_tokens", "inference_tokens", "inference_flops", "total_flops"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        if self.reference is not None:
-            out["reference"] = self.reference.to_dict()
-            out["flops_saving"] = self.flops_saving
-        return out
-
-    def report(self) -> str:
-        """A plain-text summary (what the ``plan`` command prints)."""
-        pct = f"{self.level:.0%}"
-
-        def line(label: str, key: str, value: float, fmt: str = ".4g") -> str:
-            text = f"  {label:<18} {value:{fmt}}"
-            if key in self.intervals:
-                lo, hi = self.intervals[key]
-                text += f"   ({pct} interval {lo:{fmt}} to {hi:{fmt}})"
-            return text
-
-        kind = "inference-aware plan" if self.inference_tokens is not None else "compute-optimal plan"
-        lines = [f"{kind} for {self.flops:.4g} FLOPs ({self.law}; {self.method}; FLOPs per token: {self.flop_convention})"]
-        lines.append(line("parameters", "n_params", self.n_params))
-        lines.append(line("tokens", "n_tokens", self.n_tokens))
-        lines.append(line("tokens/parameter", "tokens_per_param", self.tokens_per_param, ".3g"))
-        lines.append(line("predicted loss", "loss", self.loss, ".5g"))
-        if self.epochs is not None:
-            lines.append(line("epochs", "epochs", self.epochs, ".3g") + f"  of {self.unique_tokens:.4g} unique tokens")
-        if self.inference_tokens is not None and self.reference is not None:
-            lines.append(f"  training FLOPs     {self.training_flops:.4g}")
-            lines.append(f"  inference FLOPs    {self.inference_flops:.4g}  for {self.inference_tokens:.4g} tokens")
-            ref = self.reference
-            lines.append(
-                f"  vs compute-optimal {ref.n_params:.4g} parameters on {ref.n_tokens:.4g} tokens: "
-                f"{self.flops_saving:.1%} fewer total FLOPs"
-            )
-        if self.n_draws:
-            lines.append(f"  intervals from {self.n_draws} bootstrap draws")
-        for w in self.warnings:
-            lines.append(f"  warning: {w}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.report()
-
-    def __repr__(self) -> str:
-        def ci(key: str) -> str:
-            if key not in self.intervals:
-                return ""
-            lo, hi = self.intervals[key]
-            return f" [{lo:.3g}, {hi:.3g}]"
-
-        extra = ""
-        if self.epochs is not None:
-            extra += f", epochs={self.epochs:.3g}"
-        if self.inference_tokens is not None:
-            extra += f", inference_tokens={self.inference_tokens:.3g}, total_flops={self.total_flops:.3g}"
-        return (
-            f"Plan(flops={self.flops:.4g}: n_params={self.n_params:.4g}{ci('n_params')}, "
-            f"n_tokens={self.n_tokens:.4g}{ci('n_tokens')}, tokens_per_param={self.tokens_per_param:.3g}"
-            f"{ci('tokens_per_param')}, loss={self.loss:.5g}{ci('loss')}{extra}; {self.law}, {self.method})"
-        )
-
-    def _repr_html_(self) -> str:
-        """The plan as a notebook shows it: a table of the run with units and intervals."""
-        import html
-
-        def num(v: float, kind: str) -> str:
-            if kind == "count":
-                for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-                    if abs(v) >= scale:
-                        return f"{v / scale:.3g}{suffix}"
-            return f"{v:.2e}".replace("e+", "e") if kind == "flops" else f"{v:.4g}"
-
-        rows = [("model size N", "parameters", "n_params", self.n_params, "count"),
-                ("training data D", "tokens", "n_tokens", self.n_tokens, "count"),
-                ("tokens per parameter", "", "tokens_per_param", self.tokens_per_param, "ratio"),
-                ("predicted loss", "nats/token", "loss", self.loss, "ratio")]
-        if self.epochs is not None:
-            rows.append(("epochs", "", "epochs", self.epochs, "ratio"))
-        if self.total_flops is not None:
-            rows.append(("total compute", "FLOPs", "total_flops", self.total_flops, "flops"))
-        if abs(self.training_flops / self.flops - 1) > 0.01:
-            rows.append(("training compute", "FLOPs", "training_flops", self.training_flops, "flops"))
-        body = "".join(
-            f"<tr><td>{label}</td><td>{num(v, kind)}</td><td>{unit}</td><td>"
-            + (f"{num(self.intervals[key][0], kind)} – {num(self.intervals[key][1], kind)}" if key in self.intervals else "")
-            + "</td></tr>" for label, unit, key, v, kind in rows)
-        kind = "Inference-aware plan" if self.inference_tokens is not None else "Compute-optimal plan"
-        warn = "".join(f"<li>{html.escape(w)}</li>" for w in self.warnings)
-        return (f"<div><b>{kind}</b> for C = {num(self.flops, 'flops')} FLOPs ({html.escape(self.law)}, {self.method})"
-                f"<table><thead><tr><th></th><th>value</th><th>unit</th><th>{self.level:.0%} interval</th></tr></thead>"
-                f"<tbody>{body}</tbody></table>" + (f"<ul>{warn}</ul>" if warn else "") + "</div>")
-
-
-def _positive(value: Any, name: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{name} must be a positive number, got {value!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise DataError(f"{name} must be a positive finite number, got {value!r}")
-    return v
 
 
 def _closed_form_applies(fit: Fit, counter: Any, unique: float | None, inference: float | None) -> bool:
@@ -629,31 +276,6 @@ def _warn(notes: Sequence[str]) -> None:
     for note in notes:
         warnings.warn(note, ScalingLawsWarning, stacklevel=3)
 
-
-def _intervals(values: Mapping[str, np.ndarray], level: float, S: int) -> dict[str, tuple[float, float]]:
-    if S < 3:
-        return {}
-    q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    out = {}
-    for k, v in values.items():
-        d = np.asarray(v, dtype=float)[1:]
-        d = d[np.isfinite(d)]
-        if len(d) >= 2:
-            lo, hi = np.percentile(d, q)
-            out[k] = (float(lo), float(hi))
-    return out
-
-
-def _loss_interval(model: _Model, P: np.ndarray, N: float, D: float, un: np.ndarray | None, level: float) -> dict[str, tuple[float, float]]:
-    if len(P) < 3:
-        return {}
-    S = len(P)
-    pred = model.loss(P, np.full((S, 1), N), np.full((S, 1), D), un)[1:, 0]
-    pred = pred[np.isfinite(pred)]
-    if len(pred) < 2:
-        return {}
-    lo, hi = np.percentile(pred, [(1 - level) / 2 * 100, (1 + level) / 2 * 100])
-    return {"loss": (float(lo), float(hi))}
 
 
 # --------------------------------------------------------------------------- sweeps
