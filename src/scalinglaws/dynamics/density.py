@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalinglaws.dynamics.downstream import _loss_variable
 from scalinglaws.engine.result import Fit, check_level
@@ -344,6 +343,7 @@ def density_trend(
     if len(t_fit) < 3 or t_fit["t_days"].nunique() < 2:
         raise DataError(f"the trend needs 3 points or more on different dates; the {envelope!r} points are {len(t_fit)}")
     x, y = t_fit["t_days"].to_numpy(float), np.log(t_fit[density].to_numpy(float))
+    from scipy import stats  # imported on use: it is heavy to import
     res = stats.linregress(x, y)
     half = stats.t.ppf((1 + level) / 2, len(x) - 2) * res.stderr
     a_lo, a_hi = res.slope - half, res.slope + half

@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.result import check_level
@@ -159,6 +158,7 @@ def _ats_predict(d: np.ndarray, y: np.ndarray, at: float, level: float) -> tuple
         return math.exp(mean), math.nan, math.nan
     s = math.sqrt(float(np.sum((ly - (icept + slope * x)) ** 2)) / (n - 2))
     sxx = float(np.sum((x - x.mean()) ** 2))
+    from scipy import stats  # imported on use: it is heavy to import
     half = stats.t.ppf((1 + level) / 2, n - 2) * s * math.sqrt(1 / n + (x0 - x.mean()) ** 2 / sxx)
     return math.exp(mean), math.exp(mean - half), math.exp(mean + half)
 

@@ -49,6 +49,12 @@ CUTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
 _DROP = ("bootstrap", "seed", "progress", "starts")
 #: Starts of each nested refit: the full fit's optimum and perturbations of it.
 N_LOCAL = 8
+#: Held-out runs scored per nested cut at most (a seeded sample beyond): the quantiles need
+#: thousands of scores, not millions, and 10^6 runs would otherwise hold them all at once.
+MAX_HELD_OUT = 20_000
+#: Training runs of a nested refit at most (a seeded sample beyond): with 10^5 runs and
+#: more the refit's parameters hardly move, and its Jacobian would cost hundreds of MiB.
+MAX_TRAIN = 100_000
 
 
 def training_top(fit: Fit, runs: Runs) -> dict[str, float]:
@@ -118,10 +124,17 @@ def calibrate(
         for k in ks:
             train = scale <= values[k - 1]
             reuse = (known or {}).get(by, {}).get(k)
-            if (~train).sum() == 0:
+            held = np.flatnonzero(~train)
+            if held.size == 0:
                 continue
-            if reuse is not None and np.shape(reuse) == ((~train).sum(),):
-                e = np.asarray(reuse, dtype=float)
+            test = ~train
+            pick: Any = slice(None)
+            if held.size > MAX_HELD_OUT:  # enough scores; millions would only cost memory
+                pick = np.sort(np.random.default_rng(k).choice(held.size, MAX_HELD_OUT, replace=False))
+                test = np.zeros_like(train)
+                test[held[pick]] = True
+            if reuse is not None and np.shape(reuse) == (held.size,):
+                e = np.asarray(reuse, dtype=float)[pick]
                 reused += 1
             elif law is None or train.sum() < n_free + 2:
                 continue
@@ -129,18 +142,24 @@ def calibrate(
                 try:
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore")
-                        sub = _refit(runs.subset(train), law, fit, split_kwargs(kwargs, train), rng)
-                        pred = predict_runs(sub, runs.subset(~train))
+                        fitted = train
+                        if train.sum() > MAX_TRAIN:  # a seeded sample of the training runs
+                            kept = np.flatnonzero(train)
+                            kept = kept[np.sort(np.random.default_rng(k).choice(kept.size, MAX_TRAIN, replace=False))]
+                            fitted = np.zeros_like(train)
+                            fitted[kept] = True
+                        sub = _refit(runs.subset(fitted), law, fit, split_kwargs(kwargs, fitted), rng)
+                        pred = predict_runs(sub, runs.subset(test))
                 except ScalingLawsError:
                     continue
-                y = runs.column(target)[~train]
+                y = runs.column(target)[test]
                 with np.errstate(all="ignore"):
                     e = np.log(pred) - np.log(y)
             ok = np.isfinite(e)
             if not ok.any():
                 continue
             # distances depend on the variables only: the full fit maps them as the refit does
-            d = extrapolation_distance(training_top(fit, runs.subset(train)), law_inputs(fit, runs.subset(~train)))
+            d = extrapolation_distance(training_top(fit, runs.subset(train)), law_inputs(fit, runs.subset(test)))
             errs.append(e[ok])
             dists.append(np.broadcast_to(d, e.shape)[ok])
     if not errs:

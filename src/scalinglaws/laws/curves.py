@@ -13,9 +13,14 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy.special import expit
 
 from scalinglaws.laws.law import Law, Param, formula_law, function_law
+
+
+def expit(t: Any) -> Any:
+    """The logistic function ``1 / (1 + exp(-t))`` with full relative precision at both
+    ends (as ``scipy.special.expit``, without importing scipy.special for it)."""
+    return np.exp(-np.logaddexp(0.0, -np.asarray(t, dtype=float)))
 
 _A_GRID = (1e-2, 1.0, 1e2, 1e4)
 

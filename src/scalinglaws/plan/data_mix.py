@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize
 
 from scalinglaws.engine.result import Fit, check_level
 from scalinglaws.errors import DataError
@@ -155,6 +154,7 @@ def _simplex_min(f: Any, k: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     starts = [np.clip(np.full(k, 1.0 / k), lo, hi)] + [np.clip(np.eye(k)[j] * 0.9 + 0.1 / k, lo, hi) for j in range(k)]
     best, best_val = starts[0], math.inf
     for x0 in starts:
+        from scipy.optimize import minimize  # imported on use: it is heavy to import
         res = minimize(f, x0, method="SLSQP", bounds=list(zip(lo, hi)), constraints=cons,
                        options={"ftol": 1e-12, "maxiter": 200})
         x = np.clip(res.x, lo, hi)

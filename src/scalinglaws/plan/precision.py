@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import minimize_scalar
 
 from scalinglaws.engine.result import Fit, check_level
 from scalinglaws.errors import DataError
@@ -419,6 +418,7 @@ def critical_data_size(
     d0, l0 = float(d[0]), math.nan
     if math.isfinite(x[0]):
         h = logd[1] - logd[0]
+        from scipy.optimize import minimize_scalar  # imported on use: it is heavy to import
         res = minimize_scalar(loss_at, bounds=(x[0] - h, x[0] + h), method="bounded", options={"xatol": 1e-10})
         d0, l0 = float(math.exp(res.x)), float(res.fun)
     closed = None
