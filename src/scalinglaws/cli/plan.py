@@ -10,11 +10,10 @@ import argparse
 import json
 from typing import Any
 
-
 from scalinglaws.cli.app import add_data_arguments, load_fit, read_runs
-from scalinglaws.engine.result import jsonable
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.cli.app import parse_pairs as _pairs
+from scalinglaws.engine.result import jsonable
 from scalinglaws.errors import DataError
 from scalinglaws.plan.flops import CONVENTIONS, PARAM_COUNTS, FlopCounter, ShapeFamily
 
@@ -207,7 +206,11 @@ def cmd_isoflop(args: argparse.Namespace) -> int:
 
 
 def cmd_hparams(args: argparse.Namespace) -> int:
-    from scalinglaws.plan.hparams import critical_batch_size, fit_hparams, recommend_hparams
+    from scalinglaws.plan.hparams import (
+        critical_batch_size,
+        fit_hparams,
+        recommend_hparams,
+    )
 
     target = {"n_params": _optional(args.n_params, "--n-params"), "n_tokens": _optional(args.n_tokens, "--n-tokens"),
               "flops": _optional(args.target_flops, "--target-flops")}
