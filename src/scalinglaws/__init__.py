@@ -34,6 +34,9 @@ from scalinglaws.dynamics.passuntil import PassRate, pass_until
 from scalinglaws.dynamics.finetune_select import FinetuneSelection, select_finetune
 from scalinglaws.dynamics.density import CapabilityDensity, DensityTrend, capability_density, density_trend
 from scalinglaws.plan.samples import SamplePlan, plan_samples
+from scalinglaws.plan.shape import ShapePlan, plan_shape
+from scalinglaws.plan.precision import CriticalData, PrecisionPlan, critical_data_size, plan_precision
+from scalinglaws.plan.data_mix import DataPlan, plan_cpt_mixture, plan_filtering, plan_mixture
 from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.judge.auto import fit
 from scalinglaws.laws.law import Law, Param, formula_law, function_law
@@ -119,6 +122,16 @@ __all__ = [
     "density_trend",
     "SamplePlan",
     "plan_samples",
+    "ShapePlan",
+    "plan_shape",
+    "PrecisionPlan",
+    "CriticalData",
+    "plan_precision",
+    "critical_data_size",
+    "DataPlan",
+    "plan_cpt_mixture",
+    "plan_mixture",
+    "plan_filtering",
     "predict_downstream",
     "samples_for_coverage",
     "schedules",

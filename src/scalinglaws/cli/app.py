@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scalinglaws.cli.judge",
     "scalinglaws.cli.plan",
     "scalinglaws.cli.curves",
+    "scalinglaws.cli.finetune",
     "scalinglaws.sweep.cli",
 )
 

@@ -10,11 +10,10 @@ import argparse
 import json
 from typing import Any
 
-
 from scalinglaws.cli.app import add_data_arguments, load_fit, read_runs
-from scalinglaws.engine.result import jsonable
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.cli.app import parse_pairs as _pairs
+from scalinglaws.engine.result import jsonable
 from scalinglaws.errors import DataError
 from scalinglaws.plan.flops import CONVENTIONS, PARAM_COUNTS, FlopCounter, ShapeFamily
 
@@ -34,6 +33,68 @@ def _optional(text: str | None, name: str) -> float | None:
 # --------------------------------------------------------------------------- plan
 
 
+#: The questions ``plan`` answers: mode -> the flag that asks it.
+_MODES = {"optimal": "a compute-optimal plan", "shape": "--shape", "precision": "--precision/--critical-data",
+          "mixture": "--mixture", "samples": "--samples"}
+
+#: Options of one or a few questions: dest -> (flag, the modes it applies to).
+_OPTION_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "flops": ("--flops", ("optimal", "shape", "precision")),
+    "inference_tokens": ("--inference-tokens", ("optimal",)),
+    "unique_tokens": ("--unique-tokens", ("optimal",)),
+    "convention": ("--convention", ("optimal", "shape")),
+    "aspect_ratio": ("--aspect-ratio", ("optimal",)),
+    "head_dim": ("--head-dim", ("optimal", "shape")),
+    "vocab_size": ("--vocab-size", ("optimal", "shape")),
+    "seq_len": ("--seq-len", ("optimal", "shape")),
+    "param_count": ("--param-count", ("optimal",)),
+    "at": ("--at", ("optimal", "precision", "mixture", "samples")),
+    "suggest": ("--suggest", ("optimal",)),
+    "suggest_n": ("--suggest-n", ("optimal",)),
+    "gated": ("--gated", ("shape",)),
+    "untied": ("--untied", ("shape",)),
+    "precisions": ("--precisions", ("precision",)),
+    "mixture_fit": ("--mixture-fit", ("mixture",)),
+    "tolerance": ("--tolerance", ("mixture",)),
+    "weights": ("--weights", ("mixture",)),
+    "samples_seen": ("--samples-seen", ("mixture",)),
+    "pool_size": ("--pool-size", ("mixture",)),
+    "tokens_per_sample": ("--tokens-per-sample", ("samples",)),
+    "problems": ("--problems", ("samples",)),
+    "train_tokens_per_param": ("--train-tokens-per-param", ("samples",)),
+    "size_fit": ("--size-fit", ("samples",)),
+}
+#: Defaults of the options above, filled in once the question is known (None in argparse,
+#: so that an option given where it does nothing is an error, not silently ignored).
+_DEFAULTS = {"convention": "6nd", "head_dim": 64.0, "vocab_size": 50257, "seq_len": 2048, "param_count": "total",
+             "suggest_n": 4, "tolerance": "0.03"}
+#: The question a fit's catalog law answers, to point a plain ``plan`` at the right flag.
+_LAW_MODE = {"shape": "shape", "kumar_precision": "precision", "fp_quant": "precision", "kumar_ptq": "precision",
+             "dcpt": "mixture", "data_mixing": "mixture", "data_filtering": "mixture", "coverage": "samples"}
+
+
+def _mode(args: argparse.Namespace) -> str:
+    """The one question asked, after checking that every option given belongs to it."""
+    if args.mixture and args.samples is not None:  # the filtering budget's first spelling
+        if args.samples_seen is not None:
+            raise DataError("give the samples seen once, with --samples-seen")
+        args.samples_seen, args.samples = args.samples, None
+    asked = [m for m, on in (("shape", args.shape), ("precision", args.precision or args.critical_data is not None),
+                             ("mixture", args.mixture), ("samples", args.samples is not None)) if on]
+    if len(asked) > 1:
+        raise DataError(f"{' and '.join(_MODES[m] for m in asked)} are different questions: ask one per command")
+    mode = asked[0] if asked else "optimal"
+    for dest, (flag, modes) in _OPTION_MODES.items():
+        value = getattr(args, dest)
+        if value is not None and value is not False and mode not in modes:
+            where = " or ".join(_MODES[m] for m in modes)
+            raise DataError(f"{flag} goes with {where}, not with {_MODES[mode]}")
+    for dest, default in _DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
+    return mode
+
+
 def _counter(args: argparse.Namespace) -> FlopCounter:
     if args.convention == "6nd" and args.aspect_ratio is None:
         return FlopCounter("6nd")
@@ -51,20 +112,36 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from scalinglaws.plan.optimal import compute_optimal, frontier
     from scalinglaws.plan.suggest import suggest_runs
 
-    if args.shape:
+    mode = _mode(args)
+    if mode == "shape":
         from scalinglaws.cli.plan_shape import cmd_plan_shape
 
+        if args.flops is None:
+            raise DataError("--shape plans for a budget: give it with --flops, e.g. --flops 1e21")
         return cmd_plan_shape(args)
-    if args.mixture:  # data laws: the CPT ratio, the domain mixture, the filter (cli/plan_data.py)
+    if mode == "mixture":  # data laws: the CPT ratio, the domain mixture, the filter (cli/plan_data.py)
         from scalinglaws.cli.plan_data import cmd_plan_data
+
+        args.samples = args.samples_seen  # cli/plan_data.py reads the filtering budget as args.samples
         return cmd_plan_data(args)
+    if mode == "samples":
+        from scalinglaws.cli.plan_samples import cmd_plan_samples
+
+        return cmd_plan_samples(args)
     fit = load_fit(args.fit)
     budgets = _numbers(args.flops or "", "--flops")
+    if mode == "precision":
+        from scalinglaws.cli.plan_precision import cmd_plan_precision
+
+        if args.precision and not budgets:
+            raise DataError("--precision plans for a budget: give it with --flops, e.g. --flops 1e22 (or a list)")
+        return cmd_plan_precision(args, fit, budgets)
+    other = _LAW_MODE.get(str(fit.law.spec.get("catalog")))
+    if other is not None:
+        raise DataError(f"this is a fit of the {fit.law.name!r} law: ask its question with {_MODES[other]} "
+                        f"(scalinglaws plan --help lists the options of each)")
     if not budgets:
         raise DataError("give the budget with --flops, e.g. --flops 5.88e23 (or a list: 1e21,1e22,1e23)")
-    if args.precision or args.critical_data is not None:
-        from scalinglaws.cli.plan_precision import cmd_plan_precision
-        return cmd_plan_precision(args, fit, budgets)
     options: dict[str, Any] = {
         "inference_tokens": _optional(args.inference_tokens, "--inference-tokens"),
         "unique_tokens": _optional(args.unique_tokens, "--unique-tokens"),
@@ -129,7 +206,11 @@ def cmd_isoflop(args: argparse.Namespace) -> int:
 
 
 def cmd_hparams(args: argparse.Namespace) -> int:
-    from scalinglaws.plan.hparams import critical_batch_size, fit_hparams, recommend_hparams
+    from scalinglaws.plan.hparams import (
+        critical_batch_size,
+        fit_hparams,
+        recommend_hparams,
+    )
 
     target = {"n_params": _optional(args.n_params, "--n-params"), "n_tokens": _optional(args.n_tokens, "--n-tokens"),
               "flops": _optional(args.target_flops, "--target-flops")}
@@ -180,37 +261,60 @@ def register(subparsers: Any) -> None:
     """Add the ``plan``, ``isoflop`` and ``hparams`` commands to the main parser."""
     p = subparsers.add_parser(
         "plan",
-        help="compute-optimal model size and data for a FLOP budget, from a saved fit",
-        description="The loss-minimising (n_params, n_tokens) for a budget, with bootstrap intervals; "
-        "optionally inference-aware (Sardana et al.) or data-constrained (Muennighoff et al.).",
+        help="plan from a saved fit: size and data for a budget, or the shape, precision, data mixture or samples",
+        description="Answer one planning question from a saved fit. By default, the loss-minimising "
+        "(n_params, n_tokens) for a FLOP budget, with bootstrap intervals, optionally inference-aware "
+        "(Sardana et al.) or data-constrained (Muennighoff et al.). With --shape, --precision, --mixture or "
+        "--samples, the question the fit's law answers (one per command); each group below lists its options.",
     )
     p.add_argument("fit", metavar="FIT_JSON", help="a fit saved with `scalinglaws fit ... -o FILE`")
-    p.add_argument("--flops", metavar="C[,C...]", help="training budget; several give a frontier table")
-    p.add_argument("--inference-tokens", metavar="TOKENS", help="lifetime inference tokens (minimise training + inference FLOPs)")
-    p.add_argument("--unique-tokens", metavar="TOKENS", help="unique tokens available (more are repeated epochs)")
-    p.add_argument("--convention", choices=CONVENTIONS, default="6nd", help="FLOPs per token (default 6nd)")
-    p.add_argument("--aspect-ratio", type=float, help="d_model / n_layer of the shape family (conventions other than 6nd)")
-    p.add_argument("--head-dim", type=float, default=64.0, help="attention head size (default 64)")
-    p.add_argument("--vocab-size", type=int, default=50257, help="vocabulary (default 50257)")
-    p.add_argument("--seq-len", type=int, default=2048, help="context length (default 2048)")
-    p.add_argument("--param-count", choices=PARAM_COUNTS, default="total", help="what the fit's n_params counts")
-    p.add_argument("--at", action="append", metavar="VARIABLE=VALUE", help="value of another variable of the law")
-    p.add_argument("--shape", action="store_true", help="recommend a shape (n_layer, d_model, n_head) from a fit of the 'shape' law; --gated/--untied describe the MLP and head")
-    p.add_argument("--gated", action="store_true", help="with --shape: gated MLP (SwiGLU/GEGLU)")
-    p.add_argument("--untied", action="store_true", help="with --shape: output head not tied to the embeddings")
-    p.add_argument("--precision", action="store_true", help="best training precision (bits), N and D for C = (6/16) N D P, from a fitted precision law (kumar_precision, fp_quant)")
-    p.add_argument("--precisions", metavar="BITS[,BITS...]", help="with --precision: candidate bits (default 3-16)")
-    p.add_argument("--critical-data", metavar="N", help="data size past which more tokens hurt, at N parameters and the --at precision (fp_quant, kumar_ptq)")
-    p.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
-    p.add_argument("--suggest-n", type=int, default=4, help="most runs to propose (default 4)")
-    p.add_argument("--mixture", action="store_true", help="data laws (dcpt, data_mixing, data_filtering): best CPT ratio, mixture or filter")
-    p.add_argument("--mixture-fit", action="append", metavar="FIT_JSON", help="--mixture: the general-loss fit (dcpt) or more validation domains")
-    p.add_argument("--tolerance", default="0.03", help="--mixture, dcpt: allowed rise of the general loss (default %(default)s)")
-    p.add_argument("--weights", metavar="W[,W...]", help="--mixture, data_mixing: weight of each validation-domain fit")
-    p.add_argument("--samples", metavar="N", help="--mixture, data_filtering: samples (or tokens) the run will see")
-    p.add_argument("--pool-size", action="append", metavar="[POOL=]SIZE", help="--mixture, data_filtering: unique samples per pool")
-    p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    g = p.add_argument_group("budget", "the compute-optimal plan (chinchilla-like fits); --flops also for --shape and --precision")
+    g.add_argument("--flops", metavar="C[,C...]", help="training budget; several give a frontier table")
+    g.add_argument("--inference-tokens", metavar="TOKENS", help="lifetime inference tokens (minimise training + inference FLOPs)")
+    g.add_argument("--unique-tokens", metavar="TOKENS", help="unique tokens available (more are repeated epochs)")
+    g.add_argument("--convention", choices=CONVENTIONS, help="FLOPs per token (default 6nd); also for --shape")
+    g.add_argument("--aspect-ratio", type=float, help="d_model / n_layer of the shape family (conventions other than 6nd)")
+    g.add_argument("--head-dim", type=float, help="attention head size (default 64); also for --shape")
+    g.add_argument("--vocab-size", type=int, help="vocabulary (default 50257); also for --shape")
+    g.add_argument("--seq-len", type=int, help="context length (default 2048); also for --shape")
+    g.add_argument("--param-count", choices=PARAM_COUNTS, help="what the fit's n_params counts (default total)")
+    g.add_argument("--at", action="append", metavar="VARIABLE=VALUE", help="value of another variable of the law "
+                   "(also for --precision, --mixture with dcpt, and n_params with --samples --size-fit)")
+    g.add_argument("--suggest", metavar="BUDGET", help="also propose runs within BUDGET FLOPs that narrow the prediction")
+    g.add_argument("--suggest-n", type=int, help="most runs to propose (default 4)")
+    g = p.add_argument_group("shape", "the best (n_layer, d_model, n_head) from a fit of the 'shape' law, for one --flops")
+    g.add_argument("--shape", action="store_true", help="recommend a shape; --head-dim, --vocab-size, --seq-len, "
+                   "--convention describe the architecture")
+    g.add_argument("--gated", action="store_true", help="gated MLP (SwiGLU/GEGLU)")
+    g.add_argument("--untied", action="store_true", help="output head not tied to the embeddings")
+    g = p.add_argument_group("precision", "from a fit of kumar_precision, fp_quant or kumar_ptq")
+    g.add_argument("--precision", action="store_true", help="best training precision (bits), N and D for each --flops, "
+                   "with C = (6/16) N D P")
+    g.add_argument("--precisions", metavar="BITS[,BITS...]", help="candidate bits (default 3-16)")
+    g.add_argument("--critical-data", metavar="N", help="data size past which more tokens hurt, at N parameters and "
+                   "the --at precision (fp_quant, kumar_ptq); needs no --flops")
+    g = p.add_argument_group("data mixture", "from a fit of dcpt, data_mixing or data_filtering")
+    g.add_argument("--mixture", action="store_true", help="best CPT ratio (dcpt), domain mixture (data_mixing) or "
+                   "filter (data_filtering)")
+    g.add_argument("--mixture-fit", action="append", metavar="FIT_JSON", help="dcpt: the general-loss fit; "
+                   "data_mixing: more validation domains")
+    g.add_argument("--tolerance", help="dcpt: allowed rise of the general loss (default 0.03)")
+    g.add_argument("--weights", metavar="W[,W...]", help="data_mixing: weight of each validation-domain fit")
+    g.add_argument("--samples-seen", metavar="N", help="data_filtering: samples (or tokens) the run will see "
+                   "(--samples N, its first spelling, still works with --mixture)")
+    g.add_argument("--pool-size", action="append", metavar="[POOL=]SIZE", help="data_filtering: unique samples per pool")
+    g = p.add_argument_group("samples", "test-time compute, from a fit of the 'coverage' law (Brown et al. 2024)")
+    g.add_argument("--samples", metavar="TARGET", help="samples per problem that reach coverage TARGET in (0, 1); "
+                   "with --size-fit, the cheapest model size and samples")
+    g.add_argument("--size-fit", action="append", metavar="N=FIT_JSON", help="coverage fit of a model of N parameters "
+                   "(repeatable; give the first fit's size with --at n_params=N)")
+    g.add_argument("--tokens-per-sample", metavar="T", help="with --size-fit: tokens per sample (prompt plus answer)")
+    g.add_argument("--problems", metavar="P", help="with --size-fit: problems to solve (default 1)")
+    g.add_argument("--train-tokens-per-param", metavar="R", help="with --size-fit: also charge training at R tokens "
+                   "per parameter (default 0: the models exist)")
+    g = p.add_argument_group("output")
+    g.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")
+    g.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=cmd_plan)
 
     p = subparsers.add_parser(
