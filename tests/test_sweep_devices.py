@@ -65,6 +65,8 @@ def test_compile_on_the_cpu() -> None:
     compiled = train(spec(), device="cpu", threads=1, compile="aot_eager")  # no C++ build
     assert compiled.compiled and not eager.compiled
     assert math.isfinite(compiled.loss) and abs(compiled.loss - eager.loss) < 0.05
+    # the noise scale is measured under compile too (its half batch takes an eager pass)
+    assert compiled.b_simple is not None and compiled.b_simple > 0 and math.isfinite(compiled.b_simple)
 
 
 @needs_gpu

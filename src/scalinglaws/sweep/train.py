@@ -19,7 +19,7 @@ cosine/WSD/constant schedule, gradient clipping, and a held-out evaluation at
 * **muP.** ``spec.parametrization == "mup"`` builds the model and the optimizer's
   parameter groups as :mod:`scalinglaws.sweep.mup` describes; each group's LR is the
   schedule's times its ``lr_scale``.
-* **Gradient noise scale.** On up to :data:`NOISE_SAMPLES` steps of the last evaluation
+* **Gradient noise scale.** (Under ``torch.compile`` the half batch takes its own eager pass.) On up to :data:`NOISE_SAMPLES` steps of the last evaluation
   interval, a second backward pass gives the gradient of the batch's first half (and so
   of its second), and :mod:`scalinglaws.sweep.noise` turns the gradient norms at the
   half and the whole batch into ``b_simple``.
@@ -364,7 +364,14 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         with autocast:
             logits = forward(batch[:, :-1])
         loss = F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
-        if step in noise_steps:  # before the update's backward, which frees the graph
+        if step in noise_steps and forward is not model:
+            # a compiled backward frees (donates) its buffers, so it cannot run twice over
+            # one graph: the half batch gets its own eager pass (on these few steps only)
+            with autocast:
+                half_logits = model(batch[:half, :-1])
+            small = F.cross_entropy(half_logits.float().flatten(0, 1), batch[:half, 1:].flatten())
+            first = torch.autograd.grad(small, params)
+        elif step in noise_steps:  # before the update's backward, which frees the graph
             small = F.cross_entropy(logits[:half].float().flatten(0, 1),
                                     batch[:half, 1:].flatten())
             first = torch.autograd.grad(small, params, retain_graph=True)
