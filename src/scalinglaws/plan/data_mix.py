@@ -88,6 +88,12 @@ def plan_cpt_mixture(
         Interval level over bootstrap draws.
     points : int
         Ratios on the grid over [0, 1] (2001: steps of 0.0005).
+
+    Returns
+    -------
+    DataPlan
+        ``choice["mix_ratio"]``, the predicted domain and general losses there, and
+        their intervals over the bootstrap draws of both fits.
     """
     level = check_level(level)
     n = _number(n_params, "n_params")
@@ -184,6 +190,12 @@ def plan_mixture(
     bounds : dict, optional
         ``{domain: (lower, upper)}`` proportions allowed (e.g. the share a domain's
         available data can fill without repeating); default [0, 1].
+
+    Returns
+    -------
+    DataPlan
+        ``choice``: the proportion of each domain, the predicted loss there, and their
+        intervals over the bootstrap draws.
     """
     level = check_level(level)
     items = _mixing_fits(fits)
@@ -267,6 +279,14 @@ def plan_filtering(
     level : float
         Interval level over bootstrap draws.
 
+    Returns
+    -------
+    DataPlan
+        ``choice``: the number of pools kept and the predicted error, a table of every
+        nested filter, and intervals over the bootstrap draws.
+
+    Notes
+    -----
     The pools are ranked by utility (most negative ``b`` first) and the candidates are
     the nested filters "best 1", "best 2", ...; each is priced with
     :func:`scalinglaws.laws.data_laws.filtering_error` at ``budget``.
