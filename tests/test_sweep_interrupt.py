@@ -32,6 +32,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def _default_sigint() -> None:
+    """Ctrl-C must reach the sweep even when the tests run from a background job (a
+    shell starts those with SIGINT ignored, and an ignored signal is inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _read_all(fd: int, proc: subprocess.Popen[bytes], until: float) -> bytes:
     """Everything the terminal shows until the process exits and closes it."""
     chunks = []
@@ -62,7 +68,8 @@ def test_ctrl_c_exits_130_with_bars_closed_and_no_leaked_semaphores(tmp_path: Pa
         [sys.executable, "-m", "scalinglaws.sweep", "run",
          str(write_design(design, tmp_path / "sweep.toml")), "--store", str(store),
          "--workers", "2", "--threads", "1", "--device", "cpu", "--checkpoint-every", "10"],
-        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+        stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+        preexec_fn=_default_sigint)
     os.close(slave)
     shown = b""
     try:

@@ -61,6 +61,12 @@ def test_end_to_end_three_budgets_three_sizes_two_workers(tmp_path: Path) -> Non
     assert again.done == () and len(again.skipped) == 9
 
 
+def _default_sigint() -> None:
+    """Ctrl-C must reach the sweep even when the tests run from a background job (a
+    shell starts those with SIGINT ignored, and an ignored signal is inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_sweep(design_path: Path, store: Path) -> subprocess.Popen[str]:
     """``scalinglaws sweep run`` in its own process group, as a user would start it."""
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
@@ -68,7 +74,8 @@ def _start_sweep(design_path: Path, store: Path) -> subprocess.Popen[str]:
         [sys.executable, "-m", "scalinglaws.sweep", "run", str(design_path), "--store",
          str(store), "--workers", "2", "--device", "cpu", "--quiet"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True)
+        start_new_session=True,
+        preexec_fn=_default_sigint)
 
 
 def _wait_for_runs(store: Path, proc: subprocess.Popen[str], at_least: int) -> int:

@@ -59,6 +59,9 @@ def project(problem: Problem, theta: np.ndarray, weights: np.ndarray, mask: np.n
         y = np.broadcast_to(problem.y, (S, n))
         scale = np.sqrt(np.broadcast_to(weights, (S, n))) / (y if problem.objective.space == "log" else 1.0)
         M, b = basis * scale[..., None], (y - f0) * scale
+        # a start whose law overflows has no finite least-squares problem: it keeps its start
+        finite = np.isfinite(M).all(axis=(1, 2)) & np.isfinite(b).all(axis=1)
+        M, b = np.where(finite[:, None, None], M, 0.0), np.where(finite[:, None], b, 0.0)
         start = problem.to_natural(theta)[:, mask]
         lo = np.array([p.lower for p in law.params])[mask]
         hi = np.array([p.upper for p in law.params])[mask]
@@ -69,13 +72,17 @@ def project(problem: Problem, theta: np.ndarray, weights: np.ndarray, mask: np.n
             # solve for the free coefficients with the held ones at their start values
             rhs = b - np.einsum("snk,sk->sn", M, np.where(held, start, 0.0))
             free_M = M * (~held)[:, None, :]
-            coef = np.einsum("skn,sn->sk", np.linalg.pinv(free_M), rhs)
+            try:
+                coef = np.einsum("skn,sn->sk", np.linalg.pinv(free_M), rhs)
+            except np.linalg.LinAlgError:  # no SVD: every row keeps its start
+                coef = start
+                break
             coef = np.where(held, start, coef)
             bad = (coef < lo) | (coef > hi) | (strict & (coef <= lo)) | ~np.isfinite(coef)
             if not bad.any():
                 break
             held |= bad
-        coef = np.where(held, start, coef)
+        coef = np.where(held | ~finite[:, None], start, coef)
     out = np.array(theta, dtype=float, copy=True)
     ok = np.isfinite(coef).all(axis=1)
     internal = np.array([law.params[i].to_internal(coef[:, j]) for j, i in enumerate(np.flatnonzero(mask))]).T
