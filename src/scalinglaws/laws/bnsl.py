@@ -21,7 +21,13 @@ def bnsl(breaks: int = 1) -> Law:
     """
     if not isinstance(breaks, int) or isinstance(breaks, bool) or not 0 <= breaks <= 5:
         raise LawError(f"bnsl breaks must be an integer between 0 and 5, got {breaks!r}")
-    terms = "".join(f" * (1 + (x / d{i})**(1 / f{i}))**(-c{i} * f{i})" for i in range(1, breaks + 1))
+    # (1 + z**(1/f))**(-c f) with z = x/d, written so that no power overflows: for z > 1 it
+    # equals z**(-c) * (1 + (1/z)**(1/f))**(-c f). Sharp breaks (small f) far beyond d made
+    # z**(1/f) overflow to inf, and the law drop to its limit a: a jump in the prediction.
+    terms = "".join(
+        f" * max(x / d{i}, 1)**(-c{i}) * (1 + (min(x / d{i}, 1) / max(x / d{i}, 1))**(1 / f{i}))**(-c{i} * f{i})"
+        for i in range(1, breaks + 1)
+    )
     params = [
         Param("a", 0.0, math.inf, grid=(0.0,), doc="limit as x grows"),
         Param("b", 0.0, math.inf, log=True, grid=(0.1, 1.0, 10.0), doc="scale of the first segment"),
