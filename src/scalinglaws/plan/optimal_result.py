@@ -7,6 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+
+def report_line(label: str, value: float, interval: tuple[float, float] | None, level: float,
+                fmt: str = ".4g") -> str:
+    """One line of a plan's plain-text report: the value, and its interval when there is one."""
+    text = f"  {label:<18} {value:{fmt}}"
+    if interval is not None:
+        lo, hi = interval
+        text += f"   ({level:.0%} interval {lo:{fmt}} to {hi:{fmt}})"
+    return text
+
 @dataclass(frozen=True)
 class Plan:
     """A planned training run: its size, data, predicted loss and cost, with intervals.
@@ -89,14 +99,8 @@ class Plan:
 
     def report(self) -> str:
         """A plain-text summary (what the ``plan`` command prints)."""
-        pct = f"{self.level:.0%}"
-
         def line(label: str, key: str, value: float, fmt: str = ".4g") -> str:
-            text = f"  {label:<18} {value:{fmt}}"
-            if key in self.intervals:
-                lo, hi = self.intervals[key]
-                text += f"   ({pct} interval {lo:{fmt}} to {hi:{fmt}})"
-            return text
+            return report_line(label, value, self.intervals.get(key), self.level, fmt)
 
         kind = "inference-aware plan" if self.inference_tokens is not None else "compute-optimal plan"
         lines = [f"{kind} for {self.flops:.4g} FLOPs ({self.law}; {self.method}; FLOPs per token: {self.flop_convention})"]

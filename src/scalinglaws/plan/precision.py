@@ -33,6 +33,7 @@ import pandas as pd
 from scalinglaws.engine.result import Fit, check_level
 from scalinglaws.errors import DataError
 from scalinglaws.laws.precision import fp_quant_critical_data
+from scalinglaws.plan.optimal_result import report_line
 
 __all__ = ["FLOPS_PER_PARAM_TOKEN_BIT", "CriticalData", "PrecisionPlan", "critical_data_size", "plan_precision"]
 
@@ -99,14 +100,8 @@ class PrecisionPlan:
 
     def report(self) -> str:
         """A plain-text summary (what ``scalinglaws plan --precision`` prints)."""
-        pct = f"{self.level:.0%}"
-
         def line(label: str, key: str, value: float, fmt: str = ".4g") -> str:
-            text = f"  {label:<18} {value:{fmt}}"
-            if key in self.intervals:
-                lo, hi = self.intervals[key]
-                text += f"   ({pct} interval {lo:{fmt}} to {hi:{fmt}})"
-            return text
+            return report_line(label, value, self.intervals.get(key), self.level, fmt)
 
         lines = [f"precision-optimal plan for {self.flops:.4g} FLOPs ({self.law}; C = (6/16) N D P)"]
         lines.append(line("precision (bits)", "precision", self.precision, "g"))
