@@ -551,6 +551,7 @@ def multistart(
     prune: bool = True,
     callback: Callable[[int, int], None] | None = None,
     data_rows: np.ndarray | None = None,
+    race_above: int | None = None,
 ) -> tuple[Solution, np.ndarray]:
     """Optimise every start; returns the solution for all starts and the indices of
     the starts carried to convergence.
@@ -561,7 +562,9 @@ def multistart(
     solved by least squares; chinchilla's 4,500 starts become 25, ``power``'s 36
     become 3); the starts it replaces are not run (they keep their start values and
     an infinite objective). A grid whose starts all differ in the other parameters
-    (nothing to replace) is kept as given. Then grids of more than ``PRUNE_MIN_STARTS`` starts race by
+    (nothing to replace) is kept as given. Then grids of more than ``PRUNE_MIN_STARTS``
+    starts (or, with ``race_above``, grids still holding more than ``race_above`` starts
+    after the projection) race by
     successive halving: every start takes ``screen_iter`` iterations, the best
     ``keep_fraction`` of the distinct ones takes twice as many more, and so on until
     ``final_keep`` remain, which run to convergence. Starts dropped on the way keep the
@@ -586,7 +589,8 @@ def multistart(
 
     g = np.zeros(S, dtype=np.intp) if groups is None else np.asarray(groups, dtype=np.intp)
     counts = np.bincount(g)
-    racing = (counts > max(final_keep, PRUNE_MIN_STARTS)) & prune
+    above = PRUNE_MIN_STARTS if race_above is None else int(race_above)
+    racing = (counts > max(final_keep, above)) & prune
     mask = linear_mask(problem) if prune else None
     if not racing.any() and mask is None:
         part, w = data(np.arange(S))
@@ -615,6 +619,8 @@ def multistart(
         if projected.size:
             part, w = data(projected)
             theta[projected] = project(part, theta[projected], w, mask)
+    if race_above is not None:  # an explicit threshold counts the starts left after projection
+        racing = (np.bincount(g[active], minlength=counts.size) > max(final_keep, above)) & prune
     settled = active[~racing[g[active]]]  # small grids go straight to convergence
     active = active[racing[g[active]]]
     n_active = np.bincount(g[active], minlength=counts.size)
