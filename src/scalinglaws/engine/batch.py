@@ -281,7 +281,8 @@ def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], run
         codes = np.repeat(np.arange(len(parts)), sizes)
         prune = parts[0].prune
         sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune,
-                                  data_rows=codes, **race)
+                                  data_rows=codes, race_above=race.get("race_above"),
+                                  screen_iter=int(race.get("screen_iter", 1)))
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         # each group's best start: the first of its smallest finite objectives (argmin's choice)
         F = np.where(np.isfinite(sol.objective), sol.objective, np.inf)
