@@ -101,6 +101,11 @@ def test_an_explicit_race_counts_the_starts_left_after_projection() -> None:
                 assert f.n_refined == d.n_refined and fast[label].params == default[label].params
 
 
+def test_an_unknown_race_option_is_a_one_line_error() -> None:
+    with pytest.raises(sl.FitError, match="race takes race_above and screen_iter, not keep"):
+        fit_each(_curves(2), "power", by="curve", race={"keep": 4})
+
+
 def test_the_table_reads_like_a_table() -> None:
     table = _each(_curves(3), "power")
     frame = table.to_frame()

@@ -150,6 +150,9 @@ def fit_each(
     boot = options.get("bootstrap", 0)
     if isinstance(seed, np.random.Generator) or isinstance(getattr(boot, "seed", None), np.random.Generator):
         raise FitError("fit_each needs an integer seed (each group draws from a fresh generator seeded with it)")
+    unknown = set(race or {}) - {"race_above", "screen_iter"}
+    if unknown:
+        raise FitError(f"race takes race_above and screen_iter, not {', '.join(sorted(unknown))}")
     if not isinstance(by, str) or by not in runs.columns:
         raise DataError(f"by={by!r} is not a column of the runs; columns: {', '.join(runs.columns)}")
     codes, uniques = pd.factorize(runs.data[by], sort=True)
