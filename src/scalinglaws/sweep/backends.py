@@ -48,8 +48,8 @@ from scalinglaws.sweep.branches import (
     branch_points,
     drop_trunk_checkpoints,
 )
-from scalinglaws.sweep.design import RunSpec, SweepDesign
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.specs import RunSpec, SweepDesign
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
 PLACEMENTS: tuple[str, ...] = ("spread", "pack")
