@@ -39,7 +39,7 @@ from scalinglaws.sweep.branches import branch_points, drop_trunk_checkpoints
 from scalinglaws.sweep.checks import check_int
 from scalinglaws.sweep.errors import SweepError
 from scalinglaws.sweep.local import run_local
-from scalinglaws.sweep.options import RunOptions
+from scalinglaws.sweep.options import Callback, RunOptions
 from scalinglaws.sweep.progress import Bars
 from scalinglaws.sweep.ray_backend import (
     RayResources,
@@ -49,7 +49,15 @@ from scalinglaws.sweep.ray_backend import (
 )
 from scalinglaws.sweep.specs import SweepDesign
 
-__all__ = ["BACKENDS", "PLACEMENTS", "SweepReport", "import_ray", "run_sweep", "torch_available"]
+__all__ = [
+    "BACKENDS",
+    "PLACEMENTS",
+    "Callback",
+    "SweepReport",
+    "import_ray",
+    "run_sweep",
+    "torch_available",
+]
 
 BACKENDS: tuple[str, ...] = ("local", "ray")
 PLACEMENTS: tuple[str, ...] = ("spread", "pack")
