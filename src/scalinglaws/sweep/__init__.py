@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from scalinglaws.sweep.accounting import count_params, flops_per_token
 from scalinglaws.sweep.backends import SweepReport, run_sweep
-from scalinglaws.sweep.design import DataSpec, RunSpec, SweepDesign, design_sweep, shape_for_params
+from scalinglaws.sweep.design import (
+    DataSpec,
+    RunSpec,
+    SweepDesign,
+    design_sweep,
+    shape_for_params,
+)
 from scalinglaws.sweep.designfile import from_toml, read_design, to_toml, write_design
 from scalinglaws.sweep.errors import SweepError
 from scalinglaws.sweep.mup import coord_check, coord_slopes

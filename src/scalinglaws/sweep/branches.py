@@ -32,18 +32,10 @@ from typing import Any
 import pandas as pd
 
 from scalinglaws.sweep.accounting import FLOP_CONVENTIONS
-from scalinglaws.sweep.design import (
-    DataSpec,
-    RunSpec,
-    SweepDesign,
-    _check_choice,
-    _check_float,
-    _check_int,
-    default_batch_size,
-    default_lr,
-    shape_for_params,
-)
+from scalinglaws.sweep.checks import check_choice, check_float, check_int
+from scalinglaws.sweep.design import default_batch_size, default_lr, shape_for_params
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.specs import DataSpec, RunSpec, SweepDesign
 
 
 def design_branches(
@@ -105,11 +97,11 @@ def design_branches(
     if not budgets or not sizes:
         raise SweepError("give at least one FLOP budget and one model size")
     for budget in budgets:
-        _check_float("budget", budget, low=0.0)
+        check_float("budget", budget, low=0.0)
     for size in sizes:
-        _check_float("size", size, low=0.0)
-    _check_float("cooldown_frac", cooldown_frac, low=0.0, high=1.0)
-    _check_choice("flop_convention", flop_convention, FLOP_CONVENTIONS)
+        check_float("size", size, low=0.0)
+    check_float("cooldown_frac", cooldown_frac, low=0.0, high=1.0)
+    check_choice("flop_convention", flop_convention, FLOP_CONVENTIONS)
     taken = {"schedule", "parent", "branch_step", "cooldown_frac", "budget", "n_tokens"}
     if taken & set(run_options):
         raise SweepError(f"design_branches sets {sorted(taken & set(run_options))} itself")
@@ -122,7 +114,7 @@ def design_branches(
     run_lr = float(f"{default_lr(centre):.3g}") if lr is None else lr
     run_batch = default_batch_size(centre, seq_len) if batch_size is None else batch_size
     if batch_size is not None:
-        _check_int("batch_size", batch_size, minimum=1)
+        check_int("batch_size", batch_size, minimum=1)
     runs: list[RunSpec] = []
     for size in sorted(float(s) for s in sizes):
         n_layer, d_model, n_head = shape_for_params(

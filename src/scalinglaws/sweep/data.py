@@ -22,8 +22,6 @@ from a checkpoint at step ``k`` sees exactly the batches it would have seen.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import functools
 import gzip
 import hashlib
@@ -35,13 +33,14 @@ import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scalinglaws.sweep.errors import SweepError
 
 if TYPE_CHECKING:  # the spec's type only: design.py imports this module to size vocabularies
-    from scalinglaws.sweep.design import DataSpec
+    from scalinglaws.sweep.specs import DataSpec
 
 _CHUNK = 65_536
 _FULL_HASH_BYTES = 64 << 20  # token files up to this size are hashed whole

@@ -21,8 +21,8 @@ import tomllib
 from dataclasses import fields
 from pathlib import Path
 
-from scalinglaws.sweep.design import _LATER_RUN_FIELDS, DataSpec, RunSpec, SweepDesign
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.specs import _LATER_RUN_FIELDS, DataSpec, RunSpec, SweepDesign
 
 #: The fields written per run; every other RunSpec field goes to ``[defaults]``.
 PER_RUN: tuple[str, ...] = ("budget", "n_layer", "d_model", "n_head", "n_tokens",

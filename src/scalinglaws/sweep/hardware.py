@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from scalinglaws.sweep.design import RunSpec
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.specs import RunSpec
 
 if TYPE_CHECKING:
     import torch

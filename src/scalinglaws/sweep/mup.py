@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglaws.sweep.design import PARAMETRIZATIONS, DataSpec
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.specs import PARAMETRIZATIONS, DataSpec
 
 #: The layer types :func:`coord_check` measures, in the order of the forward pass.
 LAYERS: tuple[str, ...] = ("embedding", "attn", "mlp", "residual", "logits")

@@ -1,9 +1,12 @@
 """Train one :class:`~scalinglaws.sweep.design.RunSpec` and return its result.
 
 Read top to bottom: device, data, model and optimizer, resuming from a checkpoint, the
-loop, evaluation. AdamW (fused; weight decay on matrices only), a warmup plus
-cosine/WSD/constant schedule, gradient clipping, and a held-out evaluation at
-``n_evals`` evenly spaced steps (the last one gives the run's ``loss``).
+loop. AdamW (fused; weight decay on matrices only; :mod:`~scalinglaws.sweep.optim`), a
+warmup plus cosine/WSD/constant schedule, gradient clipping, and a held-out evaluation
+(:mod:`~scalinglaws.sweep.evaluate`) at ``n_evals`` evenly spaced steps (the last one
+gives the run's ``loss``). Resuming is :mod:`~scalinglaws.sweep.resume`'s job, the
+result's types are in :mod:`~scalinglaws.sweep.result`, the progress hook in
+:mod:`~scalinglaws.sweep.progress`.
 
 * **Checkpoints.** Given a ``checkpoint_dir``, the loop saves its whole state there
   (:mod:`scalinglaws.sweep.checkpoint`) every ``checkpoint_every`` steps, or at each
@@ -34,156 +37,47 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import math
-import random
 import time
-import warnings
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
-from scalinglaws.errors import ScalingLawsWarning
-from scalinglaws.sweep import checkpoint, mup
-from scalinglaws.sweep.data import Corpus, load_corpus
-from scalinglaws.sweep.design import RunSpec
+from scalinglaws.sweep import checkpoint
+from scalinglaws.sweep.data import load_corpus
 from scalinglaws.sweep.errors import SweepError
+from scalinglaws.sweep.evaluate import EVAL_BATCH, check_finite, evaluate
 from scalinglaws.sweep.hardware import (
     device_name,
     model_flops_per_token,
     peak_flops,
-    progress_postfix,
     resolve_device,
 )
 from scalinglaws.sweep.model import ModelConfig, Transformer
-from scalinglaws.sweep.noise import NoiseScale, measured_steps
+from scalinglaws.sweep.noise import measured_steps
+from scalinglaws.sweep.optim import adamw, numerics
+from scalinglaws.sweep.progress import Progress, reporter
+from scalinglaws.sweep.result import CurvePoint, RunResult
+from scalinglaws.sweep.resume import restore, rng_state
 from scalinglaws.sweep.schedule import lr_at
+from scalinglaws.sweep.specs import RunSpec
 
-EVAL_BATCH = 64  # sequences per evaluation forward pass
+# Built in the modules above, importable from here as before.
+__all__ = [
+    "CHECK_EVERY",
+    "EVAL_BATCH",
+    "NOISE_SAMPLES",
+    "CurvePoint",
+    "Progress",
+    "RunResult",
+    "train",
+]
+
 CHECK_EVERY = 25  # steps between checks that the training loss is finite (and host syncs)
 NOISE_SAMPLES = 32  # steps of the last evaluation interval that measure the noise scale
-
-#: ``progress(steps_done, n_steps, last_training_loss, mfu)``, called after every step;
-#: the loss and MFU (over the last :data:`CHECK_EVERY` steps) are None until known.
-Progress = Callable[[int, int, "float | None", "float | None"], None]
-
-
-@dataclass(frozen=True)
-class CurvePoint:
-    """One held-out evaluation after ``step`` optimizer steps and ``tokens`` tokens.
-
-    ``eval_loss`` is the mean over ``eval_tokens`` predicted held-out tokens.
-    """
-
-    step: int
-    tokens: int
-    eval_loss: float
-    lr: float
-    eval_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished run.
-
-    Attributes
-    ----------
-    spec : RunSpec
-        What was trained.
-    n_params, n_params_nonembedding : int
-        Total parameters (embeddings included) and non-embedding parameters.
-    n_tokens : int
-        Tokens actually trained on (``n_steps * batch_size * seq_len``).
-    flops, flops_6nd, flops_exact : float
-        Training FLOPs under the spec's convention, under ``6 * n_params * n_tokens``,
-        and under the Chinchilla Appendix F count.
-    loss : float
-        Final held-out loss, nats per token.
-    curve : tuple of CurvePoint
-        Every evaluation, the last one giving ``loss``.
-    train_seconds : float
-        Wall time of the loop (evaluations and checkpoints included), summed over every
-        attempt that contributed steps.
-    tokens_per_second : float
-        Tokens trained by the attempt that finished over its wall time.
-    device, corpus_sha256, torch_version, finished_at : str
-        Provenance.
-    resumed_from_step : int
-        The run's own checkpoint step this attempt resumed from (0: trained from
-        scratch, or a branch that started from its parent's checkpoint).
-    mfu, peak_flops : float or None
-        Model FLOPs utilisation and the peak FLOP/s it is relative to (None when the
-        peak is unknown: a CPU or an unlisted GPU without ``peak_flops``).
-    device_name : str
-        The GPU's product name, or ``"cpu"``.
-    eval_sha256 : str
-        Fingerprint of the held-out tokens every evaluation was measured on.
-    compiled : bool
-        Whether the model ran under ``torch.compile``.
-    b_simple : float or None
-        The simple gradient noise scale in tokens, averaged over the last evaluation
-        interval (:mod:`scalinglaws.sweep.noise`); None for a batch of one sequence, or
-        if the estimate of the gradient's squared norm came out negative (too noisy).
-    """
-
-    spec: RunSpec
-    n_params: int
-    n_params_nonembedding: int
-    n_tokens: int
-    flops: float
-    flops_6nd: float
-    flops_exact: float
-    loss: float
-    curve: tuple[CurvePoint, ...]
-    train_seconds: float
-    tokens_per_second: float
-    device: str
-    corpus_sha256: str
-    torch_version: str
-    finished_at: str
-    resumed_from_step: int = 0
-    mfu: float | None = None
-    peak_flops: float | None = None
-    device_name: str = ""
-    eval_sha256: str = ""
-    compiled: bool = False
-    b_simple: float | None = None
-
-    @property
-    def run_id(self) -> str:
-        """The spec's content hash."""
-        return self.spec.run_id
-
-    def to_row(self) -> tuple[dict[str, object], list[tuple[int, int, float, float, int]]]:
-        """The store's ``runs`` row and ``curves`` rows for this result (plain Python)."""
-        spec = self.spec
-        row: dict[str, object] = {
-            "run_id": spec.run_id, "budget": spec.budget, "n_params": self.n_params,
-            "n_params_nonembedding": self.n_params_nonembedding, "n_tokens": self.n_tokens,
-            "flops": self.flops, "loss": self.loss, "flops_6nd": self.flops_6nd,
-            "flops_exact": self.flops_exact, "flop_convention": spec.flop_convention,
-            "n_layer": spec.n_layer, "d_model": spec.d_model, "n_head": spec.n_head,
-            "seq_len": spec.seq_len, "vocab_size": spec.vocab_size, "lr": spec.lr,
-            "batch_size": spec.batch_size, "n_steps": spec.n_steps, "schedule": spec.schedule,
-            "seed": spec.seed, "corpus": spec.data.corpus, "corpus_sha256": self.corpus_sha256,
-            "device": self.device, "train_seconds": self.train_seconds,
-            "tokens_per_second": self.tokens_per_second, "torch_version": self.torch_version,
-            "finished_at": self.finished_at,
-            "spec": json.dumps(asdict(spec), sort_keys=True),
-            "resumed_from_step": self.resumed_from_step, "mfu": self.mfu,
-            "peak_flops": self.peak_flops, "device_name": self.device_name,
-            "eval_sha256": self.eval_sha256, "compiled": int(self.compiled),
-            "b_simple": self.b_simple,
-            "parent": spec.parent or None, "branch_step": spec.branch_step or None,
-            "trained_tokens": (spec.n_steps - spec.branch_step) * spec.tokens_per_step,
-        }
-        curve = [(p.step, p.tokens, p.eval_loss, p.lr, p.eval_tokens) for p in self.curve]
-        return row, curve
 
 
 def train(
@@ -257,7 +151,7 @@ def train(
     where = resolve_device(device)
     if threads is not None:
         torch.set_num_threads(threads)
-    with _numerics(where):
+    with numerics(where):
         return _train(spec, where, progress, position,
                       None if checkpoint_dir is None else Path(checkpoint_dir),
                       checkpoint_every, final_checkpoint, compile, peak_flops, owner or {},
@@ -288,46 +182,18 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
                          ffw_mult=spec.ffw_mult, parametrization=spec.parametrization,
                          mup_base_width=spec.mup_base_width)
     model = Transformer(config).to(device)
-    optimizer = _adamw(model, spec, device)
+    optimizer = adamw(model, spec, device)
     forward: Callable[[torch.Tensor], torch.Tensor] = model
     if compile:
         forward = torch.compile(model, backend="inductor" if compile is True else compile)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else contextlib.nullcontext())
 
-    # Resume from the newest checkpoint, if there is one for this run and this data.
+    # Resume from the newest checkpoint, if there is one for this run and this data (a
+    # branch's first attempt: from its parent's).
     n_steps = spec.n_steps
-    start_step, curve, seconds_before = 0, [], 0.0
-    noise = NoiseScale()
-    if checkpoint_dir is not None:
-        checkpoint.write_owner(checkpoint_dir, run_id=spec.run_id, device=str(device), **owner)
-        found = checkpoint.latest(checkpoint_dir, map_location=device)
-        if found is not None and _usable(found, spec, corpus):
-            state = found[1]
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            _set_rng_state(state["rng"])
-            start_step, seconds_before = int(state["step"]), float(state["train_seconds"])
-            curve = [CurvePoint(*point) for point in state["curve"]]
-            noise = NoiseScale.from_state(state.get("noise"))
-            del state
-        del found  # its tensors are copied into the model and optimizer: free them
-    resumed_from = start_step
-    if spec.parent and start_step == 0:  # a branch's first attempt: the parent's state
-        state = checkpoint.load_branch_point(branch_from, run_id=spec.run_id,
-                                             parent=spec.parent, step=spec.branch_step,
-                                             data_sha256=corpus.sha256, map_location=device)
-        try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as exc:
-            raise SweepError(f"run {spec.run_id}: the checkpoint of parent run {spec.parent} "
-                             f"does not fit this run's model ({str(exc).splitlines()[0]}); "
-                             "a branch must have its parent's shape") from None
-        _set_rng_state(state["rng"])
-        start_step = spec.branch_step
-        curve = [CurvePoint(*point) for point in state["curve"]]
-        del state
+    start_step, curve, seconds_before, noise, resumed_from = restore(
+        spec, model, optimizer, corpus, device, checkpoint_dir, owner, branch_from)
     every = checkpoint_every
     eval_steps = {max(1, round(k * n_steps / spec.n_evals)) for k in range(1, spec.n_evals + 1)}
     save_steps = (set() if checkpoint_dir is None or every == 0 else
@@ -343,7 +209,7 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         save_steps |= {k for k in keep_steps if start_step < k <= n_steps}
 
     # The loop.
-    report = _reporter(spec, progress, position, start_step)
+    report = reporter(spec, progress, position, start_step)
     peak = peak if peak is not None else peak_flops(device)
     mfu_per_token_rate = None if peak is None else model_flops_per_token(spec) / peak
     pin = device.type == "cuda"
@@ -387,21 +253,21 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         if done % CHECK_EVERY == 0 or done == n_steps or not pin:
             last_loss = loss.item()  # a host sync on CUDA: not every step there
         if done % CHECK_EVERY == 0:
-            _check_finite(spec, done, last_loss)  # type: ignore[arg-type]
+            check_finite(spec, done, last_loss)  # type: ignore[arg-type]
             now = time.perf_counter()
             if mfu_per_token_rate is not None:
                 last_mfu = (mfu_per_token_rate * (done - mark_step) * spec.tokens_per_step
                             / (now - mark))
             mark, mark_step = now, done
         if done in eval_steps:
-            eval_loss = _evaluate(model, val_windows, autocast)
-            _check_finite(spec, done, eval_loss)
+            eval_loss = evaluate(model, val_windows, autocast)
+            check_finite(spec, done, eval_loss)
             curve.append(CurvePoint(done, done * spec.tokens_per_step, eval_loss, lr,
                                     eval_tokens))
         if done in save_steps:
             checkpoint.save(checkpoint_dir, done, {  # type: ignore[arg-type]
                 "run_id": spec.run_id, "step": done, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "rng": _rng_state(device),
+                "optimizer": optimizer.state_dict(), "rng": rng_state(device),
                 "curve": [tuple(asdict(p).values()) for p in curve], "noise": noise.state(),
                 "train_seconds": seconds_before + time.perf_counter() - start,
                 "data_sha256": corpus.sha256, "threads": torch.get_num_threads(),
@@ -430,126 +296,3 @@ def _train(spec: RunSpec, device: torch.device, progress: bool | Progress, posit
         device_name=device_name(device), eval_sha256=eval_sha256, compiled=bool(compile),
         b_simple=noise.b_simple,
     )
-
-
-def _usable(found: tuple[Path, dict[str, Any]], spec: RunSpec, corpus: Corpus) -> bool:
-    """Whether a checkpoint belongs to this run and this data (else: warn, start over)."""
-    path, state = found
-    if state.get("run_id") != spec.run_id:
-        reason = f"it belongs to run {state.get('run_id')}"
-    elif state.get("data_sha256") != corpus.sha256:
-        reason = "the data changed since it was written"
-    elif not 0 < int(state.get("step", 0)) <= spec.n_steps:
-        reason = f"its step {state.get('step')} is outside the run's {spec.n_steps} steps"
-    else:
-        return True
-    warnings.warn(f"run {spec.run_id}: ignoring checkpoint {path} ({reason}); training "
-                  "from scratch", ScalingLawsWarning, stacklevel=3)
-    return False
-
-
-def _rng_state(device: torch.device) -> dict[str, object]:
-    """Every RNG the run uses, as tensors and plain values (for weights_only loading)."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-    assert isinstance(keys, np.ndarray)  # the legacy tuple form: (name, keys, pos, ...)
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else [],
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos,
-                  "has_gauss": has_gauss, "cached_gaussian": cached},
-        "python": random.getstate(),
-    }
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"].cpu())
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    numpy = state["numpy"]
-    np.random.set_state((numpy["kind"], numpy["keys"].cpu().numpy().astype(np.uint32), numpy["pos"],
-                         numpy["has_gauss"], numpy["cached_gaussian"]))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-
-
-def _adamw(model: Transformer, spec: RunSpec, device: torch.device) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (not on LayerNorm gains); under muP, the
-    groups of :func:`scalinglaws.sweep.mup.param_groups`."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": spec.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    if spec.parametrization == "mup":
-        groups = mup.param_groups(model, spec.weight_decay)
-    try:  # the fused kernel is fastest; torch < 2.4 has it on CUDA only
-        return torch.optim.AdamW(groups, lr=spec.lr, betas=(0.9, 0.95), eps=1e-8, fused=True)
-    except RuntimeError:
-        return torch.optim.AdamW(groups, lr=spec.lr, betas=(0.9, 0.95), eps=1e-8)
-
-
-@torch.no_grad()
-def _evaluate(model: Transformer, windows: torch.Tensor,
-              autocast: contextlib.AbstractContextManager[object]) -> float:
-    """Mean cross-entropy (nats per token) over the held-out windows (never compiled:
-    its batch shape differs from training's, and it runs rarely)."""
-    model.eval()
-    total = torch.zeros((), dtype=torch.float64, device=windows.device)
-    for batch in windows.split(EVAL_BATCH):
-        with autocast:
-            logits = model(batch[:, :-1])
-        total += F.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten(),
-                                 reduction="sum").double()
-    model.train()
-    return float(total) / (windows.shape[0] * (windows.shape[1] - 1))
-
-
-def _check_finite(spec: RunSpec, step: int, loss: float) -> None:
-    """Stop a diverged run early, with the fix in the message."""
-    if not math.isfinite(loss):
-        raise SweepError(f"run {spec.run_id} diverged (loss {loss} at step {step}); "
-                         f"lower its lr ({spec.lr:g}) in the design file")
-
-
-@contextlib.contextmanager
-def _numerics(device: torch.device) -> Iterator[None]:
-    """CPU: deterministic algorithms. CUDA: TF32 matmuls. Restored after the block."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    precision = torch.get_float32_matmul_precision()
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-    else:
-        torch.set_float32_matmul_precision("high")
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_float32_matmul_precision(precision)
-
-
-def _reporter(spec: RunSpec, progress: bool | Progress, position: int,
-              start_step: int) -> Progress:
-    """The per-step progress hook: a callback, a tqdm bar (True), or nothing."""
-    if callable(progress):
-        def forward(done: int, total: int, loss: float | None, mfu: float | None) -> None:
-            if done >= 0:
-                progress(done, total, loss, mfu)
-        return forward
-    if not progress:
-        return lambda done, total, loss, mfu: None
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=spec.n_steps * spec.tokens_per_step,
-               initial=start_step * spec.tokens_per_step, unit="tok", unit_scale=True,
-               desc=f"run {spec.run_id[:8]}", position=position, leave=False,
-               dynamic_ncols=True)
-
-    def update(done: int, total: int, loss: float | None, mfu: float | None) -> None:
-        if done < 0:
-            bar.close()
-            return
-        bar.update(spec.tokens_per_step)
-        if loss is not None:
-            bar.set_postfix(progress_postfix(loss, mfu), refresh=False)
-    return update
-
