@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -121,6 +123,35 @@ def test_golden_table1_flan_ats(ratio: int) -> None:
     corr_d, relacc_d = _scores(sl.select_finetune(t, FULL, budget_examples=FULL // ratio), t)
     assert round(100 * relacc_d, 1) == TABLE1_FLAN_ATS[ratio][1]
     assert abs(100 * corr_d - TABLE1_FLAN_ATS[ratio][0]) < 2.0
+
+
+# Lin et al. (2024), Table 3, column our-FLAN (the authors' repository, results/tab3.txt): RMSD in log
+# space of the rectified law fitted to each model's FLAN curve, for ten of the 30 models.
+TABLE3_FLAN_RMSD = {"MBZUAI/LaMini-GPT-124M": 0.0027, "cerebras/Cerebras-GPT-2.7B": 0.0030, "facebook/bart-large": 0.0129,
+                    "facebook/opt-6.7b": 0.0025, "gpt2": 0.0075, "gpt2-xl": 0.0064, "t5-base": 0.0078,
+                    "microsoft/phi-1_5": 0.0112, "google/switch-base-8": 0.0073, "google/mt5-large": 0.0027}
+
+
+@pytest.mark.golden
+def test_golden_table3_rectified_fit_rmsd_on_flan() -> None:
+    """Lin et al., Table 3 (FLAN, "our" law): the catalog ``rectified`` law fitted by least squares on
+    log loss to each model's 14 fine-tuned points (200 to 1,638,400 examples) has the printed RMSD to
+    the printed 4 digits for 8 of these 10 models and a lower one for the other 2 (phi-1_5 0.0110,
+    mt5-large 0.0020: a better optimum than theirs); never a higher one. Over all 30 models: 20 equal,
+    10 lower."""
+    t = _flan()
+    t = t[t.finetune_examples > 0]
+    same = 0
+    for model, printed in TABLE3_FLAN_RMSD.items():
+        g = t[t.model == model]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sl.ScalingLawsWarning)  # E or D_l at 0 for some models
+            f = sl.fit(g, "rectified", objective=sl.Objective(loss="squared"))
+        resid = np.log(g.loss.to_numpy()) - np.log(f.predict(finetune_examples=g.finetune_examples.to_numpy()))
+        rmsd = float(np.sqrt(np.mean(resid**2)))
+        assert rmsd <= printed + 5e-5, model
+        same += round(rmsd, 4) == printed
+    assert same >= 8
 
 
 def test_ats_accepts_the_power_phase_and_stops_at_the_pre_power_phase() -> None:
