@@ -45,6 +45,17 @@ def test_where_and_method_reach_the_library(flan_csv: Path, capsys: pytest.Captu
     assert {r["model"] for r in got["ranking"]} == set(flan[flan.family == family].model)
 
 
+def test_drop_smallest_reaches_the_library(flan_csv: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["select-finetune", str(flan_csv), "--target-examples", "1638400", "--budget-examples", "204800", "--json"]
+    assert main([*argv, "--drop-smallest"]) == 0
+    got = {r["model"]: r["predicted_loss"] for r in json.loads(capsys.readouterr().out)["ranking"]}
+    flan = sl.datasets.load("lin_finetune_flan")
+    want = sl.select_finetune(flan, 1_638_400, budget_examples=204_800, drop_smallest=True).ranking
+    plain = sl.select_finetune(flan, 1_638_400, budget_examples=204_800).ranking.set_index("model").predicted_loss
+    assert got == pytest.approx(dict(zip(want.model, want.predicted_loss)))
+    assert any(abs(got[m] - plain[m]) > 1e-6 for m in got)  # the flag changes some lines
+
+
 @pytest.mark.parametrize(("extra", "words"), [
     (["--target-examples", "many"], "--target-examples: 'many' is not a number"),
     (["--target-examples", "1e6", "--by", "maker"], "'maker'"),

@@ -1,4 +1,15 @@
-"""Capability density and the Densing law (Xiao et al. 2024)."""
+"""Capability density and the Densing law (Xiao et al. 2024).
+
+What the paper prints, and so what a golden test can reproduce: arXiv 2412.04315v2 shows the
+densities of its 29 models only as points of Fig. 1 (and Figs. 4-5); it prints no table of
+densities or effective sizes, and not the constants of its loss and score fits (Eqs. 2-3); the
+Nature Machine Intelligence version (51 models, 3.5 months) was not available to us. Searched
+(issue 15): the arXiv text, the authors' Hugging Face pages (DensingLaw-ScalingModels: the six
+reference models' sizes, Table 1, no fitted constants), secondary write-ups. So the printed
+numbers reproduced here are the slope and its doubling times (Sec. 3.3, Fig. 1), and the bundled
+``densing_simulated`` table is simulated around them (its SOURCE note says how); a table of real
+densities could not be bundled.
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -85,10 +87,10 @@ def test_bundled_flan_curves() -> None:
 @pytest.mark.golden
 def test_golden_ats_picks_a_near_optimal_model_at_a_small_share_of_the_cost() -> None:
     """Lin et al.'s claim, in words (abstract): AtS "selects the near-optimal model with hundreds
-    of times less resource consumption". No number of their tables is reproduced here (we could
-    not retrieve them); on their own FLAN curves, with subsets up to 3,200 examples (1/512 of the
-    full set; the cost is 0.4 % of fine-tuning all 30 fully), the pick is within 7 % of the best
-    on the relative-accuracy scale, and the ranking correlates positively with the truth.
+    of times less resource consumption". On their own FLAN curves, with subsets up to 3,200
+    examples (1/512 of the full set; the cost is 0.4 % of fine-tuning all 30 fully), the pick is
+    within 7 % of the best on the relative-accuracy scale, and the ranking correlates positively
+    with the truth. Their printed numbers are reproduced in the Table 1 test below.
     """
     t = _flan()
     sel = sl.select_finetune(t, FULL, budget_examples=3200)
@@ -99,6 +101,57 @@ def test_golden_ats_picks_a_near_optimal_model_at_a_small_share_of_the_cost() ->
     # with a larger budget (1/8 of the full set) the ranking itself becomes reliable
     corr8, relacc8 = _scores(sl.select_finetune(t, FULL, budget_examples=FULL // 8), t)
     assert corr8 > 0.85 and relacc8 > 0.9
+
+
+# Lin et al. (2024), Table 1, column FLAN-AtS (also in the authors' repository, results/tab1.txt):
+# PearCorr and RelAcc (x 100) of Accept-then-Stop at the budget ratios 1/8 ... 1/512 of the full set.
+TABLE1_FLAN_ATS = {8: (90.9, 93.6), 16: (73.1, 93.2), 32: (65.5, 93.2), 64: (61.1, 93.2),
+                   128: (52.2, 85.3), 256: (50.5, 93.2), 512: (45.6, 93.2)}
+
+
+@pytest.mark.golden
+@pytest.mark.parametrize("ratio", sorted(TABLE1_FLAN_ATS))
+def test_golden_table1_flan_ats(ratio: int) -> None:
+    """Lin et al., Table 1 (FLAN, AtS with k = 3, delta = 5): on the bundled FLAN curves (their
+    benchmark file), select_finetune with drop_smallest=True (their code leaves the smallest subset
+    out of the line) gives the printed PearCorr and RelAcc to the printed digit at every budget.
+    The default (the smallest subset used when accepted) picks the same model; its PearCorr differs
+    by at most 2 points."""
+    t = _flan()
+    corr, relacc = _scores(sl.select_finetune(t, FULL, budget_examples=FULL // ratio, drop_smallest=True), t)
+    assert (round(100 * corr, 1), round(100 * relacc, 1)) == TABLE1_FLAN_ATS[ratio]
+    corr_d, relacc_d = _scores(sl.select_finetune(t, FULL, budget_examples=FULL // ratio), t)
+    assert round(100 * relacc_d, 1) == TABLE1_FLAN_ATS[ratio][1]
+    assert abs(100 * corr_d - TABLE1_FLAN_ATS[ratio][0]) < 2.0
+
+
+# Lin et al. (2024), Table 3, column our-FLAN (the authors' repository, results/tab3.txt): RMSD in log
+# space of the rectified law fitted to each model's FLAN curve, for ten of the 30 models.
+TABLE3_FLAN_RMSD = {"MBZUAI/LaMini-GPT-124M": 0.0027, "cerebras/Cerebras-GPT-2.7B": 0.0030, "facebook/bart-large": 0.0129,
+                    "facebook/opt-6.7b": 0.0025, "gpt2": 0.0075, "gpt2-xl": 0.0064, "t5-base": 0.0078,
+                    "microsoft/phi-1_5": 0.0112, "google/switch-base-8": 0.0073, "google/mt5-large": 0.0027}
+
+
+@pytest.mark.golden
+def test_golden_table3_rectified_fit_rmsd_on_flan() -> None:
+    """Lin et al., Table 3 (FLAN, "our" law): the catalog ``rectified`` law fitted by least squares on
+    log loss to each model's 14 fine-tuned points (200 to 1,638,400 examples) has the printed RMSD to
+    the printed 4 digits for 8 of these 10 models and a lower one for the other 2 (phi-1_5 0.0110,
+    mt5-large 0.0020: a better optimum than theirs); never a higher one. Over all 30 models: 20 equal,
+    10 lower."""
+    t = _flan()
+    t = t[t.finetune_examples > 0]
+    same = 0
+    for model, printed in TABLE3_FLAN_RMSD.items():
+        g = t[t.model == model]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sl.ScalingLawsWarning)  # E or D_l at 0 for some models
+            f = sl.fit(g, "rectified", objective=sl.Objective(loss="squared"))
+        resid = np.log(g.loss.to_numpy()) - np.log(f.predict(finetune_examples=g.finetune_examples.to_numpy()))
+        rmsd = float(np.sqrt(np.mean(resid**2)))
+        assert rmsd <= printed + 5e-5, model
+        same += round(rmsd, 4) == printed
+    assert same >= 8
 
 
 def test_ats_accepts_the_power_phase_and_stops_at_the_pre_power_phase() -> None:

@@ -57,6 +57,7 @@ def cmd_select_finetune(args: argparse.Namespace) -> int:
         level=args.level,
         bootstrap=args.bootstrap,
         seed=args.seed,
+        drop_smallest=args.drop_smallest,
     )
     if args.json:
         print(json.dumps(sel.to_dict(), indent=2, allow_nan=False))
@@ -88,6 +89,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--examples-column", default="finetune_examples", help="subset size column (default %(default)s)")
     p.add_argument("--loss-column", default="loss", help="fine-tuned loss column (default %(default)s)")
     p.add_argument("--tokens-per-example", metavar="T", help="tokens per example, to count the cost in FLOPs")
+    p.add_argument("--drop-smallest", action="store_true", help="ats: leave the smallest subset out of the line "
+                   "even when accepted, as the authors' code does (reproduces their Table 1)")
     p.add_argument("--bootstrap", "-b", type=int, default=100, help="rectified: refits per model (default %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default %(default)s)")

@@ -134,8 +134,9 @@ def _table(runs: Any, by: str, examples: str, target: str) -> pd.DataFrame:
     return t[np.isfinite(t[examples]) & (t[examples] > 0) & np.isfinite(t[target]) & (t[target] > 0)]
 
 
-def _ats_line(d: np.ndarray, y: np.ndarray, k: int, delta: float) -> np.ndarray:
-    """Indices (into d sorted descending) of the points Accept-then-Stop keeps."""
+def _ats_line(d: np.ndarray, y: np.ndarray, k: int, delta: float, drop_smallest: bool = False) -> np.ndarray:
+    """Indices (into d sorted descending) of the points Accept-then-Stop keeps; with
+    ``drop_smallest`` the smallest subset is left out even when accepted (the authors' code)."""
     x, ly = np.log(d), np.log(y)
     n = k
     while n < len(x):
@@ -145,6 +146,8 @@ def _ats_line(d: np.ndarray, y: np.ndarray, k: int, delta: float) -> np.ndarray:
         if scale > 0 and abs(ly[n] - (icept + slope * x[n])) / scale > delta:
             break
         n += 1
+    if drop_smallest and n == len(x) > k:
+        n -= 1
     return np.arange(n)
 
 
@@ -178,6 +181,7 @@ def select_finetune(
     seed: int = 0,
     k: int = 3,
     delta: float = 5.0,
+    drop_smallest: bool = False,
 ) -> FinetuneSelection:
     """Rank candidate models by their fine-tuning loss extrapolated to ``target_examples``.
 
@@ -203,6 +207,12 @@ def select_finetune(
     k, delta : int, float
         Accept then Stop: points in the first line, and the threshold on the
         standardised residual (Lin et al. use 3 and 5).
+    drop_smallest : bool
+        Accept then Stop as the authors' code does it (``src/model_select.py`` of
+        linhaowei1/Fine-tuning-Scaling-Law): when the walk accepts every subset, the
+        smallest is still left out of the line (their loop never fits all points).
+        With it, the FLAN numbers of their Table 1 are reproduced to the printed digit;
+        without it (the default) an accepted subset is used.
 
     Returns
     -------
@@ -231,7 +241,7 @@ def select_finetune(
             f"method {method!r} needs {need} or more"
         )
     rows = _rectified(t, at, by, examples, target, level, bootstrap, seed) if method == "rectified" else \
-        _ats(t, at, by, examples, target, level, k, delta)
+        _ats(t, at, by, examples, target, level, k, delta, drop_smallest)
     ranking = pd.DataFrame(rows).sort_values("predicted_loss", kind="stable").reset_index(drop=True)
     sizes = t.groupby(by)["n_params"].first() if "n_params" in t.columns else None
     ranking["n_params"] = [float(sizes[m]) if sizes is not None else math.nan for m in ranking["model"]]
@@ -270,12 +280,12 @@ def _rectified(t: pd.DataFrame, at: float, by: str, examples: str, target: str,
 
 
 def _ats(t: pd.DataFrame, at: float, by: str, examples: str, target: str,
-         level: float, k: int, delta: float) -> list[dict[str, Any]]:
+         level: float, k: int, delta: float, drop_smallest: bool = False) -> list[dict[str, Any]]:
     rows = []
     for model, g in t.groupby(by, sort=True):
         g = g.groupby(examples, as_index=False)[target].mean().sort_values(examples, ascending=False)
         d, y = g[examples].to_numpy(float), g[target].to_numpy(float)
-        keep = _ats_line(d, y, int(k), float(delta))
+        keep = _ats_line(d, y, int(k), float(delta), bool(drop_smallest))
         point, lo, hi = _ats_predict(d[keep], y[keep], at, level)
         rows.append({"model": model, "predicted_loss": point, "lower": lo, "upper": hi, "points_used": len(keep)})
     return rows

@@ -11,8 +11,10 @@ name                law                                                         
 ``dcpt`` is the D-CPT law of Que et al. (2024, arXiv 2406.01375): the loss after
 continual pre-training of an ``N``-parameter model on ``D`` tokens of which a fraction
 ``r`` is domain data. It is fitted separately to the domain loss and to the general
-loss; :func:`scalinglaws.plan.data_mix.plan_cpt_mixture` picks the ``r`` that
-minimises the first while keeping the second within a tolerance.
+loss (the paper fits the general loss against the general share ``r_g = 1 - r``, its
+Fig. 1; ``plan_cpt_mixture(..., general_ratio="general")`` reads such a fit);
+:func:`scalinglaws.plan.data_mix.plan_cpt_mixture` picks the ``r`` that minimises the
+first while keeping the second within a tolerance.
 
 ``data_mixing`` is the data mixing law of Ye et al. (2024, arXiv 2403.16952),
 ``L_i(r) = c_i + k_i exp(sum_j t_ij r_j)``, for one validation domain ``i`` over the

@@ -41,6 +41,7 @@ __all__ = ["DataPlan", "plan_cpt_mixture", "plan_filtering", "plan_mixture"]
 
 
 def _cpt_curve(fit: Fit, group: str | None, r: np.ndarray, n: float, d: float, draws: np.ndarray | None) -> np.ndarray:
+    """The fit's loss along the ratios ``r`` (its own ``mix_ratio``) at one N and D."""
     X: dict[str, Any] = {"n_params": np.full(r.shape, n), "n_tokens": np.full(r.shape, d), "mix_ratio": r}
     if group is not None:
         X[fit.law.spec["groups"]["column"]] = np.full(r.shape, group)
@@ -64,6 +65,7 @@ def plan_cpt_mixture(
     tolerance: float = 0.03,
     baseline: float | None = None,
     labels: tuple[str, str] = ("domain", "general"),
+    general_ratio: str = "domain",
     level: float = 0.9,
     points: int = 2001,
 ) -> DataPlan:
@@ -83,7 +85,13 @@ def plan_cpt_mixture(
         T: how much the general loss may rise, relative to ``baseline`` (0.03: 3 %).
     baseline : float, optional
         The general loss to protect; default the general fit's prediction at r = 0
-        (the same run on general data only).
+        (the same run on general data only). Que et al. protect the general loss of
+        the model before continual pre-training: pass it here.
+    general_ratio : {"domain", "general"}
+        What the general fit's ``mix_ratio`` is: ``"domain"`` (default), the domain
+        share r, as for the domain fit; ``"general"``, the general share 1 - r, the
+        paper's parameterisation (Que et al. fit L_g against r_g, the general corpus's
+        share, and L_d against r_d; their Fig. 1).
     level : float
         Interval level over bootstrap draws.
     points : int
@@ -100,6 +108,8 @@ def plan_cpt_mixture(
     d = _number(n_tokens, "n_tokens")
     tol = _number(tolerance, "tolerance", strict=False)
     _catalog(domain, "dcpt", "plan_cpt_mixture")
+    if general_ratio not in ("domain", "general"):
+        raise DataError(f"general_ratio must be 'domain' or 'general', got {general_ratio!r}")
     if general is None:
         groups = domain.law.spec.get("groups") or {}
         missing = [lab for lab in labels if lab not in groups.get("labels", ())]
@@ -110,8 +120,9 @@ def plan_cpt_mixture(
     else:
         fits = [(domain, None), (_catalog(general, "dcpt", "plan_cpt_mixture"), None)]
     r = np.linspace(0.0, 1.0, max(int(points), 11))
+    r_gen = 1.0 - r if general_ratio == "general" else r
     dom = _cpt_curve(fits[0][0], fits[0][1], r, n, d, None)
-    gen = _cpt_curve(fits[1][0], fits[1][1], r, n, d, None)
+    gen = _cpt_curve(fits[1][0], fits[1][1], r_gen, n, d, None)
     base = float(gen[0]) if baseline is None else _number(baseline, "baseline")
     limit = np.asarray((1.0 + tol) * base)
     i = int(_cpt_choose(dom, gen, limit))
@@ -124,7 +135,7 @@ def plan_cpt_mixture(
     if dd is not None and gd is not None:
         m = min(len(dd), len(gd))
         domd = _cpt_curve(fits[0][0], fits[0][1], r, n, d, dd[:m])
-        gend = _cpt_curve(fits[1][0], fits[1][1], r, n, d, gd[:m])
+        gend = _cpt_curve(fits[1][0], fits[1][1], r_gen, n, d, gd[:m])
         limd = (1.0 + tol) * (gend[:, 0] if baseline is None else np.full(m, base))
         idx = _cpt_choose(domd, gend, limd)
         ok = idx >= 0
@@ -134,7 +145,8 @@ def plan_cpt_mixture(
     show = np.unique(np.r_[np.arange(0, len(r), step), len(r) - 1, i])
     options = pd.DataFrame({"mix_ratio": r[show], "domain_loss": dom[show], "general_loss": gen[show],
                             "general_ok": gen[show] <= limit})
-    note = (f"domain loss minimised over r in [0, 1] at N={n:.4g}, D={d:.4g}, subject to general loss <= "
+    note = (f"domain loss minimised over the domain share r in [0, 1] at N={n:.4g}, D={d:.4g}"
+            f"{' (general fit in the general share 1 - r)' if general_ratio == 'general' else ''}, subject to general loss <= "
             f"(1 + {tol:g}) x {base:.4g} = {float(limit):.4g}; general loss at the choice {float(gen[i]):.4g}")
     return DataPlan("cpt_mixture", {"mix_ratio": float(r[i])}, choice_ci, float(dom[i]), loss_ci, options,
                     note=note, level=level)
