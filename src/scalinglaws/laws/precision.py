@@ -26,9 +26,11 @@ Three catalog laws:
     (A blog transcription, quoted in LAWS.md 13.3, writes it as an exponent of log2 B.)
 
 :data:`SUN_2025` holds Sun et al.'s fitted constants (Table 2 of arXiv 2501.02423v1). Kumar
-et al.'s fitted constants (App. K) were found only in part (no A, B, gamma_post, gamma_w,
-...), so no Kumar constants are transcribed; those laws carry start grids only. Nothing in
-the engine or the loader knows these laws.
+et al.'s (App. K) were read only through secondary excerpts, without gamma_post and without
+the bias offsets App. K says the fits carry; in the forms here they put the compute-optimal
+precision at 3.5 bits, not the paper's 7-8, so they are not transcribed and the Kumar laws
+carry start grids only (see docs/precision.md). Nothing in the engine or the loader knows
+these laws.
 """
 
 from __future__ import annotations
