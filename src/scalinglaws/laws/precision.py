@@ -23,7 +23,7 @@ Three catalog laws:
     in D: :func:`fp_quant_critical_data` is the closed form of that critical data size.
     ``gamma`` *divides* log2(B): the paper's fitted gamma is 11334.5 (Table 2), which only
     makes sense as a divisor, and its critical data size has ``d gamma`` in the numerator.
-    (A blog transcription, quoted in LAWS.md 13.3, writes it as an exponent of log2 B.)
+    (A blog transcription writes it as an exponent of log2 B.)
 
 :data:`SUN_2025` holds Sun et al.'s fitted constants (Table 2 of arXiv 2501.02423v1). Kumar
 et al.'s (App. K) were read only through secondary excerpts, without gamma_post and without
