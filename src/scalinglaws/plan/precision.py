@@ -16,6 +16,9 @@ at a fixed model size and precision (Sun et al. 2025; also the PTQ law ``kumar_p
 the argmin over ``D`` of the fitted law, with the closed form of
 :func:`~scalinglaws.laws.precision.fp_quant_critical_data` beside it for ``fp_quant``.
 
+(:func:`critical_data_size` and :class:`CriticalData` live in
+:mod:`scalinglaws.plan.critical_data` and are importable from here.)
+
 Intervals are percentiles over the fit's bootstrap refits (fit with ``bootstrap=``): the
 same search is run under every refit's parameters.
 """
@@ -32,7 +35,8 @@ import pandas as pd
 
 from scalinglaws.engine.result import Fit, check_level
 from scalinglaws.errors import DataError
-from scalinglaws.laws.precision import fp_quant_critical_data
+from scalinglaws.plan._precision_common import _j, _others, _pair, _percentile, _refine, _thetas
+from scalinglaws.plan.critical_data import CriticalData, critical_data_size
 from scalinglaws.plan.optimal_result import report_line
 
 __all__ = ["FLOPS_PER_PARAM_TOKEN_BIT", "CriticalData", "PrecisionPlan", "critical_data_size", "plan_precision"]
@@ -42,14 +46,6 @@ FLOPS_PER_PARAM_TOKEN_BIT = 6.0 / 16.0
 _INTEGER_PRECISION = ("precision", "precision_w", "precision_a", "precision_kv")
 _FP_BITS = ("exponent_bits", "mantissa_bits")
 _GRID = 801
-
-
-def _j(v: float | None) -> float | None:
-    return None if v is None or not math.isfinite(v) else float(v)
-
-
-def _pair(v: tuple[float, float] | None) -> list[float | None] | None:
-    return None if v is None else [_j(v[0]), _j(v[1])]
 
 
 @dataclass(frozen=True)
@@ -129,130 +125,6 @@ class PrecisionPlan:
                         for row in self.options.to_dict(orient="records")],
         }
 
-
-@dataclass(frozen=True)
-class CriticalData:
-    """The data size past which more tokens raise the loss, at a fixed model size and precision.
-
-    Attributes
-    ----------
-    n_params : float
-    at : dict
-        The values of the law's other variables (precision, format, block size).
-    n_tokens : float
-        The critical data size: argmin over D of the fitted law (inf when the loss still
-        falls at the top of the searched range, D/N = 1e12: no turn; NaN when it rises
-        from the bottom, D/N = 1e-2).
-    loss : float
-        The loss there.
-    interval : (lower, upper) or None
-        Percentile interval of the critical size over bootstrap refits.
-    closed_form : float or None
-        The closed form at the fitted parameters, where the law has one (``fp_quant``).
-    law : str
-    level : float
-    """
-
-    n_params: float
-    at: Mapping[str, float]
-    n_tokens: float
-    loss: float
-    interval: tuple[float, float] | None
-    closed_form: float | None
-    law: str = ""
-    level: float = 0.95
-
-    def __repr__(self) -> str:
-        text = f"CriticalData(n_params={self.n_params:.4g}, n_tokens={self.n_tokens:.4g}, loss={self.loss:.4g}"
-        if self.interval is not None:
-            text += f"; {self.level:.0%} ({self.interval[0]:.4g}, {self.interval[1]:.4g})"
-        if self.closed_form is not None:
-            text += f"; closed form {self.closed_form:.4g}"
-        return text + ")"
-
-    def report(self) -> str:
-        at = ", ".join(f"{k}={v:g}" for k, v in self.at.items())
-        text = f"critical data size at n_params={self.n_params:.4g}{', ' + at if at else ''} ({self.law}): "
-        if math.isnan(self.n_tokens):
-            return text + "below D/N = 1e-2: the loss rises with D over the whole range"
-        if math.isinf(self.n_tokens):
-            return text + "none: the loss still falls at D/N = 1e12"
-        text += f"{self.n_tokens:.4g} tokens (loss {self.loss:.5g})"
-        if self.interval is not None:
-            text += f", {self.level:.0%} interval {self.interval[0]:.4g} to {self.interval[1]:.4g}"
-        if self.closed_form is not None:
-            text += f"; closed form {self.closed_form:.4g}"
-        return text
-
-    def _repr_html_(self) -> str:
-        import html
-
-        return f"<p>{html.escape(self.report())}</p>"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"n_params": self.n_params, "at": dict(self.at), "n_tokens": _j(self.n_tokens), "loss": _j(self.loss),
-                "interval": _pair(self.interval), "closed_form": _j(self.closed_form), "law": self.law,
-                "level": self.level}
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _thetas(fit: Fit) -> tuple[dict[str, np.ndarray], int]:
-    """Parameters of the fit, row 0 the estimate and rows 1.. the valid bootstrap refits: (S, 1) arrays."""
-    names = fit.law.param_names
-    rows = [np.array([fit.params[n] for n in names], dtype=float)[None, :]]
-    n_draws = 0
-    if fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2:
-        d = fit._valid_draws()
-        rows.append(d)
-        n_draws = len(d)
-    theta = np.vstack(rows)
-    return {n: theta[:, i : i + 1] for i, n in enumerate(names)}, n_draws
-
-
-def _others(fit: Fit, at: Mapping[str, Any] | None, skip: Sequence[str]) -> dict[str, float]:
-    given = dict(at or {})
-    out: dict[str, float] = {}
-    for v in fit.law.variables:
-        if v in skip:
-            continue
-        if v not in given:
-            raise DataError(f"law {fit.law.name!r} also needs {v!r}: give it in at={{'{v}': ...}} (CLI: --at {v}=VALUE)")
-        value = given[v]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise DataError(f"{v} must be a finite number, got {value!r}")
-        out[v] = float(value)
-    unknown = sorted(set(given) - set(fit.law.variables))
-    if unknown:
-        raise DataError(f"law {fit.law.name!r} has no variable {unknown[0]!r}; its variables are {list(fit.law.variables)}")
-    return out
-
-
-def _refine(logx: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of y (S, G): the minimum over the grid, refined by a parabola; NaN at an edge."""
-    y = np.where(np.isfinite(y), y, np.inf)
-    i = np.argmin(y, axis=1)
-    rows = np.arange(len(y))
-    inner = (i > 0) & (i < len(logx) - 1)
-    j = np.clip(i, 1, len(logx) - 2)
-    y0, y1, y2 = y[rows, j - 1], y[rows, j], y[rows, j + 1]
-    h = logx[1] - logx[0]
-    with np.errstate(all="ignore"):
-        denom = y0 - 2 * y1 + y2
-        shift = np.where(denom > 0, 0.5 * h * (y0 - y2) / denom, 0.0)
-        best = y1 - (y0 - y2) ** 2 / (8 * denom)
-    x = np.where(inner, logx[j] + np.clip(shift, -h, h), np.nan)
-    val = np.where(inner, np.where(denom > 0, best, y1), np.nan)
-    return x, val
-
-
-def _percentile(values: np.ndarray, level: float) -> tuple[float, float] | None:
-    v = values[np.isfinite(values)]
-    if len(v) < 2:
-        return None
-    lo, hi = np.percentile(v, [(1 - level) / 2 * 100, (1 + level) / 2 * 100], method="nearest")
-    return float(lo), float(hi)
 
 
 # --------------------------------------------------------------------------- plan_precision
@@ -361,67 +233,3 @@ def plan_precision(
         loss=best["loss"], exponent_bits=best.get("exponent_bits"), mantissa_bits=best.get("mantissa_bits"),
         intervals=intervals, options=options, law=law.name, level=level,
     )
-
-
-# --------------------------------------------------------------------------- critical data size
-
-
-def critical_data_size(
-    fit: Fit, n_params: float, *, at: Mapping[str, Any] | None = None, level: float = 0.95
-) -> CriticalData:
-    """The data size beyond which the fitted law says more tokens *raise* the loss.
-
-    Parameters
-    ----------
-    fit : Fit
-        A fit of a law in ``n_params`` and ``n_tokens`` whose loss turns up in D
-        (``fp_quant``; ``kumar_ptq`` at a post-training precision).
-    n_params : float
-        Model size.
-    at : mapping
-        The law's other variables (``exponent_bits``, ``mantissa_bits``, ``block_size``;
-        or ``post_precision``).
-    level : float
-        Interval level (over the fit's bootstrap refits).
-
-    Returns
-    -------
-    CriticalData
-    """
-    if isinstance(n_params, bool) or not isinstance(n_params, (int, float)) or not math.isfinite(n_params) or n_params <= 0:
-        raise DataError(f"n_params must be a positive number, got {n_params!r}")
-    level = check_level(level)
-    law = fit.law
-    if "n_params" not in law.variables or "n_tokens" not in law.variables:
-        raise DataError(f"critical_data_size needs a law in n_params and n_tokens; {law.name!r} has {list(law.variables)}")
-    fixed = _others(fit, at, ["n_params", "n_tokens"])
-    P, n_draws = _thetas(fit)
-    logd = np.linspace(math.log(n_params) - 4.6, math.log(n_params) + 27.6, 2001)  # D/N from 1e-2 to 1e12
-    X = {"n_params": np.full(len(logd), float(n_params)), "n_tokens": np.exp(logd),
-         **{k: np.full(len(logd), v) for k, v in fixed.items()}}
-    with np.errstate(all="ignore"):
-        y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float), (len(next(iter(P.values()))), len(logd)))
-    x, _ = _refine(logd, y)
-    at_top = np.argmin(np.where(np.isfinite(y), y, np.inf), axis=1) == len(logd) - 1
-    d = np.where(at_top, np.inf, np.exp(x))
-    point = {k: v[0, 0] for k, v in P.items()}
-
-    def loss_at(logD: float) -> float:
-        one = {"n_params": float(n_params), "n_tokens": math.exp(logD), **fixed}
-        return float(law(point, **one))
-
-    d0, l0 = float(d[0]), math.nan
-    if math.isfinite(x[0]):
-        h = logd[1] - logd[0]
-        from scipy.optimize import minimize_scalar  # imported on use: it is heavy to import
-        res = minimize_scalar(loss_at, bounds=(x[0] - h, x[0] + h), method="bounded", options={"xatol": 1e-10})
-        d0, l0 = float(math.exp(res.x)), float(res.fun)
-    closed = None
-    if law.name == "fp_quant" and all(k in fixed for k in ("exponent_bits", "mantissa_bits", "block_size")):
-        closed = float(fp_quant_critical_data(dict(fit.params), n_params, fixed["exponent_bits"],
-                                              fixed["mantissa_bits"], fixed["block_size"]))
-    interval = _percentile(d[1:], level) if n_draws else None
-    if n_draws and np.mean(np.isinf(d[1:])) > (1 - level) / 2:
-        interval = (interval[0] if interval else math.nan, math.inf)
-    return CriticalData(n_params=float(n_params), at=fixed, n_tokens=d0, loss=l0, interval=interval,
-                        closed_form=closed, law=law.name, level=level)
