@@ -162,3 +162,56 @@ def test_a_closed_pipe_stops_quietly() -> None:
 def test_python_dash_m_scalinglaws_runs_the_command() -> None:
     out = subprocess.run([sys.executable, "-m", "scalinglaws", "--version"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("scalinglaws "), out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["plan", "fit.json", "--flops"], "argument --flops: expected one argument"),
+        (["isoflop", "porian_isoflop", "--method", "nosuch"], "invalid choice: 'nosuch'"),
+        (["laws", "nosuchlaw"], "invalid choice: 'nosuchlaw'"),
+        (["downstream", "passk"], "required: DATA"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:
+    """argparse's own errors (a missing value, a bad choice) read like the library's: one
+    ``error:`` line naming the problem and where the options are listed, no usage dump."""
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert info.value.code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error: ") and needle in lines[0] and "--help` lists the options" in lines[0]
+
+
+def test_a_negative_number_in_scientific_notation_is_a_value(tmp_path, capsys) -> None:
+    """``--flops -1e21`` reaches the planner, which refuses it by name (argparse alone took
+    ``-1e21`` for an option and said 'expected one argument')."""
+    path = _fit_file(tmp_path, capsys)
+    code, _, err = run(["plan", path, "--flops", "-1e21"], capsys)
+    assert code == 2 and err.strip().startswith("error: flops must be a positive")
+    code, _, err = run(["predict", path, "--at", "n_params=7e10", "--at", "n_tokens=-1.4e12"], capsys)
+    assert code == 2 and "n_tokens must be positive" in err
+
+
+def test_a_warning_raised_twice_is_printed_once(tmp_path, capsys) -> None:
+    """The prediction and its interval both check the range: one ``warning:`` line."""
+    path = _fit_file(tmp_path, capsys, bootstrap="20")
+    code, out, err = run(["predict", path, "--at", "n_params=7e10", "--at", "n_tokens=1.4e12"], capsys)
+    assert code == 0 and "interval" in out
+    assert err.count("warning: beyond the fitted range") == 1, err
+
+
+def test_plot_refuses_a_bad_resolution(capsys) -> None:
+    code, _, err = run(["plot", "porian_isoflop", "--law", "chinchilla", "--dpi", "-5", "-o", "f.png"], capsys)
+    assert code == 2 and err.strip() == "error: --dpi must be between 10 and 1200, got -5"
+
+
+def test_curve_commands_take_a_bundled_curve_table() -> None:
+    import argparse
+
+    from scalinglaws.cli.curves import _read_curves
+
+    args = argparse.Namespace(source="table", data=["misfitting_curves"], column=None, where="run == 'lr0.002_T2000'")
+    table = _read_curves(args)
+    assert set(table["run"]) == {"lr0.002_T2000"} and {"step", "loss", "lr"} <= set(table.columns)

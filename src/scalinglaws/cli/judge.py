@@ -126,6 +126,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     fmt = out.suffix.lstrip(".").lower() or "png"
     if fmt not in ("png", "pdf", "svg"):
         raise DataError(f"the figure file must end in .png, .pdf or .svg, got {out.name!r}")
+    if not 10 <= args.dpi <= 1200:
+        raise DataError(f"--dpi must be between 10 and 1200, got {args.dpi}")
     if args.kind == "validation":
         from scalinglaws.judge.validate import validate
 
