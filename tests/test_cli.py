@@ -215,3 +215,10 @@ def test_curve_commands_take_a_bundled_curve_table() -> None:
     args = argparse.Namespace(source="table", data=["misfitting_curves"], column=None, where="run == 'lr0.002_T2000'")
     table = _read_curves(args)
     assert set(table["run"]) == {"lr0.002_T2000"} and {"step", "loss", "lr"} <= set(table.columns)
+
+
+def test_validate_does_not_warn_that_it_extrapolates(capsys) -> None:
+    """Predicting the held-out larger runs is the test: no range warning for it."""
+    code, out, err = run(["validate", "porian_isoflop", "--law", "chinchilla", "--bootstrap", "0", "--n", "6"], capsys)
+    assert code == 0 and "Validation of chinchilla" in out
+    assert "beyond the fitted range" not in err, err

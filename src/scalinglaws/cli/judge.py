@@ -7,14 +7,17 @@ Added to the ``scalinglaws`` command line through :func:`register` (listed in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from scalinglaws.cli import app as _cli
 from scalinglaws.cli.app import add_data_arguments, add_fit_arguments, read_runs
-from scalinglaws.errors import DataError
+from scalinglaws.errors import DataError, ScalingLawsWarning
 from scalinglaws.io import atomic_write_bytes
 
 PLOT_KINDS = ("fit", "learning-curve", "residuals", "isoflop", "bootstrap", "validation")
@@ -66,11 +69,21 @@ def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _extrapolating() -> Iterator[None]:
+    """An extrapolation test predicts beyond its training runs by design (the output says
+    how far): no 'beyond the fitted range' warning for each held-out prediction."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="beyond the fitted range", category=ScalingLawsWarning)
+        yield
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from scalinglaws.judge.validate import validate
 
     runs = read_runs(args)
-    v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **fit_kwargs_from_args(args))
+    with _extrapolating():
+        v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **fit_kwargs_from_args(args))
     if args.json:
         print(json.dumps(v.to_dict(), indent=2))
         return 0
@@ -90,7 +103,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     runs = read_runs(args)
     opts = _judge_options(args)
     kwargs = fit_kwargs_from_args(args)
-    c = compare(runs, laws, candidates=args.candidate, **opts, **kwargs)
+    with _extrapolating():
+        c = compare(runs, laws, candidates=args.candidate, **opts, **kwargs)
     if args.json:
         print(json.dumps(c.to_dict(), indent=2))
     else:  # the table's n_params counts the law's free parameters, not a model size: say so
