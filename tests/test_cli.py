@@ -222,3 +222,17 @@ def test_validate_does_not_warn_that_it_extrapolates(capsys) -> None:
     code, out, err = run(["validate", "porian_isoflop", "--law", "chinchilla", "--bootstrap", "0", "--n", "6"], capsys)
     assert code == 0 and "Validation of chinchilla" in out
     assert "beyond the fitted range" not in err, err
+
+
+def test_the_fit_report_names_the_fix_flag(tmp_path, capsys) -> None:
+    """A poorly identified fit suggests pinning a parameter: on the command line that is
+    ``--fix``, in the printed report as on stderr."""
+    from scalinglaws.cli.app import as_flags
+
+    assert as_flags("fix one (fixed=...) or add runs") == "fix one (--fix ...) or add runs"
+    # five runs at 20 tokens per parameter: N and D move together, A and alpha are not identified
+    data = tmp_path / "line.csv"
+    data.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n8e8,1.6e10,2.55\n1.6e9,3.2e10,2.45\n")
+    code, out, err = run(["fit", str(data), "--law", "chinchilla", "--accept"], capsys)
+    assert code == 0 and "poorly identified" in out
+    assert "fixed=" not in out and "fixed=" not in err and "(--fix ...)" in out

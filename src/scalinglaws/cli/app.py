@@ -161,7 +161,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         print(result.to_json())
     else:
-        print(result.report(level=args.level))
+        print(as_flags(result.report(level=args.level)))  # hints name flags (--fix), not keywords
         if args.output:
             print(f"saved to {args.output}")
     if not result.ok and not args.accept:
@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Options of the Python API that library messages name as keywords, and the flags that
 #: set them on the command line.
-FLAG_OF = {"where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
+FLAG_OF = {"fixed": "--fix", "where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
            "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by"}
 _KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
 
