@@ -236,3 +236,15 @@ def test_the_fit_report_names_the_fix_flag(tmp_path, capsys) -> None:
     code, out, err = run(["fit", str(data), "--law", "chinchilla", "--accept"], capsys)
     assert code == 0 and "poorly identified" in out
     assert "fixed=" not in out and "fixed=" not in err and "(--fix ...)" in out
+
+
+def test_the_frontier_reads_as_values_with_intervals(tmp_path, capsys) -> None:
+    """Several budgets print one row each, every quantity with its interval in brackets and
+    the level in the header (it was a dump of 14 columns with _lo/_hi suffixes)."""
+    path = _fit_file(tmp_path, capsys, bootstrap="20")
+    code, out, _ = run(["plan", path, "--flops", "1e21,1e22", "--level", "0.8"], capsys)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 3
+    assert lines[0].split() == ["flops", "n_params", "(80%)", "n_tokens", "(80%)", "tokens_per_param", "(80%)", "loss", "(80%)"]
+    assert "_lo" not in out and "at_search_bound" not in out
+    assert lines[1].startswith("1e+21 ") and lines[1].count(" to ") == 4
