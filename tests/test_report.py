@@ -187,7 +187,10 @@ def test_cli_report(monkeypatch, tmp_path, capsys):
     assert cli.main(["report", str(data), "--law", "power", "-o", str(out), "--bootstrap", "0", "--no-validate"]) == 0
     text = out.read_text()
     assert text.count("<img ") == 2 and "<h2>Extrapolation test</h2>" in text  # fit and residuals
-    assert f"wrote {out}" in capsys.readouterr().out
+    # the page's verdict on the console: a CAUTION is seen without opening the page
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"wrote {re.escape(str(out))}: (OK|CAUTION \(.+\)|NOT OK \(.+\))", line), line
+    assert "CAUTION (the extrapolation was not tested on held-out runs" in line  # --no-validate
     assert cli.main(["report", str(data), "--law", "power", "-o", str(tmp_path / "nowhere" / "p.html")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

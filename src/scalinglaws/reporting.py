@@ -178,7 +178,10 @@ def build_report(runs: Runs | pd.DataFrame | str, law: Any = None, *, title: str
                  figures: bool = True, **options: Any) -> str:
     """The report as one HTML string: :func:`review` (same options), then
     :func:`scalinglaws.render.report.render_report`."""
-    made = review(runs, law, **options)
+    return _render(review(runs, law, **options), title=title, figures=figures)
+
+
+def _render(made: Review, *, title: str | None = None, figures: bool = True) -> str:
     with warnings.catch_warnings():
         # the figures draw the law past the runs on purpose (the range is shaded) and the
         # summary predicts at the plan: the page says how far out, stderr need not

@@ -118,15 +118,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from scalinglaws.reporting import write_report
+    from scalinglaws import reporting
+    from scalinglaws.io import atomic_write_text
+    from scalinglaws.render.summary import target, verdict
 
     runs = read_runs(args)
     flops = [_number(x, "--plan-flops") for x in args.plan_flops.split(",")] if args.plan_flops else None
-    path = write_report(
-        args.output, runs, args.law, validate=not args.no_validate, candidates=args.candidate, plan_flops=flops,
-        title=args.title, **_judge_options(args), **fit_kwargs_from_args(args),
-    )
-    print(f"wrote {path}")
+    made = reporting.review(runs, args.law, validate=not args.no_validate, candidates=args.candidate, plan_flops=flops,
+                            **_judge_options(args), **fit_kwargs_from_args(args))
+    path = Path(args.output)
+    atomic_write_text(path, reporting._render(made, title=args.title))
+    # the page's verdict, so that a CAUTION is seen without opening the page
+    word, reasons = verdict(made, target(made))
+    print(f"wrote {path}: {word}" + ("" if word == "OK" else f" ({'; '.join(reasons)})"))
     return 0
 
 
