@@ -162,3 +162,89 @@ def test_a_closed_pipe_stops_quietly() -> None:
 def test_python_dash_m_scalinglaws_runs_the_command() -> None:
     out = subprocess.run([sys.executable, "-m", "scalinglaws", "--version"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.startswith("scalinglaws "), out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["plan", "fit.json", "--flops"], "argument --flops: expected one argument"),
+        (["isoflop", "porian_isoflop", "--method", "nosuch"], "invalid choice: 'nosuch'"),
+        (["laws", "nosuchlaw"], "invalid choice: 'nosuchlaw'"),
+        (["downstream", "passk"], "required: DATA"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:
+    """argparse's own errors (a missing value, a bad choice) read like the library's: one
+    ``error:`` line naming the problem and where the options are listed, no usage dump."""
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert info.value.code == 2 and len(lines) == 1, err
+    assert lines[0].startswith("error: ") and needle in lines[0] and "--help` lists the options" in lines[0]
+
+
+def test_a_negative_number_in_scientific_notation_is_a_value(tmp_path, capsys) -> None:
+    """``--flops -1e21`` reaches the planner, which refuses it by name (argparse alone took
+    ``-1e21`` for an option and said 'expected one argument')."""
+    path = _fit_file(tmp_path, capsys)
+    code, _, err = run(["plan", path, "--flops", "-1e21"], capsys)
+    assert code == 2 and err.strip().startswith("error: flops must be a positive")
+    code, _, err = run(["predict", path, "--at", "n_params=7e10", "--at", "n_tokens=-1.4e12"], capsys)
+    assert code == 2 and "n_tokens must be positive" in err
+
+
+def test_a_warning_raised_twice_is_printed_once(tmp_path, capsys) -> None:
+    """The prediction and its interval both check the range: one ``warning:`` line."""
+    path = _fit_file(tmp_path, capsys, bootstrap="20")
+    code, out, err = run(["predict", path, "--at", "n_params=7e10", "--at", "n_tokens=1.4e12"], capsys)
+    assert code == 0 and "interval" in out
+    assert err.count("warning: beyond the fitted range") == 1, err
+
+
+def test_plot_refuses_a_bad_resolution(capsys) -> None:
+    code, _, err = run(["plot", "porian_isoflop", "--law", "chinchilla", "--dpi", "-5", "-o", "f.png"], capsys)
+    assert code == 2 and err.strip() == "error: --dpi must be between 10 and 1200, got -5"
+
+
+def test_curve_commands_take_a_bundled_curve_table() -> None:
+    import argparse
+
+    from scalinglaws.cli.curves import _read_curves
+
+    args = argparse.Namespace(source="table", data=["misfitting_curves"], column=None, where="run == 'lr0.002_T2000'")
+    table = _read_curves(args)
+    assert set(table["run"]) == {"lr0.002_T2000"} and {"step", "loss", "lr"} <= set(table.columns)
+
+
+def test_validate_does_not_warn_that_it_extrapolates(capsys) -> None:
+    """Predicting the held-out larger runs is the test: no range warning for it."""
+    code, out, err = run(["validate", "porian_isoflop", "--law", "chinchilla", "--bootstrap", "0", "--n", "6"], capsys)
+    assert code == 0 and "Validation of chinchilla" in out
+    assert "beyond the fitted range" not in err, err
+
+
+def test_the_fit_report_names_the_fix_flag(tmp_path, capsys) -> None:
+    """A poorly identified fit suggests pinning a parameter: on the command line that is
+    ``--fix``, in the printed report as on stderr."""
+    from scalinglaws.cli.app import as_flags
+
+    assert as_flags("fix one (fixed=...) or add runs") == "fix one (--fix ...) or add runs"
+    # five runs at 20 tokens per parameter: N and D move together, A and alpha are not identified
+    data = tmp_path / "line.csv"
+    data.write_text("n_params,n_tokens,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n8e8,1.6e10,2.55\n1.6e9,3.2e10,2.45\n")
+    code, out, err = run(["fit", str(data), "--law", "chinchilla", "--accept"], capsys)
+    assert code == 0 and "poorly identified" in out
+    assert "fixed=" not in out and "fixed=" not in err and "(--fix ...)" in out
+
+
+def test_the_frontier_reads_as_values_with_intervals(tmp_path, capsys) -> None:
+    """Several budgets print one row each, every quantity with its interval in brackets and
+    the level in the header (it was a dump of 14 columns with _lo/_hi suffixes)."""
+    path = _fit_file(tmp_path, capsys, bootstrap="20")
+    code, out, _ = run(["plan", path, "--flops", "1e21,1e22", "--level", "0.8"], capsys)
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 3
+    assert lines[0].split() == ["flops", "n_params", "(80%)", "n_tokens", "(80%)", "tokens_per_param", "(80%)", "loss", "(80%)"]
+    assert "_lo" not in out and "at_search_bound" not in out
+    assert lines[1].startswith("1e+21 ") and lines[1].count(" to ") == 4

@@ -102,6 +102,16 @@ def test_bootstrap_pairs(curve):
     visible = [a for a in fig.axes if a.get_visible()]
     assert len(fig.axes) == 9 and len(visible) == 6  # lower triangle and diagonal of 3 x 3
     assert fig.axes[3].get_ylabel() == "log10 A"  # A is a log parameter
+    # tick labels legible in the report (the grid is shown at 80 % of the page) and not overlapping
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    labels = [t for a in visible for t in (*a.get_xticklabels(), *a.get_yticklabels()) if t.get_visible() and t.get_text()]
+    assert labels and min(t.get_fontsize() for t in labels) >= 8.5
+    for a in visible:
+        boxes = [t.get_window_extent(renderer) for t in a.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert not any(b1.overlaps(b2) for i, b1 in enumerate(boxes) for b2 in boxes[i + 1:])
     with pytest.raises(FitError, match="no bootstrap draws"):
         plot.bootstrap(sl.fit(curve[0], "power"))
     with pytest.raises(FitError, match="no free parameter 'B'"):

@@ -187,9 +187,52 @@ def test_cli_report(monkeypatch, tmp_path, capsys):
     assert cli.main(["report", str(data), "--law", "power", "-o", str(out), "--bootstrap", "0", "--no-validate"]) == 0
     text = out.read_text()
     assert text.count("<img ") == 2 and "<h2>Extrapolation test</h2>" in text  # fit and residuals
-    assert f"wrote {out}" in capsys.readouterr().out
+    # the page's verdict on the console: a CAUTION is seen without opening the page
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(rf"wrote {re.escape(str(out))}: (OK|CAUTION \(.+\)|NOT OK \(.+\))", line), line
+    assert "CAUTION (the extrapolation was not tested on held-out runs" in line  # --no-validate
     assert cli.main(["report", str(data), "--law", "power", "-o", str(tmp_path / "nowhere" / "p.html")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+
+def test_the_sensitivity_is_checked_where_the_summary_predicts():
+    """The verdict reads the sensitivity spread: it must be the spread of the headline's
+    prediction (the plan's run), not of some other point."""
+    r = sl.review(_isoflop(), "chinchilla", bootstrap=0, validate=False, starts=STARTS, plan_flops=[1e21])
+    tgt = target(r)
+    assert tgt is not None and r.sensitivity is not None
+    assert r.sensitivity.at == tgt.at
+    assert r.sensitivity.baseline == pytest.approx(tgt.value, rel=1e-9)
+
+
+def test_heldout_table_shows_the_largest_runs_first():
+    r = sl.review(_isoflop(), "chinchilla", bootstrap=0, starts=STARTS, frac=0.34, plan_flops=[],
+                  sensitivity_check=False)
+    from scalinglaws.render.tables import heldout_table
+
+    text = heldout_table(r.validation, limit=2)
+    largest = r.validation.table.sort_values("flops", ascending=False, kind="stable")
+    shown = [int(x) for x in re.findall(r"<tr><td>(\d+)</td>", text)]
+    assert shown == [int(x) for x in largest["row"].iloc[:2]]
+    assert f"The 2 largest (by flops) of {len(largest)} held-out runs" in text
+
+
+def test_writing_a_report_does_not_warn_about_what_the_page_shows(tmp_path):
+    """Figures draw the law past the runs (shaded) and the summary predicts at the plan: the
+    page states the extrapolation, so `scalinglaws report` prints no stream of range warnings."""
+    import warnings
+
+    from scalinglaws.errors import ScalingLawsWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = build_report(_isoflop(), "chinchilla", bootstrap=10, starts=STARTS, frac=0.34, plan_flops=[1e22],
+                            sensitivity_check=False)
+    ranged = [str(w.message) for w in caught if issubclass(w.category, ScalingLawsWarning)
+              and "beyond the fitted range" in str(w.message)]
+    assert not ranged, ranged
+    assert "<th>Extrapolation</th><td>100× beyond the largest run</td>" in text
 
 
 # ----------------------------------------------------------------------------- browser

@@ -18,7 +18,7 @@ import pandas as pd
 
 from scalinglaws.data.runs import Runs, load_runs
 from scalinglaws.engine.result import Fit
-from scalinglaws.errors import LawError, ScalingLawsError
+from scalinglaws.errors import LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.io import atomic_write_text
 from scalinglaws.judge.auto import fit as fit_law
 from scalinglaws.judge.sensitivity import Sensitivity
@@ -29,6 +29,7 @@ from scalinglaws.laws.law import Law
 from scalinglaws.plan.isoflop import IsoFlop, isoflop
 from scalinglaws.plan.optimal import compute_optimal
 from scalinglaws.render.report import render_report
+from scalinglaws.render.summary import target
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class Review:
     plans : tuple of (flops, Plan or str)
         Compute-optimal plans; a string says why a budget could not be planned.
     sensitivity : Sensitivity or None
-        How far the prediction at 10 times the largest scale moves under other fitting
+        How far the prediction at the summary's target (the first compute-optimal plan's
+        run, else 10 times the largest value of each variable) moves under other fitting
         choices (Li et al. 2025).
     isoflop : IsoFlop or None
         The IsoFLOP analysis of the runs (:func:`scalinglaws.isoflop`, no bootstrap),
@@ -111,7 +113,8 @@ def review(
         budget in the runs), when the law is in ``n_params`` and ``n_tokens``.
     sensitivity_check : bool
         Refit under other fitting choices (:func:`scalinglaws.sensitivity`) and show
-        how far the prediction at 10 times the largest scale moves.
+        how far the prediction at the summary's target moves (the first plan's run, else
+        10 times the largest value of each variable).
     **fit_kwargs
         Options of :func:`scalinglaws.fit`.
     """
@@ -135,17 +138,24 @@ def review(
                                           bootstrap=bootstrap, seed=seed, candidates=candidates, **fit_kwargs)
             except ScalingLawsError as err:
                 notes.append(f"validation not run: {err}")
+        # the plans' and the summary's predictions beyond the runs are the point of a
+        # report: the page shows how far out they are, so they do not warn on stderr
+        plans = _plans(fit, runs, plan_flops, level)
         sens = None
         if law is not None and sensitivity_check and not (isinstance(law, str) and law.strip().lower() == "auto"):
+            # the sensitivity is checked where the summary predicts, so that its verdict
+            # and the sensitivity table speak of the same prediction
+            tgt = target(Review(runs=runs, fit=fit, level=level, plans=plans))
+            at = tgt.at if tgt is not None and set(fit.law.variables) <= set(tgt.at) else None
             try:
-                sens = sensitivity_of(runs, law, by=by, **fit_kwargs)
+                sens = sensitivity_of(runs, law, by=by, at=at, **fit_kwargs)
             except ScalingLawsError as err:
                 notes.append(f"sensitivity not run: {err}")
     found = tuple(dict.fromkeys([*fit.diagnostics.warnings,
                                  *(str(w.message) for w in caught if issubclass(w.category, UserWarning))]))
     iso = _isoflop(fit, runs, notes)
     return Review(runs=runs, fit=fit, validation=validation, level=level,
-                  plans=_plans(fit, runs, plan_flops, level), sensitivity=sens, notes=tuple(notes), warnings=found,
+                  plans=plans, sensitivity=sens, notes=tuple(notes), warnings=found,
                   isoflop=iso)
 
 
@@ -168,7 +178,15 @@ def build_report(runs: Runs | pd.DataFrame | str, law: Any = None, *, title: str
                  figures: bool = True, **options: Any) -> str:
     """The report as one HTML string: :func:`review` (same options), then
     :func:`scalinglaws.render.report.render_report`."""
-    return render_report(review(runs, law, **options), title=title, figures=figures)
+    return _render(review(runs, law, **options), title=title, figures=figures)
+
+
+def _render(made: Review, *, title: str | None = None, figures: bool = True) -> str:
+    with warnings.catch_warnings():
+        # the figures draw the law past the runs on purpose (the range is shaded) and the
+        # summary predicts at the plan: the page says how far out, stderr need not
+        warnings.filterwarnings("ignore", message="beyond the fitted range", category=ScalingLawsWarning)
+        return render_report(made, title=title, figures=figures)
 
 
 def write_report(path: str | Path, runs: Runs | pd.DataFrame | str, law: Any = None, **options: Any) -> Path:

@@ -161,7 +161,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.json:
         print(result.to_json())
     else:
-        print(result.report(level=args.level))
+        print(as_flags(result.report(level=args.level)))  # hints name flags (--fix), not keywords
         if args.output:
             print(f"saved to {args.output}")
     if not result.ok and not args.accept:
@@ -223,12 +223,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, ``error: ...``, exit status 2
+    (argparse prints the whole usage first), and that reads ``-1e21`` as a number, not
+    as an option (argparse knows only ``-1`` and ``-1.5``), so that a negative value
+    reaches the command and is refused there by name. Subcommands inherit the class."""
+
+    _NEGATIVE = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = self._NEGATIVE
+
+    def error(self, message: str) -> Any:  # argparse's signature says NoReturn
+        self.exit(2, f"error: {' '.join(message.split())} (`{self.prog} --help` lists the options)\n")
+
+
 def _fmt(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="scalinglaws",
         description="Fit, judge and apply neural scaling laws.",
     )
@@ -279,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: Options of the Python API that library messages name as keywords, and the flags that
 #: set them on the command line.
-FLAG_OF = {"where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
+FLAG_OF = {"fixed": "--fix", "where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
            "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by"}
 _KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
 
@@ -290,9 +306,17 @@ def as_flags(message: str) -> str:
     return _KEYWORD.sub(lambda m: FLAG_OF[m.group(1)] + (f" {m.group(2)}" if m.group(2) else ""), message)
 
 
+#: The warnings one command has printed: the same message raised from two places (a
+#: prediction and its interval) is printed once.
+_shown: set[str] = set()
+
+
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
     if issubclass(category, ScalingLawsWarning):
-        print(f"warning: {as_flags(str(message))}", file=sys.stderr)
+        text = f"warning: {as_flags(str(message))}"
+        if text not in _shown:
+            _shown.add(text)
+            print(text, file=sys.stderr)
     else:
         print(f"{category.__name__}: {message}", file=sys.stderr)
 
@@ -303,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     previous = warnings.showwarning
     warnings.showwarning = _show_warning
+    _shown.clear()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default", ScalingLawsWarning)

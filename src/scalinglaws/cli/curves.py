@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.data import datasets
 from scalinglaws.dynamics import schedules as _sched
 from scalinglaws.data.where import evaluate_where
 from scalinglaws.cli.app import load_fit
@@ -44,7 +45,10 @@ def _read_curves(args: argparse.Namespace) -> Any:
         return read_mlflow_curves(args.data[0], metric=args.metric, lr=args.lr_metric, experiment=args.experiment)
     if len(args.data) != 1:
         raise DataError("a curve table is one file; several files are for --source wandb")
-    return load_curves(args.data[0], columns=_pairs(args.column, "--column") or None, where=args.where)
+    source: Any = args.data[0]
+    if not Path(source).exists() and source in datasets.names():
+        source = datasets.load(source)  # a bundled curve table, as `fit` takes a bundled name
+    return load_curves(source, columns=_pairs(args.column, "--column") or None, where=args.where)
 
 
 def _load_curve_fit(path: str) -> CurveFit:
@@ -251,7 +255,7 @@ def register(subparsers: Any) -> None:
     sub.required = True
 
     f = sub.add_parser("fit", help="fit a curve law on curves", description="Fit a loss-curve law on one or more curves.")
-    f.add_argument("data", nargs="+", metavar="DATA", help="curve table (run, step, loss, lr), W&B CSV export(s) or an mlruns directory")
+    f.add_argument("data", nargs="+", metavar="DATA", help="curve table (run, step, loss, lr) or the name of a bundled one (misfitting_curves), W&B CSV export(s) or an mlruns directory")
     f.add_argument("--source", choices=("table", "wandb", "mlflow"), default="table", help="what DATA is (default table)")
     f.add_argument("--column", "-c", action="append", metavar="NAME=SOURCE", help="table columns: run=..., step=..., loss=..., lr=...")
     f.add_argument("--where", metavar="EXPR", help="keep only rows matching EXPR")

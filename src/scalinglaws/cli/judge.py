@@ -7,14 +7,17 @@ Added to the ``scalinglaws`` command line through :func:`register` (listed in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from scalinglaws.cli import app as _cli
 from scalinglaws.cli.app import add_data_arguments, add_fit_arguments, read_runs
-from scalinglaws.errors import DataError
+from scalinglaws.errors import DataError, ScalingLawsWarning
 from scalinglaws.io import atomic_write_bytes
 
 PLOT_KINDS = ("fit", "learning-curve", "residuals", "isoflop", "bootstrap", "validation")
@@ -66,11 +69,21 @@ def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _extrapolating() -> Iterator[None]:
+    """An extrapolation test predicts beyond its training runs by design (the output says
+    how far): no 'beyond the fitted range' warning for each held-out prediction."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="beyond the fitted range", category=ScalingLawsWarning)
+        yield
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from scalinglaws.judge.validate import validate
 
     runs = read_runs(args)
-    v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **fit_kwargs_from_args(args))
+    with _extrapolating():
+        v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **fit_kwargs_from_args(args))
     if args.json:
         print(json.dumps(v.to_dict(), indent=2))
         return 0
@@ -90,7 +103,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     runs = read_runs(args)
     opts = _judge_options(args)
     kwargs = fit_kwargs_from_args(args)
-    c = compare(runs, laws, candidates=args.candidate, **opts, **kwargs)
+    with _extrapolating():
+        c = compare(runs, laws, candidates=args.candidate, **opts, **kwargs)
     if args.json:
         print(json.dumps(c.to_dict(), indent=2))
     else:  # the table's n_params counts the law's free parameters, not a model size: say so
@@ -104,15 +118,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from scalinglaws.reporting import write_report
+    from scalinglaws import reporting
+    from scalinglaws.io import atomic_write_text
+    from scalinglaws.render.summary import target, verdict
 
     runs = read_runs(args)
     flops = [_number(x, "--plan-flops") for x in args.plan_flops.split(",")] if args.plan_flops else None
-    path = write_report(
-        args.output, runs, args.law, validate=not args.no_validate, candidates=args.candidate, plan_flops=flops,
-        title=args.title, **_judge_options(args), **fit_kwargs_from_args(args),
-    )
-    print(f"wrote {path}")
+    made = reporting.review(runs, args.law, validate=not args.no_validate, candidates=args.candidate, plan_flops=flops,
+                            **_judge_options(args), **fit_kwargs_from_args(args))
+    path = Path(args.output)
+    atomic_write_text(path, reporting._render(made, title=args.title))
+    # the page's verdict, so that a CAUTION is seen without opening the page
+    word, reasons = verdict(made, target(made))
+    print(f"wrote {path}: {word}" + ("" if word == "OK" else f" ({'; '.join(reasons)})"))
     return 0
 
 
@@ -126,6 +144,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
     fmt = out.suffix.lstrip(".").lower() or "png"
     if fmt not in ("png", "pdf", "svg"):
         raise DataError(f"the figure file must end in .png, .pdf or .svg, got {out.name!r}")
+    if not 10 <= args.dpi <= 1200:
+        raise DataError(f"--dpi must be between 10 and 1200, got {args.dpi}")
     if args.kind == "validation":
         from scalinglaws.judge.validate import validate
 

@@ -10,6 +10,8 @@ import argparse
 import json
 from typing import Any
 
+import numpy as np
+
 from scalinglaws.cli.app import add_data_arguments, load_fit, read_runs
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.cli.app import parse_pairs as _pairs
@@ -156,7 +158,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         if args.json:
             _print_json(table.to_dict(orient="records"))
         else:
-            print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+            print(_frontier_text(table, args.level))
         return 0
     plan = compute_optimal(fit, budgets[0], **options)
     suggestion = None
@@ -255,6 +257,21 @@ def cmd_hparams(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- registration
+
+
+def _frontier_text(table: Any, level: float) -> str:
+    """The frontier as people read it: a row per budget, each quantity with its ``level``
+    interval in brackets (``2.79e+09 (2.46e+09 to 3.23e+09)``), not in _lo/_hi columns."""
+    out = table[["flops"]].map(lambda v: f"{v:.3g}")
+    for col, digits in (("n_params", 3), ("n_tokens", 3), ("tokens_per_param", 3), ("loss", 4)):
+        lo, hi = table.get(f"{col}_lo"), table.get(f"{col}_hi")
+        has = lo is not None and hi is not None and bool(np.isfinite(lo).all() and np.isfinite(hi).all())
+        out[f"{col} ({level:.0%})" if has else col] = [
+            f"{v:.{digits}g}" + (f" ({a:.{digits}g} to {b:.{digits}g})" if has else "")
+            for v, a, b in zip(table[col], lo if has else table[col], hi if has else table[col], strict=True)]
+    if "at_search_bound" in table and table["at_search_bound"].any():
+        out["note"] = np.where(table["at_search_bound"], "optimum at the search bound", "")
+    return str(out.to_string(index=False))
 
 
 def register(subparsers: Any) -> None:

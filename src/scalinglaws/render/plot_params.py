@@ -109,7 +109,7 @@ def bootstrap(fit: Fit, params: Sequence[str] | None = None, *, max_params: int 
                 ax.yaxis.set_major_locator(MaxNLocator(nbins=3, prune="both"))
             ax.set_xlim(lims[j])
             ax.xaxis.set_major_locator(MaxNLocator(nbins=3, prune="both"))
-            ax.tick_params(labelsize=7)
+            ax.tick_params(labelsize=9)  # legible when the report shows the grid at 80 % width
             if i == k - 1:
                 ax.set_xlabel(("log10 " if logs[j] else "") + names[j])
                 for t in ax.get_xticklabels():

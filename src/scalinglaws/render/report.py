@@ -118,7 +118,7 @@ def _data_section(runs: Runs, fit: Fit) -> str:
         derived = " (derived)" if c in runs.derived else ""
         k = kinds.get(c, "ratio")
         rows.append([axis_label(c) + derived, quantity(np.nanmin(v), k), quantity(np.nanmax(v), k),
-                     f"{np.nanmax(v) / np.nanmin(v):.3g}×" if np.nanmin(v) > 0 else "", f"{np.unique(v).size}"])
+                     _span(np.nanmax(v) / np.nanmin(v)) if np.nanmin(v) > 0 else "", f"{np.unique(v).size}"])
     source = runs.source if runs.source == "<DataFrame>" else Path(runs.source).name
     return (
         f"<h2>Data</h2><p>{len(runs)} runs from <code>{html.escape(source)}</code>; "
@@ -263,6 +263,15 @@ def _plan_section(plans: Sequence[tuple[float, Any]]) -> str:
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _span(ratio: float) -> str:
+    """Largest over smallest, as the data table shows it.
+
+    >>> [_span(r) for r in (1.64, 282.3, 9270.4, 1.2e7)]  # not 9.27e+03×
+    ['1.64×', '282×', '9,270×', '1.2e+07×']
+    """
+    return f"{ratio:,.0f}×" if 1000 <= ratio < 1e6 else f"{ratio:.3g}×"
 
 
 def _png(fig: Any) -> str:

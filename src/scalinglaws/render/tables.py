@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scalinglaws.render.style import count_label
 
@@ -119,9 +120,15 @@ def plan_warnings(plans: Sequence[tuple[float, Any]]) -> list[str]:
 
 
 def heldout_table(v: Any, *, limit: int = 20) -> str:
-    """The held-out runs of a validation: the law's variables (N, D, ...), actual and
-    predicted values, the interval, the relative error and whether the actual is inside."""
+    """The held-out runs of a validation, the largest first (by the validation's scale
+    column ``v.by`` when the table has it), at most ``limit`` of them: the law's variables
+    (N, D, ...), actual and predicted values, the interval, the relative error and
+    whether the actual is inside."""
     t = v.table
+    by = getattr(v, "by", None)
+    ordered = by in t.columns and pd.api.types.is_numeric_dtype(t[by])
+    if ordered:
+        t = t.sort_values(by, ascending=False, kind="stable")
     skip = {"row", "fold", "actual", "predicted", "lower", "upper", "log_error", "rel_error", "inside"}
     cols = [c for c in t.columns if c not in skip]
     names = {"n_params": "N (parameters)", "n_tokens": "D (tokens)", "flops": "C (FLOPs)"}
@@ -136,7 +143,8 @@ def heldout_table(v: Any, *, limit: int = 20) -> str:
         cells += [f"{r['actual']:.4g}", f"{r['predicted']:.4g}", f"{r['lower']:.4g} – {r['upper']:.4g}",
                   f"{r['rel_error']:+.1%}", "yes" if r["inside"] else "NO"]
         rows.append(cells)
-    more = (f'<p class="note">The {limit} smallest of {len(t)} held-out runs (to_dict() holds them all).</p>'
+    which = f"largest (by {by})" if ordered else "first"
+    more = (f'<p class="note">The {limit} {which} of {len(t)} held-out runs (to_dict() holds them all).</p>'
             if len(t) > limit else "")
     return table(head, rows) + more
 
