@@ -422,6 +422,15 @@ def test_suggest_measuring_the_target_itself_removes_its_uncertainty():
     assert s.sd_after < 2e-4 < s.sd_before
 
 
+def test_suggest_warns_about_the_target_only_not_its_own_small_candidates():
+    fit = sl.fit(sl.datasets.load("chinchilla_epoch"), "chinchilla", bootstrap=100, seed=0)  # knows its range
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        suggest_runs(fit, budget=1e20, target_flops=1e24, n=2)
+    said = [str(w.message) for w in caught if "beyond the fitted range" in str(w.message)]
+    assert len(said) == 1 and "1e+24" in said[0]
+
+
 def test_suggest_with_data_constraint_runs():
     s = suggest_runs(with_draws(EPOCH, n=100), budget=1e20, target_flops=1e24, unique_tokens=1e11, n=2)
     assert len(s.runs) == 2 and s.sd_after < s.sd_before

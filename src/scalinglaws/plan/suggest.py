@@ -22,6 +22,7 @@ the bootstrap: read it as a ranking of candidates, not as a promise of interval 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scalinglaws.errors import DataError, FitError
+from scalinglaws.errors import DataError, FitError, ScalingLawsWarning
 from scalinglaws.plan.flops import FlopCounter, as_counter
 from scalinglaws.plan.optimal import R_D_STAR, R_N_STAR, _Model, _positive, compute_optimal
 from scalinglaws.engine.result import Fit
@@ -122,9 +123,14 @@ def estimate_noise_sd(fit: Fit) -> float | None:
 
 
 def _candidates(fit: Fit, budget: float, counter: Any, at: Mapping[str, Any] | None, unique: float | None) -> pd.DataFrame:
+    """A grid of candidate runs around the compute-optimal size of budgets up to ``budget``.
+    Candidates are runs to *do*, so a size below the fitted range is no warning (the
+    prediction they are scored by is at the target, which warns on its own)."""
     rows = []
     for c in np.geomspace(budget / 1000.0, budget, 13):
-        opt = compute_optimal(_without_draws(fit), c, flops_per_token=counter, at=at, unique_tokens=unique).n_params
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="beyond the fitted range", category=ScalingLawsWarning)
+            opt = compute_optimal(_without_draws(fit), c, flops_per_token=counter, at=at, unique_tokens=unique).n_params
         for m in np.geomspace(1 / 8, 8, 7):
             n = opt * m
             rows.append({"n_params": n, "n_tokens": c / float(counter(n)), "flops": c})
