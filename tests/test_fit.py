@@ -307,3 +307,10 @@ def test_auto_says_what_it_chose() -> None:
     assert "chosen automatically" in text and "m1" in text
     with pytest.raises(sl.FitError, match="auto"):
         sl.fit(pd.DataFrame({"x": x, "loss": 0.5 + 3 * x**-0.4}), "power", candidates=["m1"])
+
+
+def test_flat_objective_warning_reads_large_spreads_as_factors() -> None:
+    from scalinglaws.engine.diagnose import _relative
+
+    assert _relative(0.253) == "25.3%"
+    assert _relative(2384383641.894) == "a factor 2.38e+09"  # was "238438364189.4%"

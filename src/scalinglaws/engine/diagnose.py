@@ -164,9 +164,14 @@ def _messages(converged: bool, iterations: int, at_bounds: tuple[str, ...], cond
     if flat:
         messages.append(
             "starts within 0.01 % of the best objective disagree on "
-            + ", ".join(f"{n} (by {spread[n]:.1%})" for n in flat)
+            + ", ".join(f"{n} (by {_relative(spread[n])})" for n in flat)
             + ": the objective is flat there"
         )
     if n_boot and n_failed and n_failed / n_boot > 0.01:
         messages.append(f"{n_failed} of {n_boot} bootstrap refits did not converge; they are left out of intervals")
     return messages
+
+
+def _relative(gap: float) -> str:
+    """A relative difference as a reader takes it in: ``12.3%`` up to 1000 %, then a factor."""
+    return f"{gap:.1%}" if gap < 10 else f"a factor {1 + gap:.3g}"
