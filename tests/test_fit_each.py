@@ -83,6 +83,29 @@ def test_raced_grids_race_within_each_group() -> None:
         assert batched.objective == alone.objective
 
 
+def test_an_explicit_race_counts_the_starts_left_after_projection() -> None:
+    # m3's 36 starts become 9 by variable projection (beta is linear): under race_above=16
+    # they all run to convergence as they do by default; m4's 144 (no projection) race to <= 8
+    df = _curves(2, lengths=(16,))
+    race = {"race_above": 16, "screen_iter": 24}
+    for law, raced in (("m3", False), ("m4", True)):
+        default, fast = _each(df, law), _each(df, law, race=race)
+        for label in default.labels:
+            d, f = default[label].diagnostics, fast[label].diagnostics
+            assert f.n_starts == d.n_starts
+            if raced:
+                assert f.n_refined <= 8 < d.n_refined  # distinct finalists only
+                # the race keeps a start that gets (about) as low as converging all of them
+                assert fast[label].objective <= default[label].objective * (1 + 1e-2) + 1e-12
+            else:
+                assert f.n_refined == d.n_refined and fast[label].params == default[label].params
+
+
+def test_an_unknown_race_option_is_a_one_line_error() -> None:
+    with pytest.raises(sl.FitError, match="race takes race_above and screen_iter, not keep"):
+        fit_each(_curves(2), "power", by="curve", race={"keep": 4})
+
+
 def test_the_table_reads_like_a_table() -> None:
     table = _each(_curves(3), "power")
     frame = table.to_frame()

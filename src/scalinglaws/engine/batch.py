@@ -112,6 +112,7 @@ def fit_each(
     law: str | Law | Callable[..., Any],
     *,
     by: str = "curve",
+    race: Mapping[str, int] | None = None,
     **options: Any,
 ) -> FitTable:
     """Fit ``law`` to every group of runs (one value of the column ``by``) separately.
@@ -123,6 +124,12 @@ def fit_each(
     of one batched solve, and each result is built as ``fit`` builds it, so the result
     equals the fits one by one. Diagnostics warnings are summarised in one warning;
     see ``to_frame()["warnings"]``.
+
+    ``race`` changes how the starts of each group race (keywords of
+    :func:`scalinglaws.engine.solver.multistart`: ``race_above``, ``screen_iter``), for
+    callers that need many fits fast more than the certainty of converging every start of a
+    small grid (the nested fits of :func:`scalinglaws.judge.auto.choose_law`); with it
+    the results equal fits one by one under the same race, not ``fit``'s defaults.
 
     Examples
     --------
@@ -143,6 +150,9 @@ def fit_each(
     boot = options.get("bootstrap", 0)
     if isinstance(seed, np.random.Generator) or isinstance(getattr(boot, "seed", None), np.random.Generator):
         raise FitError("fit_each needs an integer seed (each group draws from a fresh generator seeded with it)")
+    unknown = set(race or {}) - {"race_above", "screen_iter"}
+    if unknown:
+        raise FitError(f"race takes race_above and screen_iter, not {', '.join(sorted(unknown))}")
     if not isinstance(by, str) or by not in runs.columns:
         raise DataError(f"by={by!r} is not a column of the runs; columns: {', '.join(runs.columns)}")
     codes, uniques = pd.factorize(runs.data[by], sort=True)
@@ -163,7 +173,8 @@ def fit_each(
     groups = list(zip(slices, prepared))
     fits: list[Fit] = []
     for block in _blocks(groups):
-        fits.extend(_fit_block([groups[i] for i in block], [labels[i] for i in block], runs, law, by, options))
+        fits.extend(_fit_block([groups[i] for i in block], [labels[i] for i in block], runs, law, by, options,
+                               dict(race or {})))
     noisy = [label for label, f in zip(labels, fits) if f.diagnostics.warnings]
     if noisy:
         warnings.warn(
@@ -255,7 +266,7 @@ def _stack(problems: Sequence[Problem], weights: Sequence[np.ndarray], repeats: 
 
 
 def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], runs: Runs, law: Any, by: str,
-               options: Mapping[str, Any]) -> list[Fit]:
+               options: Mapping[str, Any], race: Mapping[str, int]) -> list[Fit]:
     """Fit a block of groups together; groups a fit alone would race on a subsample of
     their runs are fitted alone (they are large enough not to need batching)."""
     batched = [i for i, (_, prep) in enumerate(groups) if not _alone(prep)]
@@ -273,7 +284,8 @@ def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], run
         codes = np.repeat(np.arange(len(parts)), sizes)
         prune = parts[0].prune
         sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune,
-                                  data_rows=codes)
+                                  data_rows=codes, race_above=race.get("race_above"),
+                                  screen_iter=int(race.get("screen_iter", 1)))
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         # each group's best start: the first of its smallest finite objectives (argmin's choice)
         F = np.where(np.isfinite(sol.objective), sol.objective, np.inf)

@@ -19,7 +19,7 @@ import numpy as np
 from scalinglaws.laws.formula import linear_params, split_names
 
 if TYPE_CHECKING:
-    from scalinglaws.engine.solver import Problem
+    from scalinglaws.engine.problem import Problem
 
 
 def linear_mask(problem: Problem) -> np.ndarray | None:

@@ -106,10 +106,14 @@ def _m4_logit(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -
 
     In the logit ``t`` of ``u`` the equation is ``g(t) = alpha*softplus(t) - softplus(-t) - rhs
     = 0``. ``g`` increases (``g' = (1 - u) + alpha*u > 0``) and ``g'' = (alpha - 1) u (1 - u)``
-    has one sign for a given ``alpha``: convex or concave. Since ``g(rhs) = (alpha - 1)
-    softplus(rhs)``, the start ``t = rhs`` lies above the root when ``g`` is convex and below
-    it when concave: the side from which Newton's method converges monotonically, with no
-    overshoot and no bracketing needed (quadratically near the root).
+    has one sign for a given ``alpha``: convex or concave. Newton's method converges
+    monotonically (no overshoot, no bracketing) from a start above the root when ``g`` is
+    convex and below it when concave. ``t0 = rhs / alpha`` when ``rhs > 0`` and ``alpha > 0``,
+    else ``t0 = rhs``, is such a start: for ``t > 0`` the equation reads ``alpha t + (alpha - 1)
+    softplus(-t) = rhs`` and for ``t < 0`` it reads ``t + (alpha - 1) softplus(t) = rhs``, so
+    the root lies below ``t0`` when ``alpha >= 1`` and above it when ``alpha <= 1``. Each
+    iteration costs one ``exp`` and one ``log1p`` (``e = exp(-|t|)`` gives both softplus and
+    both logistic values).
     """
     x, eps_inf, eps_0, alpha, beta, c = np.broadcast_arrays(
         *(np.asarray(v, dtype=float) for v in (x, eps_inf, eps_0, alpha, beta, c))
@@ -117,10 +121,16 @@ def _m4_logit(x: Any, eps_inf: Any, eps_0: Any, alpha: Any, beta: Any, c: Any) -
     span = eps_0 - eps_inf
     with np.errstate(all="ignore"):
         rhs = np.log(beta) + c * np.log(x) + (alpha - 1.0) * np.log(span)
-        t = np.where(np.isfinite(rhs), rhs, 0.0)
+        finite = np.isfinite(rhs)
+        t = np.where(finite, np.where((rhs > 0) & (alpha > 0), rhs / np.where(alpha > 0, alpha, 1.0), rhs), 0.0)
+        am1 = alpha - 1.0
         for _ in range(_NEWTON_MAX):
-            u, v = expit(t), expit(-t)
-            g = (alpha - 1.0) * np.logaddexp(0.0, t) + t - rhs  # softplus(-t) = softplus(t) - t
+            e = np.exp(-np.abs(t))
+            pos = t >= 0
+            r = 1.0 / (1.0 + e)
+            u = np.where(pos, r, e * r)  # expit(t)
+            v = np.where(pos, e * r, r)  # expit(-t)
+            g = am1 * (np.maximum(t, 0.0) + np.log1p(e)) + t - rhs  # softplus(-t) = softplus(t) - t
             step = g / (v + alpha * u)
             step = np.where(np.isfinite(step), step, 0.0)  # alpha = 0, u = 1: no root, t stays large
             t = t - step
