@@ -29,8 +29,11 @@ Protocol (one rule for every curve and every source)
    (``Fit.predict``). Coverage: share of held-out points inside the 90 % interval
    ``Fit.predict_interval(0.9, x=...)``, the default predictive interval (calibrated
    from nested extrapolation errors inside the training points, see
-   ``scalinglaws.judge.calibrate``; the bootstrap band is ``kind="parameters"``),
-   pooled over the points of a source.
+   ``scalinglaws.judge.calibrate``; for ``auto``, the errors of its choice
+   cross-validated over the nested cuts, not those of the law it chose; the bootstrap
+   band is ``kind="parameters"``), pooled over the points of a source. Coverage needs
+   no bootstrap (``--bootstrap 0``): with enough nested errors the default interval
+   does not use the draws.
 4. Failure: the fit raises, or a prediction is not finite or not positive. A failure is
    counted per method and scored with the **last-value fallback**: every held-out point is
    predicted by the y of the largest training x (the naive forecast, always finite), so
@@ -400,6 +403,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="write the per-curve results here (gzipped if it ends in .gz)")
     p.add_argument("--compare", help="a --json file of an earlier run: print the change")
     args = p.parse_args(argv)
+    if args.compare and not Path(args.compare).is_file():  # checked now, not after the run
+        p.error(f"--compare: no such file {args.compare!r}")
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
     curves = load_curves(args.data)
     ids = select(curves, args.sources.split(",") if args.sources else None, args.limit, args.match)

@@ -88,3 +88,27 @@ def test_auto_predicts_held_out_tail(cid):
     assert np.all(np.isfinite(pred)) and np.all(pred > 0), (fit.law.name, pred)
     lo, hi = fit.predict_interval(0.9, x=xt, check_range=False)
     assert np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all((0 < lo) & (lo <= pred) & (pred <= hi))
+
+
+# Shipped curves where auto keeps a single law and the interval of the old calibration (by
+# the chosen law's own nested errors, the errors it was chosen for being smallest on)
+# missed every held-out point: regression examples found on a 103-curve sample of the
+# benchmark, not an estimate of coverage (that is benchmarks/extrapolation.py's job).
+MISSED_BY_OWN_ERRORS = [
+    "misfitting/200m/lr0.002/T6000/2024_11_26-18_23_25",
+    "lcdb/917-fri_c1_1000_25/DecisionTreeClassifier",
+]
+
+
+@pytest.mark.parametrize("cid", [_param(c) for c in MISSED_BY_OWN_ERRORS])
+def test_single_winner_interval_covers_a_tail_its_own_errors_missed(cid):
+    """Calibrated by the choice cross-validated over the nested cuts, the 90 % interval
+    of a single winner covers the held-out tail of these curves (the old rule covered none
+    of their 7 points)."""
+    train, xt, yt = bench.split(CURVES[cid])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sl.fit(train, "auto")
+    assert "stack" not in fit.options["auto"] and fit.options["auto"]["pool"]["candidates"]
+    lo, hi = fit.predict_interval(0.9, x=xt, check_range=False)
+    assert np.all((lo <= yt) & (yt <= hi)), (fit.law.name, lo, yt, hi)

@@ -112,3 +112,60 @@ def test_a_law_that_turns_negative_beyond_the_data_leaves_the_stack():
     assert rec["table"][0]["candidate"] == "loglin" or min(r["score"] for r in rec["table"]) < 1e-6
     assert "loglin" not in f.law.name and "loglin" in rec["note"]
     assert np.all(f.predict(x=np.array([2e4, 1e5]), check_range=False) > 0)
+
+
+def _selection(errors: dict[str, dict[int, list[float]]]):
+    from scalinglaws.judge.auto import Nested, Selection
+
+    names = tuple(errors)
+    nest = Nested(candidates=names, names=names, n_params={n: 3 for n in names}, notes={n: "" for n in names},
+                  racing=names, by="x", cuts=tuple(next(iter(errors.values()))), train_sizes={},
+                  errors={n: {k: np.asarray(v, dtype=float) for k, v in e.items()} for n, e in errors.items()},
+                  n_runs=10)
+    return Selection(law=names[0], name=names[0], by="x", cuts=(), table=pd.DataFrame(), nested=nest)
+
+
+def test_a_single_choice_is_calibrated_by_the_choice_cross_validated_over_cuts():
+    """Law a wins on the mean over cuts (0.073 against 0.1) by two lucky cuts; left out,
+    each of those cuts is won by b on the other two, so the errors of the *choice* there
+    are b's 0.1, not a's 0.01 (the old rule calibrated by a's own errors: too narrow)."""
+    from scalinglaws.judge.auto import _stack_errors
+
+    sel = _selection({"a": {5: [0.2], 6: [0.01], 7: [-0.01]}, "b": {5: [0.1], 6: [-0.1], 7: [0.1]}})
+    cv = _stack_errors(sel, ["a", "b"], stacked=False)["x"]
+    np.testing.assert_allclose([cv[k][0] for k in (5, 6, 7)], [0.2, 0.1, 0.1])
+    # stacked: weights from the other cuts, absolute errors (no cancellation at the scored cut)
+    cv = _stack_errors(sel, ["a", "b"], stacked=True)["x"]
+    for k in (5, 6, 7):
+        others = {c: None for c in (5, 6, 7) if c != k}
+        w = stack_weights([{c: sel.nested.errors[n][c] for c in others} for n in ("a", "b")])
+        expected = w[0] * abs(sel.nested.errors["a"][k][0]) + w[1] * abs(sel.nested.errors["b"][k][0])
+        assert cv[k][0] == pytest.approx(expected)
+    # one cut: nothing to leave out, the cut's own choice
+    one = _selection({"a": {5: [0.02]}, "b": {5: [0.3]}})
+    assert _stack_errors(one, ["a", "b"], stacked=False)["x"][5][0] == pytest.approx(0.02)
+
+
+def test_auto_records_the_pool_its_calibration_cross_validates():
+    df = _curve(noise=0.02, seed=4)
+    single = sl.fit(df, "auto", candidates=["power", "m1", "m3"], stack=False)
+    pool = single.options["auto"]["pool"]
+    assert pool["stacked"] is False and single.law.name in pool["candidates"]
+    assert single.options["calibration"]["reused_cuts"] >= 2
+
+
+def test_conformal_quantiles_never_stop_at_the_largest_score():
+    """With n scores the conformal rank ceil((n + 1) level) exists only for n >= level / (1 -
+    level); below it the largest score covers a new one with probability n / (n + 1) only.
+    The Student-t prediction quantile of the scores is used there instead."""
+    from scipy import stats
+
+    from scalinglaws.judge.calibrate import conformal_quantiles
+
+    scores = np.arange(1.0, 9.0) / 4  # 8 scores: no 90 % conformal rank (needs 9)
+    q50, q90 = conformal_quantiles(scores, (0.5, 0.9))
+    assert q50 == scores[4]  # ceil(9 * 0.5) = 5th smallest
+    rms = np.sqrt(np.mean(scores**2))
+    assert q90 == pytest.approx(stats.t.ppf(0.95, 8) * rms) and q90 > scores.max()
+    many = np.linspace(0.05, 3, 40)  # 40 scores: the 37th smallest at 90 %
+    assert conformal_quantiles(many, (0.9,))[0] == many[36]

@@ -21,6 +21,9 @@ way beyond it. It is measured here, conformal style, from the data alone:
    on the squared errors (never negative).
 3. Normalise each error by its modelled standard deviation; the empirical quantiles of
    these scores (with the conformal ``(n + 1)`` correction) replace the Gaussian quantile.
+   Where the conformal rank ``ceil((n + 1) level)`` exceeds ``n`` (too few scores for the
+   level: the conformal interval is unbounded), the Student-t prediction quantile of the
+   scores takes its place (:func:`conformal_quantiles`), never the largest score.
 
 The numbers are stored in ``fit.options["calibration"]``; :meth:`Fit.predict_interval`
 reads them. With too few runs to cut, the calibration says so and intervals fall back to
@@ -176,14 +179,29 @@ def calibrate(
     n = scores.size
     record.update(growth=growth, n_scores=int(n), bias=float(np.mean(e)), reused_cuts=reused)
     if n >= 8:
-        q = []
-        for lv in LEVELS:
-            rank = min(math.ceil((n + 1) * lv), n)
-            q.append(float(scores[rank - 1]))
-        record["quantiles"] = q
+        record["quantiles"] = conformal_quantiles(scores)
     else:
         record["note"] = f"only {n} nested extrapolation errors: Student-t quantiles instead of conformal ones"
     return record
+
+
+def conformal_quantiles(scores: np.ndarray, levels: tuple[float, ...] = LEVELS) -> list[float]:
+    """The score quantile at each level: the split-conformal one, the ``ceil((n + 1) level)``-th
+    smallest of the ``n`` scores, where that rank exists; beyond it (``n < level / (1 -
+    level)``, e.g. fewer than 9 scores at 90 %), where the conformal interval is unbounded,
+    the Student-t prediction quantile of a new score from the ``n`` seen ones,
+    ``t_n((1 + level) / 2) * sqrt(mean(score**2))``, instead of the largest score (which
+    covers a new one with probability ``n / (n + 1)`` only, below the level)."""
+    from scipy import stats
+
+    s = np.sort(np.asarray(scores, dtype=float))
+    n = s.size
+    rms = float(np.sqrt(np.mean(s**2)))
+    out = []
+    for lv in levels:
+        rank = math.ceil((n + 1) * lv)
+        out.append(float(s[rank - 1]) if rank <= n else float(stats.t.ppf((1 + lv) / 2, n)) * rms)
+    return out
 
 
 def _refit(train: Runs, law: Any, full: Fit, kwargs: dict[str, Any], rng: np.random.Generator) -> Fit:
@@ -218,4 +236,4 @@ def _log_residuals(fit: Fit, runs: Runs, target: str) -> np.ndarray:
     return np.where(np.isfinite(r), r, np.nan)
 
 
-__all__ = ["CUTS", "calibrate", "training_top"]
+__all__ = ["CUTS", "calibrate", "conformal_quantiles", "training_top"]
