@@ -128,7 +128,7 @@ def fit_each(
     ``race`` changes how the starts of each group race (keywords of
     :func:`scalinglaws.engine.solver.multistart`: ``race_above``, ``screen_iter``), for
     callers that need many fits fast more than the certainty of converging every start of a
-    small grid (the nested fits of :func:`scalinglaws.judge.auto.choose_law`); with it
+    small grid (the nested fits of :func:`scalinglaws.judge.choose.choose_law`); with it
     the results equal fits one by one under the same race, not ``fit``'s defaults.
 
     Examples
