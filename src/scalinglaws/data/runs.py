@@ -377,7 +377,8 @@ def load_runs(
     frame = _rename(frame, dict(columns or {}), renamed, at)
     raw = {c: frame[c] for c in _VALIDATED if c in frame.columns}
     for name, series in raw.items():
-        frame[name] = as_float(series, strict=True)
+        if series.dtype != np.float64:  # a float64 column is read as it is: no copy
+            frame[name] = as_float(series, strict=True)
     frame, derived = _derive(frame, derived, derive_tokens, at)
 
     if where is not None:

@@ -336,8 +336,8 @@ def _check_arguments(variables: Any, fixed: Any, law_options: Any) -> None:
 
 
 def _weights(runs: Runs, weights: Any, n: int) -> np.ndarray:
-    if weights is None:
-        return np.ones(n)
+    if weights is None:  # one read-only row of ones broadcast to all runs: no array of n ones
+        return np.broadcast_to(1.0, (n,))
     if isinstance(weights, str):
         runs.require([weights], purpose="weights")
         w = runs.column(weights)
