@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglaws.data.readers import FORMATS, check_table, read_table
-from scalinglaws.data.values import as_float, check_values, more_rows, not_a_number
+from scalinglaws.data.values import as_float, check_values, more_rows, not_a_number, same_hash
 from scalinglaws.data.where import evaluate_where
 from scalinglaws.errors import DataError, ScalingLawsWarning
 
@@ -214,7 +214,7 @@ class Runs:
         others = sorted(str(c) for c in self.data.columns if c not in CANONICAL)
         for name in canonical:
             digest.update(f"\0{name}\0".encode())
-            digest.update(np.ascontiguousarray(self.data[name].to_numpy(dtype="<f8")))  # buffer: no copy
+            digest.update(np.ascontiguousarray(self.data[name].to_numpy(dtype="<f8")).data)  # no copy
         for name in others:
             digest.update(f"\0{name}\0".encode())
             hashed = pd.util.hash_pandas_object(self.data[name], index=False)
@@ -483,7 +483,7 @@ def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
     messages = []
     keys = [c for c in CANONICAL if c in frame.columns and c not in derived]
     if "loss" in keys and len(keys) >= 2:
-        suspects = _same_hash(frame, keys)
+        suspects = same_hash(frame, keys)
         sub = frame.iloc[suspects]
         repeats = sub.duplicated(subset=keys, keep="first").to_numpy()
         if repeats.any():
@@ -503,22 +503,3 @@ def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
             )
     return messages
 
-
-def _same_hash(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """Positions of the rows whose hash of the (float64, finite) ``keys`` columns another
-    row shares, in order: every repeated row is among them, so ``duplicated`` runs on these
-    few instead of building hash tables of all rows (about 70 bytes a run at 10^6 runs)."""
-    h = np.zeros(len(frame), dtype=np.uint64)
-    for key in keys:
-        bits = (frame[key].to_numpy(dtype=np.float64) + 0.0).view(np.uint64)  # + 0.0: -0.0 is 0.0
-        h ^= bits
-        h *= np.uint64(0x9E3779B97F4A7C15)  # wraps around: a multiplicative hash
-        h ^= h >> np.uint64(29)
-    order = np.argsort(h, kind="stable")
-    h = h[order]
-    tie = h[1:] == h[:-1]
-    del h
-    shared = np.zeros(len(frame), dtype=bool)
-    shared[order[1:][tie]] = True
-    shared[order[:-1][tie]] = True
-    return np.flatnonzero(shared)
