@@ -246,7 +246,7 @@ def check_table(
     at = "" if label == "<DataFrame>" else f"{label}: "
     if len(frame) == 0 or len(frame.columns) == 0:
         raise DataError(f"{at}the table has no {rows} (0 rows); it needs at least one")
-    frame = frame.copy()
+    frame = frame.copy(deep=False)  # copy-on-write keeps the caller's table as it was
     frame.columns = [str(c) for c in frame.columns]
     repeated = sorted({c for c in frame.columns if list(frame.columns).count(c) > 1})
     if repeated:

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglaws.data.readers import FORMATS, check_table, read_table
-from scalinglaws.data.values import as_float, check_values, more_rows, not_a_number
+from scalinglaws.data.values import as_float, check_values, more_rows, not_a_number, same_hash
 from scalinglaws.data.where import evaluate_where
 from scalinglaws.errors import DataError, ScalingLawsWarning
 
@@ -111,12 +111,29 @@ class Runs:
         """
         self._need(name)
         raw = self.data[name]
-        values = as_float(raw, strict=False)
+        values = as_float(raw, strict=False)  # a new array: the caller may write to it
+        if raw.dtype.kind == "f":  # NaN is a missing value here, never a word
+            return values
         bad = raw.notna().to_numpy() & np.isnan(values)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"column {name!r} is not numeric: row {row} has {raw.iloc[row]!r}")
-        return values.copy()
+        return values
+
+    def values(self, name: str) -> np.ndarray:
+        """One column as a read-only float64 array of shape (n_runs,), without a copy when
+        the column is float64 already (canonical columns are): for the engine, which
+        reads the data of a fit and never writes to it. Same checks as :meth:`column`."""
+        self._need(name)
+        raw = self.data[name]
+        if raw.dtype != np.float64:
+            out = self.column(name)
+        else:
+            out = raw.to_numpy()
+            if out.flags.writeable:  # a view of the table: never let a caller write to it
+                out = out.view()
+                out.flags.writeable = False
+        return out
 
     def require(
         self,
@@ -197,7 +214,7 @@ class Runs:
         others = sorted(str(c) for c in self.data.columns if c not in CANONICAL)
         for name in canonical:
             digest.update(f"\0{name}\0".encode())
-            digest.update(np.ascontiguousarray(self.data[name].to_numpy(dtype="<f8")).tobytes())
+            digest.update(np.ascontiguousarray(self.data[name].to_numpy(dtype="<f8")).data)  # no copy
         for name in others:
             digest.update(f"\0{name}\0".encode())
             hashed = pd.util.hash_pandas_object(self.data[name], index=False)
@@ -360,7 +377,8 @@ def load_runs(
     frame = _rename(frame, dict(columns or {}), renamed, at)
     raw = {c: frame[c] for c in _VALIDATED if c in frame.columns}
     for name, series in raw.items():
-        frame[name] = as_float(series, strict=True)
+        if series.dtype != np.float64:  # a float64 column is read as it is: no copy
+            frame[name] = as_float(series, strict=True)
     frame, derived = _derive(frame, derived, derive_tokens, at)
 
     if where is not None:
@@ -465,11 +483,13 @@ def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
     messages = []
     keys = [c for c in CANONICAL if c in frame.columns and c not in derived]
     if "loss" in keys and len(keys) >= 2:
-        repeats = frame.duplicated(subset=keys, keep="first").to_numpy()
+        suspects = same_hash(frame, keys)
+        sub = frame.iloc[suspects]
+        repeats = sub.duplicated(subset=keys, keep="first").to_numpy()
         if repeats.any():
-            later = frame.index[np.flatnonzero(repeats)[0]]
-            same = (frame[keys] == frame.loc[later, keys]).all(axis=1).to_numpy()
-            earlier = frame.index[np.flatnonzero(same)[0]]
+            later = sub.index[np.flatnonzero(repeats)[0]]
+            same = (sub[keys] == sub.loc[later, keys]).all(axis=1).to_numpy()
+            earlier = sub.index[np.flatnonzero(same)[0]]
             messages.append(
                 f"{int(repeats.sum())} run(s) repeat an earlier run in all of {', '.join(keys)} "
                 f"(first: rows {earlier} and {later}); keep them if they are repeated seeds, "
@@ -482,3 +502,4 @@ def _warnings(frame: pd.DataFrame, derived: tuple[str, ...]) -> list[str]:
                 f"give {what}, e.g. {example}"
             )
     return messages
+

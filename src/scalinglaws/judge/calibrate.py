@@ -60,20 +60,24 @@ MAX_HELD_OUT = 20_000
 MAX_TRAIN = 100_000
 
 
-def training_top(fit: Fit, runs: Runs) -> dict[str, float]:
+def training_top(fit: Fit, runs: Runs, rows: np.ndarray | None = None) -> dict[str, float]:
     """The largest value of each numeric law variable in ``runs`` (law variable names), and
-    with two or more, the largest ``log10`` of their product (key ``"*"``)."""
+    with two or more, the largest ``log10`` of their product (key ``"*"``); with ``rows``
+    (a boolean mask), in those runs only (as ``training_top(fit, runs.subset(rows))``,
+    without copying the table)."""
     out: dict[str, float] = {}
+    where = np.ones(len(runs), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
     total = np.zeros(len(runs))
     for v, values in law_inputs(fit, runs).items():
         if v in fit.law.categorical:
             continue
         vals = np.asarray(values, dtype=float)
-        if vals.size and np.all(vals > 0):
-            out[v] = float(np.max(vals))
-            total = total + np.log10(vals)
+        if where.any() and np.all(vals > 0, where=where):
+            out[v] = float(np.max(vals, where=where, initial=-np.inf))
+            with np.errstate(all="ignore"):  # runs outside ``rows`` may be <= 0
+                total += np.log10(vals)
     if len(out) > 1:
-        out[PRODUCT] = float(np.max(total))
+        out[PRODUCT] = float(np.max(total, where=where, initial=-np.inf))
     return out
 
 
@@ -103,6 +107,7 @@ def calibrate(
     n_free = int(round(stack["effective_params"])) if "effective_params" in stack else len(fit.free_params)
     dof = max(int(np.isfinite(resid).sum()) - n_free, 1)
     noise = float(math.sqrt(np.nansum(resid**2) / dof)) if np.isfinite(resid).any() else math.nan
+    del resid  # 8 bytes a run, not needed by the cuts below
     record: dict[str, Any] = {"noise": noise, "growth": 0.0, "top": top, "n_scores": 0, "quantiles": None,
                               "dof": dof, "method": "nested extrapolation residuals (conformal)"}
     try:
@@ -120,7 +125,7 @@ def calibrate(
     rng = np.random.default_rng(0)
     reused = 0
     for by in orders:
-        scale = runs.column(by)
+        scale = runs.values(by)  # read-only, no copy
         values = np.unique(scale)
         m = values.size
         ks = sorted({min(max(int(round(c * m)), 1), m - 1) for c in CUTS}) if m >= 3 else []
@@ -155,14 +160,14 @@ def calibrate(
                         pred = predict_runs(sub, runs.subset(test))
                 except ScalingLawsError:
                     continue
-                y = runs.column(target)[test]
+                y = runs.values(target)[test]
                 with np.errstate(all="ignore"):
                     e = np.log(pred) - np.log(y)
             ok = np.isfinite(e)
             if not ok.any():
                 continue
             # distances depend on the variables only: the full fit maps them as the refit does
-            d = extrapolation_distance(training_top(fit, runs.subset(train)), law_inputs(fit, runs.subset(test)))
+            d = extrapolation_distance(training_top(fit, runs, train), law_inputs(fit, runs.subset(test)))
             errs.append(e[ok])
             dists.append(np.broadcast_to(d, e.shape)[ok])
     if not errs:
@@ -232,7 +237,7 @@ def _refit(train: Runs, law: Any, full: Fit, kwargs: dict[str, Any], rng: np.ran
 
 def _log_residuals(fit: Fit, runs: Runs, target: str) -> np.ndarray:
     with np.errstate(all="ignore"):
-        r = np.log(runs.column(target)) - np.log(predict_runs(fit, runs))
+        r = np.log(runs.values(target)) - np.log(predict_runs(fit, runs))
     return np.where(np.isfinite(r), r, np.nan)
 
 
