@@ -244,3 +244,16 @@ def test_undercoverage_is_flagged_loudly():
     with pytest.warns(sl.ScalingLawsWarning, match="too narrow"):
         v = validate(pd.DataFrame({"x": x, "loss": y}), "power", n=6, bootstrap=0, level=0.9)
     assert v.undercovered and "WARNING" in v.summary() and v.to_dict()["undercovered"] is True
+
+
+def test_calibration_refits_batched_equal_the_refits_one_by_one(monkeypatch) -> None:
+    # the nested refits of a calibration are one fit_each solve; one by one gives the same record
+    import scalinglaws.judge.calibrate as cal
+
+    runs = sl.datasets.load("chinchilla_epoch")
+    batched = sl.fit(runs, "chinchilla", seed=0).options["calibration"]
+    monkeypatch.setattr(cal, "MAX_BATCH_RUNS", 0)
+    alone = sl.fit(runs, "chinchilla", seed=0).options["calibration"]
+    assert batched["n_scores"] == alone["n_scores"] > 0
+    assert batched["growth"] == pytest.approx(alone["growth"], rel=1e-6)
+    assert batched["quantiles"] == pytest.approx(alone["quantiles"], rel=1e-6)

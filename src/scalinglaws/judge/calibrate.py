@@ -38,8 +38,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from scalinglaws.data.runs import Runs
+from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.fit import fit as fit_one
 from scalinglaws.engine.predict import default_by, derive_variables, law_inputs, predict_runs
 from scalinglaws.engine.result import CALIBRATION_LEVELS as LEVELS
@@ -58,6 +60,10 @@ MAX_HELD_OUT = 20_000
 #: Training runs of a nested refit at most (a seeded sample beyond): with 10^5 runs and
 #: more the refit's parameters hardly move, and its Jacobian would cost hundreds of MiB.
 MAX_TRAIN = 100_000
+#: Nested refits are one batched solve when their training subsets hold at most this many
+#: runs together (one by one beyond, so that 10^6 runs do not hold 12 subsets at once).
+MAX_BATCH_RUNS = 200_000
+_KEY = "_calibration_cut"
 
 
 def training_top(fit: Fit, runs: Runs, rows: np.ndarray | None = None) -> dict[str, float]:
@@ -119,10 +125,9 @@ def calibrate(
     numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
     if len(numeric) > 1:  # beyond the data in any direction: each variable alone, too
         orders += [mapping.get(v, v) for v in numeric if mapping.get(v, v) not in orders]
-    errs: list[np.ndarray] = []
-    dists: list[np.ndarray] = []
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in _DROP}
-    rng = np.random.default_rng(0)
+    # the cuts: (training mask, scored mask, reused errors or the mask of runs to refit on)
+    jobs: list[tuple[np.ndarray, np.ndarray, Any]] = []
     reused = 0
     for by in orders:
         scale = runs.values(by)  # read-only, no copy
@@ -142,34 +147,45 @@ def calibrate(
                 test = np.zeros_like(train)
                 test[held[pick]] = True
             if reuse is not None and np.shape(reuse) == (held.size,):
-                e = np.asarray(reuse, dtype=float)[pick]
+                jobs.append((train, test, np.asarray(reuse, dtype=float)[pick]))
                 reused += 1
             elif law is None or train.sum() < n_free + 2:
                 continue
             else:
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        fitted = train
-                        if train.sum() > MAX_TRAIN:  # a seeded sample of the training runs
-                            kept = np.flatnonzero(train)
-                            kept = kept[np.sort(np.random.default_rng(k).choice(kept.size, MAX_TRAIN, replace=False))]
-                            fitted = np.zeros_like(train)
-                            fitted[kept] = True
-                        sub = _refit(runs.subset(fitted), law, fit, split_kwargs(kwargs, fitted), rng)
-                        pred = predict_runs(sub, runs.subset(test))
-                except ScalingLawsError:
-                    continue
-                y = runs.values(target)[test]
-                with np.errstate(all="ignore"):
-                    e = np.log(pred) - np.log(y)
-            ok = np.isfinite(e)
-            if not ok.any():
+                fitted = train
+                if train.sum() > MAX_TRAIN:  # a seeded sample of the training runs
+                    kept = np.flatnonzero(train)
+                    kept = kept[np.sort(np.random.default_rng(k).choice(kept.size, MAX_TRAIN, replace=False))]
+                    fitted = np.zeros_like(train)
+                    fitted[kept] = True
+                jobs.append((train, test, fitted))
+    to_fit = [job[2] for job in jobs if job[2].dtype == bool]
+    refits = iter(_refits(runs, law, fit, kwargs, to_fit) if to_fit else [])
+    errs: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    for train, test, job in jobs:
+        if job.dtype == bool:
+            sub = next(refits)
+            if sub is None:
                 continue
-            # distances depend on the variables only: the full fit maps them as the refit does
-            d = extrapolation_distance(training_top(fit, runs, train), law_inputs(fit, runs.subset(test)))
-            errs.append(e[ok])
-            dists.append(np.broadcast_to(d, e.shape)[ok])
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pred = predict_runs(sub, runs.subset(test))
+            except ScalingLawsError:
+                continue
+            y = runs.values(target)[test]
+            with np.errstate(all="ignore"):
+                e = np.log(pred) - np.log(y)
+        else:
+            e = job
+        ok = np.isfinite(e)
+        if not ok.any():
+            continue
+        # distances depend on the variables only: the full fit maps them as the refit does
+        d = extrapolation_distance(training_top(fit, runs, train), law_inputs(fit, runs.subset(test)))
+        errs.append(e[ok])
+        dists.append(np.broadcast_to(d, e.shape)[ok])
     if not errs:
         record["note"] = "not calibrated: too few runs or scales to test extrapolation within the data"
         return record
@@ -209,12 +225,10 @@ def conformal_quantiles(scores: np.ndarray, levels: tuple[float, ...] = LEVELS) 
     return out
 
 
-def _refit(train: Runs, law: Any, full: Fit, kwargs: dict[str, Any], rng: np.random.Generator) -> Fit:
-    """The law refitted on ``train`` from ``N_LOCAL`` starts around the full fit's optimum
-    (its own point and seeded perturbations of about 30 %, inside the bounds) instead of
-    the law's whole grid: the nested fits are many, and a start near a good optimum finds
-    the training runs' own optimum unless the objective has several. Falls back to the
-    law's grid if these starts are refused."""
+def _local_starts(full: Fit) -> np.ndarray:
+    """``N_LOCAL`` starts around the full fit's optimum: its own point and seeded
+    perturbations of about 30 %, inside the bounds."""
+    rng = np.random.default_rng(0)
     names = full.law.param_names
     best = np.array([full.params[n] for n in names], dtype=float)
     starts = [best]
@@ -229,10 +243,41 @@ def _refit(train: Runs, law: Any, full: Fit, kwargs: dict[str, Any], rng: np.ran
         arr[:, j] = np.clip(arr[:, j], lo + 1e-9 * span if np.isfinite(lo) else lo, hi - 1e-9 * span if np.isfinite(hi) else hi)
         if prm.log:
             arr[:, j] = np.where(arr[:, j] > 0, arr[:, j], best[j])
-    try:
-        return fit_one(train, law, starts=arr, **kwargs)
-    except ScalingLawsError:
-        return fit_one(train, law, **kwargs)
+    return arr
+
+
+def _refits(runs: Runs, law: Any, full: Fit, kwargs: dict[str, Any], masks: list[np.ndarray]) -> list[Fit | None]:
+    """The law refitted on the runs of each mask from the same :func:`_local_starts` instead
+    of the law's whole grid: the nested fits are many, and a start near a good optimum
+    finds the training runs' own optimum unless the objective has several. All refits are
+    one batched solve (:func:`~scalinglaws.engine.batch.fit_each`, equal to the fits one by
+    one) when the options are not per run and the subsets hold at most ``MAX_BATCH_RUNS``
+    runs together; else one by one. A refit whose starts are refused falls back to the
+    law's grid; None where it cannot be fitted."""
+    starts = _local_starts(full)
+    w = kwargs.get("weights")
+    total = sum(int(m.sum()) for m in masks)
+    if len(masks) > 1 and not kwargs.get("groups") and (w is None or isinstance(w, str)) and total <= MAX_BATCH_RUNS:
+        stacked = pd.concat([runs.data[m].assign(**{_KEY: i}) for i, m in enumerate(masks)], ignore_index=True)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return list(fit_each(stacked, law, by=_KEY, starts=starts, **kwargs))
+        except ScalingLawsError:
+            pass  # one by one: says which subset cannot be fitted
+    out: list[Fit | None] = []
+    for m in masks:
+        sub_kwargs = split_kwargs(kwargs, m)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    out.append(fit_one(runs.subset(m), law, starts=starts, **sub_kwargs))
+                except ScalingLawsError:
+                    out.append(fit_one(runs.subset(m), law, **sub_kwargs))
+        except ScalingLawsError:
+            out.append(None)
+    return out
 
 
 def _log_residuals(fit: Fit, runs: Runs, target: str) -> np.ndarray:
