@@ -61,6 +61,18 @@ def test_interval_checks_the_range_too() -> None:
         f.predict_interval(0.9, x=-5.0)
 
 
+def test_an_interval_warns_once_and_not_at_all_when_told(grid_fit) -> None:
+    # predict_interval checked the range, then its own prediction checked it again
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grid_fit.predict_interval(0.9, n_params=7e10, n_tokens=1e10)
+    assert sum("beyond the fitted range" in str(w.message) for w in caught) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        grid_fit.predict_interval(0.9, n_params=7e10, n_tokens=1e10, check_range=False)
+        sl.validate(sl.datasets.load("chinchilla_epoch"), "chinchilla")  # held-out runs lie beyond by design
+
+
 def test_plan_beyond_the_fitted_compute_warns(grid_fit) -> None:
     with pytest.warns(sl.ScalingLawsWarning, match=r"compute 1e\+40 is .*x the largest fitted \(6e\+19\)"):
         sl.compute_optimal(grid_fit, 1e40)

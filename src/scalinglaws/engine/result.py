@@ -245,8 +245,8 @@ class Fit:
             return lo, hi
         if kind != "predictive":
             raise FitError(f"kind must be 'predictive' or 'parameters', got {kind!r}")
-        with np.errstate(all="ignore"):
-            m = np.log(np.asarray(self.predict(**variables), dtype=float))
+        with np.errstate(all="ignore"):  # the range was checked above, once
+            m = np.log(np.asarray(self.predict(check_range=False, **variables), dtype=float))
         lo_b = hi_b = m
         if self.draws is not None and np.isfinite(self.draws).all(axis=1).sum() >= 2:
             draws = self.predict_draws(**variables)
