@@ -74,7 +74,8 @@ def test_auto_records_its_stack_and_calibrates_it_without_refits(monkeypatch):
     assert f.law.name == rec["law"] == "stack(" + ",".join(rec["stack"]["members"]) + ")"
     assert abs(sum(rec["stack"]["weights"]) - 1) < 1e-12 and min(rec["stack"]["weights"]) >= 0.1
     assert f.options["calibration"]["reused_cuts"] >= 2 and f.options["calibration"]["quantiles"]
-    monkeypatch.setattr(cal, "_refits", refused)
+    monkeypatch.setattr(cal, "_refit", refused)
+    monkeypatch.setattr(cal, "_batched_refits", refused)
     g = sl.fit(df, "auto", candidates=["power", "m1", "m3"])  # deterministic: the same stack
     assert g.law.name == f.law.name
     lo, hi = g.predict_interval(0.9, x=3e4, check_range=False)

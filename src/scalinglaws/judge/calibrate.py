@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -126,46 +126,48 @@ def calibrate(
     if len(numeric) > 1:  # beyond the data in any direction: each variable alone, too
         orders += [mapping.get(v, v) for v in numeric if mapping.get(v, v) not in orders]
     kwargs = {k: v for k, v in fit_kwargs.items() if k not in _DROP}
-    # the cuts: (training mask, scored mask, reused errors or the mask of runs to refit on)
-    jobs: list[tuple[np.ndarray, np.ndarray, Any]] = []
-    reused = 0
-    for by in orders:
-        scale = runs.values(by)  # read-only, no copy
-        values = np.unique(scale)
-        m = values.size
-        ks = sorted({min(max(int(round(c * m)), 1), m - 1) for c in CUTS}) if m >= 3 else []
-        for k in ks:
-            train = scale <= values[k - 1]
-            reuse = (known or {}).get(by, {}).get(k)
-            held = np.flatnonzero(~train)
-            if held.size == 0:
-                continue
-            test = ~train
-            pick: Any = slice(None)
-            if held.size > MAX_HELD_OUT:  # enough scores; millions would only cost memory
-                pick = np.sort(np.random.default_rng(k).choice(held.size, MAX_HELD_OUT, replace=False))
-                test = np.zeros_like(train)
-                test[held[pick]] = True
-            if reuse is not None and np.shape(reuse) == (held.size,):
-                jobs.append((train, test, np.asarray(reuse, dtype=float)[pick]))
-                reused += 1
-            elif law is None or train.sum() < n_free + 2:
-                continue
-            else:
-                fitted = train
-                if train.sum() > MAX_TRAIN:  # a seeded sample of the training runs
-                    kept = np.flatnonzero(train)
-                    kept = kept[np.sort(np.random.default_rng(k).choice(kept.size, MAX_TRAIN, replace=False))]
-                    fitted = np.zeros_like(train)
-                    fitted[kept] = True
-                jobs.append((train, test, fitted))
-    to_fit = [job[2] for job in jobs if job[2].dtype == bool]
-    refits = iter(_refits(runs, law, fit, kwargs, to_fit) if to_fit else [])
+    scales = {by: runs.values(by) for by in orders}  # read-only views, no copies
+    distinct = {by: np.unique(v) for by, v in scales.items()}
+
+    def cuts() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]]:
+        """Every cut as (training mask, scored mask, reused errors, mask of runs to refit on),
+        made when asked for: 10^6 runs hold one cut's masks at a time, not all twelve."""
+        for by in orders:
+            scale, values = scales[by], distinct[by]
+            m = values.size
+            for k in sorted({min(max(int(round(c * m)), 1), m - 1) for c in CUTS}) if m >= 3 else []:
+                train = scale <= values[k - 1]
+                held = np.flatnonzero(~train)
+                if held.size == 0:
+                    continue
+                test = ~train
+                pick: Any = slice(None)
+                if held.size > MAX_HELD_OUT:  # enough scores; millions would only cost memory
+                    pick = np.sort(np.random.default_rng(k).choice(held.size, MAX_HELD_OUT, replace=False))
+                    test = np.zeros_like(train)
+                    test[held[pick]] = True
+                reuse = (known or {}).get(by, {}).get(k)
+                if reuse is not None and np.shape(reuse) == (held.size,):
+                    yield train, test, np.asarray(reuse, dtype=float)[pick], None
+                elif law is not None and train.sum() >= n_free + 2:
+                    fitted = train
+                    if train.sum() > MAX_TRAIN:  # a seeded sample of the training runs
+                        kept = np.flatnonzero(train)
+                        kept = kept[np.sort(np.random.default_rng(k).choice(kept.size, MAX_TRAIN, replace=False))]
+                        fitted = np.zeros_like(train)
+                        fitted[kept] = True
+                    yield train, test, None, fitted
+
+    sizes = [int(fitted.sum()) for *_, fitted in cuts() if fitted is not None]
+    batch = _batched_refits(runs, law, fit, kwargs, cuts) if _batchable(sizes, kwargs) else None
+    starts = _local_starts(fit) if sizes else None
     errs: list[np.ndarray] = []
     dists: list[np.ndarray] = []
-    for train, test, job in jobs:
-        if job.dtype == bool:
-            sub = next(refits)
+    reused = i = 0
+    for train, test, e, fitted in cuts():
+        if fitted is not None:
+            sub = batch[i] if batch is not None else _refit(runs, law, fitted, kwargs, starts)
+            i += 1
             if sub is None:
                 continue
             try:
@@ -178,7 +180,8 @@ def calibrate(
             with np.errstate(all="ignore"):
                 e = np.log(pred) - np.log(y)
         else:
-            e = job
+            reused += 1
+        assert e is not None
         ok = np.isfinite(e)
         if not ok.any():
             continue
@@ -213,15 +216,18 @@ def conformal_quantiles(scores: np.ndarray, levels: tuple[float, ...] = LEVELS) 
     the Student-t prediction quantile of a new score from the ``n`` seen ones,
     ``t_n((1 + level) / 2) * sqrt(mean(score**2))``, instead of the largest score (which
     covers a new one with probability ``n / (n + 1)`` only, below the level)."""
-    from scipy import stats
-
     s = np.sort(np.asarray(scores, dtype=float))
     n = s.size
     rms = float(np.sqrt(np.mean(s**2)))
     out = []
     for lv in levels:
         rank = math.ceil((n + 1) * lv)
-        out.append(float(s[rank - 1]) if rank <= n else float(stats.t.ppf((1 + lv) / 2, n)) * rms)
+        if rank <= n:
+            out.append(float(s[rank - 1]))
+        else:  # scipy.special, not scipy.stats: the latter costs ~40 MiB of memory to import
+            from scipy.special import stdtrit
+
+            out.append(float(stdtrit(n, (1 + lv) / 2)) * rms)
     return out
 
 
@@ -246,38 +252,43 @@ def _local_starts(full: Fit) -> np.ndarray:
     return arr
 
 
-def _refits(runs: Runs, law: Any, full: Fit, kwargs: dict[str, Any], masks: list[np.ndarray]) -> list[Fit | None]:
-    """The law refitted on the runs of each mask from the same :func:`_local_starts` instead
-    of the law's whole grid: the nested fits are many, and a start near a good optimum
-    finds the training runs' own optimum unless the objective has several. All refits are
-    one batched solve (:func:`~scalinglaws.engine.batch.fit_each`, equal to the fits one by
-    one) when the options are not per run and the subsets hold at most ``MAX_BATCH_RUNS``
-    runs together; else one by one. A refit whose starts are refused falls back to the
-    law's grid; None where it cannot be fitted."""
-    starts = _local_starts(full)
+def _batchable(sizes: list[int], kwargs: Mapping[str, Any]) -> bool:
+    """Whether the nested refits can be one batched solve: more than one, options not per
+    run, and at most ``MAX_BATCH_RUNS`` training runs together."""
     w = kwargs.get("weights")
-    total = sum(int(m.sum()) for m in masks)
-    if len(masks) > 1 and not kwargs.get("groups") and (w is None or isinstance(w, str)) and total <= MAX_BATCH_RUNS:
-        stacked = pd.concat([runs.data[m].assign(**{_KEY: i}) for i, m in enumerate(masks)], ignore_index=True)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return list(fit_each(stacked, law, by=_KEY, starts=starts, **kwargs))
-        except ScalingLawsError:
-            pass  # one by one: says which subset cannot be fitted
-    out: list[Fit | None] = []
-    for m in masks:
-        sub_kwargs = split_kwargs(kwargs, m)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    out.append(fit_one(runs.subset(m), law, starts=starts, **sub_kwargs))
-                except ScalingLawsError:
-                    out.append(fit_one(runs.subset(m), law, **sub_kwargs))
-        except ScalingLawsError:
-            out.append(None)
-    return out
+    return len(sizes) > 1 and not kwargs.get("groups") and (w is None or isinstance(w, str)) and sum(sizes) <= MAX_BATCH_RUNS
+
+
+def _batched_refits(runs: Runs, law: Any, full: Fit, kwargs: dict[str, Any],
+                    cuts: Callable[[], Iterator[tuple[Any, ...]]]) -> list[Fit | None] | None:
+    """The law refitted below every cut from the same :func:`_local_starts` (a start near a
+    good optimum finds the training runs' own optimum unless the objective has several;
+    the law's whole grid would cost far more): one batched solve
+    (:func:`~scalinglaws.engine.batch.fit_each`, equal to the fits one by one). None when
+    some subset cannot be fitted that way (then :func:`_refit` one by one says which)."""
+    masks = [fitted for *_, fitted in cuts() if fitted is not None]
+    stacked = pd.concat([runs.data[m].assign(**{_KEY: j}) for j, m in enumerate(masks)], ignore_index=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return list(fit_each(stacked, law, by=_KEY, starts=_local_starts(full), **kwargs))
+    except ScalingLawsError:
+        return None
+
+
+def _refit(runs: Runs, law: Any, fitted: np.ndarray, kwargs: dict[str, Any], starts: Any) -> Fit | None:
+    """One nested refit on the runs of ``fitted`` from ``starts`` (the law's grid if they
+    are refused); None if it cannot be fitted."""
+    sub_kwargs = split_kwargs(kwargs, fitted)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return fit_one(runs.subset(fitted), law, starts=starts, **sub_kwargs)
+            except ScalingLawsError:
+                return fit_one(runs.subset(fitted), law, **sub_kwargs)
+    except ScalingLawsError:
+        return None
 
 
 def _log_residuals(fit: Fit, runs: Runs, target: str) -> np.ndarray:
