@@ -265,14 +265,15 @@ def _batched_refits(runs: Runs, law: Any, full: Fit, kwargs: dict[str, Any],
     good optimum finds the training runs' own optimum unless the objective has several;
     the law's whole grid would cost far more): one batched solve
     (:func:`~scalinglaws.engine.batch.fit_each`, equal to the fits one by one). None when
-    some subset cannot be fitted that way (then :func:`_refit` one by one says which)."""
+    some subset cannot be fitted that way, or the law's inputs do not stack as rows (the
+    multi-power law's schedules): then :func:`_refit` fits them one by one."""
     masks = [fitted for *_, fitted in cuts() if fitted is not None]
     stacked = pd.concat([runs.data[m].assign(**{_KEY: j}) for j, m in enumerate(masks)], ignore_index=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return list(fit_each(stacked, law, by=_KEY, starts=_local_starts(full), **kwargs))
-    except ScalingLawsError:
+    except (ScalingLawsError, ValueError):  # ValueError: a law whose inputs do not stack by rows (schedules)
         return None
 
 
