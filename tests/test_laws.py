@@ -244,3 +244,16 @@ def test_recovers_known_parameters_from_noisy_data(name: str, seed: int) -> None
     # ... and the parameters the design identifies come back
     for p in identified:
         assert fit.params[p] == pytest.approx(truth[p], rel=0.1, abs=0.02), p
+
+
+def test_fit_each_fits_laws_whose_inputs_do_not_stack_by_rows() -> None:
+    # the multi-power law reads each run's LR schedule: its batch cannot stack groups by
+    # rows (numpy refuses the shapes), so fit_each fits such groups one by one
+    law = get_law("multi_power")
+    truth, design, _ = CASES["multi_power"]
+    frame = pd.DataFrame({**design, law.target: law(truth, **design)})
+    table = sl.fit_each(frame, "multi_power", by="schedule", loss="squared")
+    key = table.labels[0]
+    alone = sl.fit(frame[frame["schedule"] == key].reset_index(drop=True), "multi_power", loss="squared")
+    assert len(table) == frame["schedule"].nunique() >= 2
+    assert table[key].params == pytest.approx(alone.params, rel=1e-9)

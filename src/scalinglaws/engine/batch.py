@@ -271,11 +271,15 @@ def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], run
     their runs are fitted alone (they are large enough not to need batching)."""
     batched = [i for i, (_, prep) in enumerate(groups) if not _alone(prep)]
     out: dict[int, Fit] = {}
-    for i in set(range(len(groups))) - set(batched):
+
+    def alone(i: int) -> Fit:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ScalingLawsWarning)
             f = _fit.fit(runs.subset(groups[i][0]), law, **options)
-        out[i] = replace(f, provenance={**f.provenance, "group": {by: _plain(labels[i])}})
+        return replace(f, provenance={**f.provenance, "group": {by: _plain(labels[i])}})
+
+    for i in set(range(len(groups))) - set(batched):
+        out[i] = alone(i)
     if batched:
         parts = [groups[i][1] for i in batched]
         sizes = [len(p.starts) for p in parts]
@@ -283,9 +287,13 @@ def _fit_block(groups: list[tuple[np.ndarray, Prepared]], labels: list[Any], run
         stacked, W = _stack([p.problem for p in parts], [p.weights for p in parts], [1] * len(parts))
         codes = np.repeat(np.arange(len(parts)), sizes)
         prune = parts[0].prune
-        sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune,
-                                  data_rows=codes, race_above=race.get("race_above"),
-                                  screen_iter=int(race.get("screen_iter", 1)))
+        try:
+            sol, refined = multistart(stacked, np.concatenate([p.starts for p in parts]), W, groups=codes, prune=prune,
+                                      data_rows=codes, race_above=race.get("race_above"),
+                                      screen_iter=int(race.get("screen_iter", 1)))
+        except ValueError:  # a law whose inputs do not stack by rows (multi_power's schedules): one by one
+            out.update({i: alone(i) for i in batched})
+            return [out[i] for i in range(len(groups))]
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         # each group's best start: the first of its smallest finite objectives (argmin's choice)
         F = np.where(np.isfinite(sol.objective), sol.objective, np.inf)
