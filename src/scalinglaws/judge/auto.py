@@ -1,13 +1,7 @@
-"""Choosing a law automatically, by how well each candidate extrapolates *inside* the data.
+"""``sl.fit``, and choosing a law automatically: ``law="auto"``.
 
-:func:`choose_law` never looks beyond the runs it is given. It orders them by scale and,
-for several cut points, fits every candidate on the runs below the cut and scores its
-prediction of the runs above it (root mean square log error): nested extrapolation tests,
-as Alabdulmohsin et al. (2022) judge laws. The candidate with the lowest mean error over
-the cuts wins; a candidate whose fit fails, or whose prediction is not a finite positive
-number, scores infinity at that cut. Candidates are compared on the same cuts: a cut
-counts only when every candidate still in the race has more training runs than free
-parameters (the most flexible candidates drop out first when the runs are few).
+The choice itself, nested extrapolation tests inside the data, is
+:func:`scalinglaws.judge.choose.choose_law` (re-exported here).
 
 ``sl.fit(runs, "auto", candidates=[...])`` is :func:`fit_auto`: ``choose_law`` on the
 runs, then, for a learning curve (laws of one variable), a *stack* of the candidates

@@ -47,7 +47,7 @@ from scalinglaws.engine.predict import default_by, derive_variables, law_inputs,
 from scalinglaws.engine.result import CALIBRATION_LEVELS as LEVELS
 from scalinglaws.engine.result import PRODUCT, Fit, extrapolation_distance
 from scalinglaws.errors import ScalingLawsError
-from scalinglaws.judge.holdout import split_kwargs
+from scalinglaws.judge.holdout import same_for_every_subset, split_kwargs
 
 #: Shares of the distinct scales kept for training at the calibration cuts.
 CUTS: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8)
@@ -255,8 +255,7 @@ def _local_starts(full: Fit) -> np.ndarray:
 def _batchable(sizes: list[int], kwargs: Mapping[str, Any]) -> bool:
     """Whether the nested refits can be one batched solve: more than one, options not per
     run, and at most ``MAX_BATCH_RUNS`` training runs together."""
-    w = kwargs.get("weights")
-    return len(sizes) > 1 and not kwargs.get("groups") and (w is None or isinstance(w, str)) and sum(sizes) <= MAX_BATCH_RUNS
+    return len(sizes) > 1 and same_for_every_subset(kwargs) and sum(sizes) <= MAX_BATCH_RUNS
 
 
 def _batched_refits(runs: Runs, law: Any, full: Fit, kwargs: dict[str, Any],
@@ -265,15 +264,15 @@ def _batched_refits(runs: Runs, law: Any, full: Fit, kwargs: dict[str, Any],
     good optimum finds the training runs' own optimum unless the objective has several;
     the law's whole grid would cost far more): one batched solve
     (:func:`~scalinglaws.engine.batch.fit_each`, equal to the fits one by one). None when
-    some subset cannot be fitted that way, or the law's inputs do not stack as rows (the
-    multi-power law's schedules): then :func:`_refit` fits them one by one."""
+    some subset cannot be fitted that way: then :func:`_refit` fits them one by one (laws
+    whose inputs do not stack by rows, such as schedules, ``fit_each`` fits one by one itself)."""
     masks = [fitted for *_, fitted in cuts() if fitted is not None]
     stacked = pd.concat([runs.data[m].assign(**{_KEY: j}) for j, m in enumerate(masks)], ignore_index=True)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return list(fit_each(stacked, law, by=_KEY, starts=_local_starts(full), **kwargs))
-    except (ScalingLawsError, ValueError):  # ValueError: a law whose inputs do not stack by rows (schedules)
+    except ScalingLawsError:
         return None
 
 

@@ -28,7 +28,7 @@ from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.fit import fit as fit_one
 from scalinglaws.engine.predict import default_by, predict_runs
 from scalinglaws.errors import DataError, LawError, ScalingLawsError
-from scalinglaws.judge.holdout import split_kwargs
+from scalinglaws.judge.holdout import same_for_every_subset, split_kwargs
 from scalinglaws.judge.selection import Nested, Selection
 from scalinglaws.laws import get_law
 from scalinglaws.laws.law import Law
@@ -305,8 +305,7 @@ def _law_cut_errors(runs: Runs, law: Law, trains: Mapping[int, np.ndarray],
     runs, equal to the fits one by one), or one by one when the options are per run
     (weight arrays, groups) or a cut's fit fails."""
     kwargs = options_for(law, fit_kwargs)
-    w = kwargs.get("weights")
-    if len(trains) > 1 and not kwargs.get("groups") and (w is None or isinstance(w, str)):
+    if len(trains) > 1 and same_for_every_subset(kwargs):
         stacked = pd.concat([runs.data[tr].assign(_cut=k) for k, tr in trains.items()], ignore_index=True)
         try:
             with warnings.catch_warnings():

@@ -43,6 +43,13 @@ def holdout_mask(scale: np.ndarray, frac: float = 0.2, n: int | None = None) -> 
     return mask
 
 
+def same_for_every_subset(fit_kwargs: Mapping[str, Any]) -> bool:
+    """Whether the fit options apply unchanged to any subset of the runs (no ``groups``, no
+    per-run ``weights`` array), so that fits on several subsets can be one batched solve."""
+    w = fit_kwargs.get("weights")
+    return not fit_kwargs.get("groups") and (w is None or isinstance(w, str))
+
+
 def split_kwargs(fit_kwargs: Mapping[str, Any], rows: np.ndarray) -> dict[str, Any]:
     """``fit_kwargs`` for a subset of the runs: a per-run ``weights`` array is subset too."""
     out = dict(fit_kwargs)
