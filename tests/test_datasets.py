@@ -25,6 +25,7 @@ EXPECTED = {
     "misfitting_lr_sweep": (sl.Runs, 236, {"n_params", "n_tokens", "lr", "loss"}),
     "precision_sim": (sl.Runs, 480, {"law", "n_params", "n_tokens", "precision_w", "exponent_bits", "block_size", "loss"}),
     "densing_simulated": (pd.DataFrame, 29, {"model", "release_date", "n_params", "density"}),
+    "published_base_models": (pd.DataFrame, 19, {"model", "family", "release_date", "n_params", "mmlu_5shot", "source"}),
     "ye_continual_pretraining": (pd.DataFrame, 138, {"run", "pile_share", "python_share", "valid_domain", "valid_weight", "loss"}),
     "lin_finetune_flan": (pd.DataFrame, 450, {"model", "n_params", "finetune_examples", "loss"}),
     "porian_isoflop": (sl.Runs, 88, {"n_params", "n_tokens", "flops", "loss"}),

@@ -9,7 +9,9 @@ measure a model by the size a reference family would need to match it:
    that loss to the parameter count ``N_hat`` at which the reference loss law (e.g.
    ``chinchilla``; the paper's ``a N^-alpha + b D^-beta``) reaches it with
    ``n_tokens`` of training data (1T in the paper). The density is ``N_hat / N``;
-   intervals pair the two fits' bootstrap draws.
+   intervals pair the two fits' bootstrap draws. Where the reference family's losses
+   are not public, one step does: a fit of the score directly against ``n_params``
+   (no loss fit, ``loss_fit=None``) is inverted to ``N_hat``.
 2. :func:`density_trend` fits the law ``ln rho_max = A t + B`` over release dates (t in
    days) to the envelope of the densities (the models that set a new maximum), and
    gives the doubling time ``ln 2 / A`` with a t interval on the slope. The paper
@@ -57,7 +59,8 @@ class CapabilityDensity:
         (NaN where the score lies outside the score fit's range or the loss outside the
         reference law's reach between 1e3 and 1e18 parameters).
     n_tokens : float
-        The reference models' training data at which ``N_hat`` is read (D_0).
+        The reference models' training data at which ``N_hat`` is read (D_0); NaN in
+        the one-step mode (a score fit in ``n_params``, no loss fit).
     level : float
     n_draws : int
         Paired bootstrap draws behind the intervals (0: none).
@@ -70,7 +73,8 @@ class CapabilityDensity:
 
     def __repr__(self) -> str:
         rho = self.table["density"]
-        return (f"CapabilityDensity({len(self.table)} models at D_0={self.n_tokens:.3g} tokens: density median "
+        at = f"at D_0={self.n_tokens:.3g} tokens" if math.isfinite(self.n_tokens) else "from a score fit in n_params"
+        return (f"CapabilityDensity({len(self.table)} models {at}: density median "
                 f"{np.nanmedian(rho):.3g}, range {_fmt(np.nanmin(rho), np.nanmax(rho))}; {self.n_draws} draws)")
 
     def _repr_html_(self) -> str:
@@ -79,7 +83,8 @@ class CapabilityDensity:
     def to_dict(self) -> dict[str, Any]:
         rows = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
                 for r in self.table.astype(object).to_dict(orient="records")]
-        return {"n_tokens": self.n_tokens, "level": self.level, "n_draws": self.n_draws, "table": rows}
+        n_tokens = self.n_tokens if math.isfinite(self.n_tokens) else None
+        return {"n_tokens": n_tokens, "level": self.level, "n_draws": self.n_draws, "table": rows}
 
 
 def _thetas(fit: Fit) -> np.ndarray:
@@ -115,7 +120,7 @@ def _bisect(f: Any, lo: np.ndarray, hi: np.ndarray, target: np.ndarray, iters: i
 
 
 def capability_density(
-    loss_fit: Fit,
+    loss_fit: Fit | None,
     score_fit: Fit,
     models: pd.DataFrame,
     *,
@@ -128,15 +133,20 @@ def capability_density(
 
     Parameters
     ----------
-    loss_fit : Fit
-        The reference family's loss law in ``n_params`` and ``n_tokens``.
+    loss_fit : Fit or None
+        The reference family's loss law in ``n_params`` and ``n_tokens``; ``None`` for
+        the one-step mode, where ``score_fit`` maps size to score directly.
     score_fit : Fit
         Score (accuracy) against that loss: a law of one variable, monotone over the
-        losses seen (e.g. ``accuracy_sigmoid``).
+        losses seen (e.g. ``accuracy_sigmoid``). With ``loss_fit=None``: the reference
+        family's score against size, a law of ``n_params`` alone, monotone in it (e.g.
+        ``"25 + 75 / (1 + exp(-k * (log(n_params) - m)))"`` for 4-way MMLU in percent);
+        ``N_hat`` is the size at which it reaches each model's score.
     models : DataFrame
         One row per model to measure, with columns ``score`` and ``n_params``.
     n_tokens : float
-        D_0, the reference models' data at which ``N_hat`` is read (1e12 in the paper).
+        D_0, the reference models' data at which ``N_hat`` is read (1e12 in the paper);
+        unused (and NaN in the result) in the one-step mode.
     level : float
         Interval level over paired bootstrap draws of the two fits (fit them with
         ``bootstrap=`` for intervals).
@@ -150,6 +160,8 @@ def capability_density(
         raise DataError(f"models must be a DataFrame with the columns {score!r} and {n_params!r}")
     if not (isinstance(n_tokens, (int, float)) and math.isfinite(n_tokens) and n_tokens > 0):
         raise DataError(f"n_tokens must be a positive number, got {n_tokens!r}")
+    if loss_fit is None:
+        return _one_step(score_fit, models, score, n_params, level)
     need = {"n_params", "n_tokens"}
     if set(loss_fit.law.variables) != need:
         raise LawError(f"the loss fit must be a law of n_params and n_tokens; {loss_fit.law.name!r} has {list(loss_fit.law.variables)}")
@@ -170,20 +182,38 @@ def capability_density(
     D = np.full(target.shape, float(n_tokens))
     logn = _bisect(lambda x: _evaluate(loss_fit, tl, {"n_params": np.exp(x), "n_tokens": D}),
                    np.full(target.shape, math.log(_N_RANGE[0])), np.full(target.shape, math.log(_N_RANGE[1])), loss)
-    nhat = np.exp(logn)
+    return _result(models, np.exp(logn), size, float(n_tokens), level)
+
+
+def _result(models: pd.DataFrame, nhat: np.ndarray, size: np.ndarray, n_tokens: float, level: float) -> CapabilityDensity:
+    """The table: row 0 of ``nhat`` (draws x models) is the point fit, the rest bootstrap draws."""
     out = models.copy()
     out["effective_params"] = nhat[0]
     out["density"] = nhat[0] / size
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
-    if n > 1:
+    if len(nhat) > 1:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns: unreachable scores
             lo_n, hi_n = np.nanpercentile(nhat[1:], q, axis=0)
     else:
-        lo_n = hi_n = np.full(s.size, np.nan)
+        lo_n = hi_n = np.full(size.size, np.nan)
     out["effective_lower"], out["effective_upper"] = lo_n, hi_n
     out["density_lower"], out["density_upper"] = lo_n / size, hi_n / size
-    return CapabilityDensity(table=out, n_tokens=float(n_tokens), level=level, n_draws=int(n - 1))
+    return CapabilityDensity(table=out, n_tokens=n_tokens, level=level, n_draws=len(nhat) - 1)
+
+
+def _one_step(score_fit: Fit, models: pd.DataFrame, score: str, n_params: str, level: float) -> CapabilityDensity:
+    """``N_hat``: the size at which the reference score fit (a law of ``n_params`` alone) reaches each score."""
+    if tuple(score_fit.law.variables) != ("n_params",):
+        raise LawError("with loss_fit=None the score fit must be a law of n_params alone; "
+                       f"{score_fit.law.name!r} has {list(score_fit.law.variables)}")
+    s = pd.to_numeric(models[score], errors="coerce").to_numpy(float)
+    size = pd.to_numeric(models[n_params], errors="coerce").to_numpy(float)
+    ts = _thetas(score_fit)
+    target = np.broadcast_to(s, (len(ts), s.size))
+    logn = _bisect(lambda x: _evaluate(score_fit, ts, {"n_params": np.exp(x)}),
+                   np.full(target.shape, math.log(_N_RANGE[0])), np.full(target.shape, math.log(_N_RANGE[1])), target)
+    return _result(models, np.exp(logn), size, math.nan, level)
 
 
 # --------------------------------------------------------------------------- step 2: the trend
