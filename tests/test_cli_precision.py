@@ -61,3 +61,25 @@ def test_a_fit_without_precision_says_so(tmp_path: Path, capsys: pytest.CaptureF
     capsys.readouterr()
     assert main(["plan", str(out), "--flops", "1e21", "--precision"]) == 2
     assert "has no training-precision variable" in capsys.readouterr().err
+
+
+def test_a_fit_of_kumars_constants_plans_at_7_bits_and_at_a_fixed_size(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """The fit file keeps law_options={'offsets': True}; `plan` rebuilds the same law from it."""
+    import scalinglaws as sl
+    from scalinglaws.laws.precision import KUMAR_2024
+
+    path = tmp_path / "kumar.json"
+    path.write_text(sl.Fit.from_params("kumar_precision", KUMAR_2024, law_options={"offsets": True}).to_json())
+    capsys.readouterr()
+    assert main(["plan", str(path), "--flops", "1e22", "--precision", "--precisions", "3,4,7,8,16", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plans"][0]
+    assert plan["precision"] == 7.0 and not plan["fixed_size"]
+    assert plan["options"][0]["precision"] == 3.0 and plan["options"][0]["loss"] is None  # N_eff <= 0 at 3 bits
+    assert main(["plan", str(path), "--flops", "1e22,1e25", "--precision", "--at", "n_params=8e9"]) == 0
+    text = capsys.readouterr().out
+    assert "at a fixed n_params=8e+09" in text and "parameters         8e+09" in text
+    assert main(["plan", str(path), "--critical-data", "1e9", "--at", "n_params=8e9", "--at", "precision_w=8",
+                 "--at", "precision_a=8", "--at", "precision_kv=8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --critical-data takes the model size itself") and "\n" not in err

@@ -2,7 +2,8 @@
 
 Called by :func:`scalinglaws.cli.plan.cmd_plan` when ``--precision`` or
 ``--critical-data`` is given; prints :meth:`PrecisionPlan.report` (and the critical data
-size) or JSON with ``--json``.
+size) or JSON with ``--json``. ``--at n_params=N`` with ``--precision`` fixes the model size:
+only the data and the precision are chosen along each budget (Kumar et al. Sec. 4.3.3).
 """
 
 from __future__ import annotations
@@ -32,11 +33,15 @@ def cmd_plan_precision(args: argparse.Namespace, fit: Fit, budgets: list[float])
     out: dict[str, Any] = {}
     lines: list[str] = []
     if args.precision:
-        plan_at = {k: v for k, v in at.items() if k not in _TRAINING_BITS}
-        plans = [plan_precision(fit, c, precisions=precisions, at=plan_at, level=args.level) for c in budgets]
+        plan_at = {k: v for k, v in at.items() if k not in (*_TRAINING_BITS, "n_params")}
+        plans = [plan_precision(fit, c, precisions=precisions, at=plan_at, n_params=at.get("n_params"), level=args.level)
+                 for c in budgets]
         out["plans"] = [p.to_dict() for p in plans]
         lines += [p.report() for p in plans]
     if args.critical_data is not None:
+        if "n_params" in at:
+            raise DataError("--critical-data takes the model size itself (--critical-data N); --at n_params=N fixes "
+                            "the model size of --precision only: ask them in two commands")
         cd = critical_data_size(fit, parse_number(args.critical_data, "--critical-data"), at=at, level=args.level)
         out["critical_data"] = cd.to_dict()
         lines.append(cd.report())

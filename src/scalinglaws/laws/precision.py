@@ -9,6 +9,8 @@ Three catalog laws:
     with ``P_w, P_a, P_kv`` the training precisions (bits) of weights, activations and
     KV cache. ``tied=True`` is the variant for data with one precision column:
     ``N_eff = N (1 - e^{-P/gamma})^3``.
+    ``offsets=True`` adds App. K's biases ``n_w, n_a, n_kv`` (tied: ``n``), each factor
+    becoming ``1 - e^{-(P_x/gamma_x - n_x)}`` (``N_eff = 0``, loss infinite, where one is <= 0).
 ``kumar_ptq``
     Kumar et al. (2024), Eq. 9 reduced for models trained in BF16: the Chinchilla form
     plus the post-training-quantization degradation
@@ -25,12 +27,13 @@ Three catalog laws:
     makes sense as a divisor, and its critical data size has ``d gamma`` in the numerator.
     (A blog transcription writes it as an exponent of log2 B.)
 
-:data:`SUN_2025` holds Sun et al.'s fitted constants (Table 2 of arXiv 2501.02423v1). Kumar
-et al.'s (App. K) were read only through secondary excerpts, without gamma_post and without
-the bias offsets App. K says the fits carry; in the forms here they put the compute-optimal
-precision at 3.5 bits, not the paper's 7-8, so they are not transcribed and the Kumar laws
-carry start grids only (see docs/precision.md). Nothing in the engine or the loader knows
-these laws.
+:data:`SUN_2025` holds Sun et al.'s fitted constants (Table 2 of arXiv 2501.02423v1) and
+:data:`KUMAR_2024` Kumar et al.'s training constants (App. K, Table 2 of arXiv 2411.04330).
+Kumar's hold only for ``kumar_precision(offsets=True)``: App. K says its fits carry a bias in
+every saturating exponential, ``1 - e^(-(P/gamma - n))``. With the offsets they put the
+compute-optimal precision at 7.0 bits, the paper's "7-8 bits"; read without them, in the
+main-text form, at 3.5 (docs/precision.md). ``kumar_ptq`` carries start grids only. Nothing in
+the engine or the loader knows these laws.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from scalinglaws.laws.variables import Variable
 __all__ = [
     "BLOCK_SIZE",
     "EXPONENT_BITS",
+    "KUMAR_2024",
     "MANTISSA_BITS",
     "POST_PRECISION",
     "PRECISION_A",
@@ -76,6 +80,21 @@ BLOCK_SIZE = Variable("block_size", "elements", True,
 SUN_2025: dict[str, float] = {
     "n": 69.2343, "alpha": 0.2368, "d": 68973.0621, "beta": 0.5162, "epsilon": 1.9061,
     "gamma": 11334.5197, "delta": 3.1926, "nu": 2.9543,
+}
+
+#: Kumar et al. (2024) fitted constants of ``kumar_precision(offsets=True)`` (training part of
+#: Eq. 11): App. K, Table 2 "Fitted constants and their values" of arXiv 2411.04330 (fitted on
+#: their smaller-scale, integer-type runs). App. K ties beta to alpha (following
+#: Muennighoff et al.), so ``beta`` repeats ``alpha``; Table 2's ``gamma_i, n_i`` (i: activations)
+#: are ``gamma_a, n_a`` here. The offsets ``n_*`` are App. K's biases, which it writes only
+#: loosely ("e^{x/gamma_x + n}", left/right shifts); we read them as ``1 - e^(-(P/gamma - n))``,
+#: a right shift of ``n gamma`` bits, the one sign that gives the paper's 7-8 bits (Sec. 4.3.2;
+#: a left shift gives the lowest precision tried) and fits App. L (P_a, P_kv <= 3 diverge).
+#: The PTQ constants of Table 2 (C_T, gamma_D, gamma_N, gamma, b) are left out: the text does
+#: not say where ``b`` enters the degradation term, nor give Eq. 9's C_x.
+KUMAR_2024: dict[str, float] = {
+    "A": 4.299e3, "alpha": 0.4965, "B": 1.806e4, "beta": 0.4965, "E": 2.7648,
+    "gamma_w": 2.6745, "n_w": 0.3037, "gamma_a": 2.2102, "n_a": 1.4072, "gamma_kv": 0.9578, "n_kv": 2.4185,
 }
 
 _LOG_GRID = (1e1, 1e3, 1e5)
@@ -113,25 +132,53 @@ def _gamma(name: str, what: str) -> Param:
 
 
 _KUMAR_SOURCE = ("Kumar et al. 2024, Scaling Laws for Precision (arXiv 2411.04330, ICLR 2025), Eq. 11 (training "
-                 "part); their fitted constants (App. K) are not transcribed")
+                 "part); offsets=True: with the bias offsets of App. K; fitted constants of App. K Table 2 in KUMAR_2024")
 
 
-def kumar_precision(tied: bool = False) -> Law:
+def _factor(precision: str, gamma: str, offset: str | None) -> str:
+    """``1 - e^(-P/gamma)``, or with an offset ``max(1 - e^(-(P/gamma - n)), 0)``: clipped at 0 so
+    that N_eff = 0 (loss infinite) wherever one factor would be negative, never a positive
+    product of two negative factors."""
+    if offset is None:
+        return f"(1 - exp(-{precision} / {gamma}))"
+    return f"max(1 - exp({offset} - {precision} / {gamma}), 0)"
+
+
+def _offset(name: str, what: str) -> Param:
+    return Param(name, -5.0, 10.0, grid=(0.0,),
+                 doc=f"offset of the {what}: the factor is 1 - e^(-(P/gamma - {name})), shifted right by {name} * gamma "
+                 "bits (App. K's biases); N_eff = 0 where it is <= 0")
+
+
+def kumar_precision(tied: bool = False, offsets: bool = False) -> Law:
     """Kumar et al. (2024): Chinchilla in effective parameters under low-precision training.
 
     ``tied=False``: variables ``n_params, n_tokens, precision_w, precision_a, precision_kv``.
     ``tied=True``: one training precision ``precision`` for all three, with one ``gamma``.
+    ``offsets=True``: the form App. K says the paper's fits really use, a bias inside each
+    saturating exponential: ``1 - e^(-(P_x/gamma_x - n_x))`` with parameters ``n_w, n_a,
+    n_kv`` (tied: one ``n``). A factor at or below 0 (a precision below ``n_x gamma_x``
+    bits) makes ``N_eff = 0`` and the loss infinite: the law is undefined there, as the
+    paper's runs at such precisions diverge (App. L). :data:`KUMAR_2024` holds the paper's
+    constants for this form.
     """
-    if not isinstance(tied, bool):
-        raise LawError(f"kumar_precision: tied must be True or False, got {tied!r}")
+    for name, value in (("tied", tied), ("offsets", offsets)):
+        if not isinstance(value, bool):
+            raise LawError(f"kumar_precision: {name} must be True or False, got {value!r}")
     if tied:
-        neff = "n_params * (1 - exp(-precision / gamma))**3"
+        f = _factor("precision", "gamma", "n" if offsets else None)
+        neff = f"n_params * {f}**3"
         gammas = [_gamma("gamma", "weights, activations and KV cache (tied)")]
+        if offsets:
+            gammas.append(_offset("n", "weights, activations and KV cache (tied)"))
         variables: list[str | Variable] = ["n_params", "n_tokens", "precision"]
     else:
-        neff = ("n_params * (1 - exp(-precision_w / gamma_w)) * (1 - exp(-precision_a / gamma_a))"
-                " * (1 - exp(-precision_kv / gamma_kv))")
-        gammas = [_gamma("gamma_w", "weights"), _gamma("gamma_a", "activations"), _gamma("gamma_kv", "KV cache")]
+        parts = (("w", "weights"), ("a", "activations"), ("kv", "KV cache"))
+        neff = "n_params * " + " * ".join(
+            _factor(f"precision_{x}", f"gamma_{x}", f"n_{x}" if offsets else None) for x, _ in parts)
+        gammas = [_gamma(f"gamma_{x}", what) for x, what in parts]
+        if offsets:
+            gammas += [_offset(f"n_{x}", what) for x, what in parts]
         variables = ["n_params", "n_tokens", PRECISION_W, PRECISION_A, PRECISION_KV]
     return formula_law(
         f"E + A * ({neff})**(-alpha) + B * n_tokens**(-beta)",

@@ -9,7 +9,11 @@ of the training format), which ``(N, D, P)`` gives the lowest loss. For each can
 budget line is searched over ``log N`` on a fine grid (D/N from 1e-8 to 1e8) and the
 minimum refined by a parabola through its neighbours. With ``N, D, P`` all free, a law
 whose precision enters only through ``N_eff = N f(P)`` has a ``P*`` that maximises
-``f(P)/P`` and does not depend on the budget, as Kumar et al. observe.
+``f(P)/P`` and does not depend on the budget, as Kumar et al. observe (Sec. 4.3.2). With
+the model size fixed (``n_params=``), only ``D = C / ((6/16) N P)`` and ``P`` move along
+the budget, and ``P*`` grows with compute (their Sec. 4.3.3). A candidate precision where
+the law is undefined (``N_eff <= 0`` below the offsets of ``kumar_precision(offsets=True)``)
+gets a NaN loss in the options table and is never chosen.
 
 :func:`critical_data_size` finds the data size past which more tokens raise the loss
 at a fixed model size and precision (Sun et al. 2025; also the PTQ law ``kumar_ptq``):
@@ -71,6 +75,8 @@ class PrecisionPlan:
         ``fp_quant`` ``exponent_bits, mantissa_bits``.
     law : str
     level : float
+    fixed_size : bool
+        True when the model size was given (``n_params=``), not chosen.
     """
 
     flops: float
@@ -84,6 +90,7 @@ class PrecisionPlan:
     options: pd.DataFrame = field(repr=False)
     law: str = ""
     level: float = 0.95
+    fixed_size: bool = False
 
     def __repr__(self) -> str:
         fmt = f", E{self.exponent_bits:g}M{self.mantissa_bits:g}" if self.exponent_bits is not None else ""
@@ -99,7 +106,8 @@ class PrecisionPlan:
         def line(label: str, key: str, value: float, fmt: str = ".4g") -> str:
             return report_line(label, value, self.intervals.get(key), self.level, fmt)
 
-        lines = [f"precision-optimal plan for {self.flops:.4g} FLOPs ({self.law}; C = (6/16) N D P)"]
+        size = f" at a fixed n_params={self.n_params:.4g}" if self.fixed_size else ""
+        lines = [f"precision-optimal plan for {self.flops:.4g} FLOPs{size} ({self.law}; C = (6/16) N D P)"]
         lines.append(line("precision (bits)", "precision", self.precision, "g"))
         if self.exponent_bits is not None:
             lines.append(f"  format             E{self.exponent_bits:g}M{self.mantissa_bits:g} (+1 sign bit)")
@@ -120,7 +128,7 @@ class PrecisionPlan:
             "flops": self.flops, "precision": self.precision, "n_params": _j(self.n_params),
             "n_tokens": _j(self.n_tokens), "loss": _j(self.loss), "exponent_bits": self.exponent_bits,
             "mantissa_bits": self.mantissa_bits, "intervals": {k: _pair(v) for k, v in self.intervals.items()},
-            "law": self.law, "level": self.level,
+            "law": self.law, "level": self.level, "fixed_size": self.fixed_size,
             "options": [{k: (_j(v) if isinstance(v, float) else v) for k, v in row.items()}
                         for row in self.options.to_dict(orient="records")],
         }
@@ -136,6 +144,7 @@ def plan_precision(
     *,
     precisions: Sequence[float] | None = None,
     at: Mapping[str, Any] | None = None,
+    n_params: float | None = None,
     level: float = 0.95,
 ) -> PrecisionPlan:
     """The training precision, model size and data that minimise loss for ``flops`` FLOPs.
@@ -153,12 +162,17 @@ def plan_precision(
         Candidate precisions in bits (default the integers 3 to 16).
     at : mapping, optional
         Values of the law's other variables (``block_size`` for ``fp_quant``).
+    n_params : float, optional
+        Fix the model size: only the data ``D = C / ((6/16) N P)`` and the precision are
+        chosen (Kumar et al. Sec. 4.3.3, a model family of given sizes). Default: N free.
     level : float
         Interval level.
 
     Returns
     -------
     PrecisionPlan
+        Candidates where the law gives no finite loss (an undefined region, or no optimum
+        inside D/N from 1e-8 to 1e8) have NaN ``n_params, n_tokens, loss`` and are never chosen.
     """
     if isinstance(flops, bool) or not isinstance(flops, (int, float)) or not math.isfinite(flops) or flops <= 0:
         raise DataError(f"flops must be a positive number, got {flops!r}")
@@ -174,6 +188,12 @@ def plan_precision(
     cands = np.arange(3.0, 17.0) if precisions is None else np.asarray(precisions, dtype=float).ravel()
     if not cands.size or not np.all(np.isfinite(cands)) or np.any(cands < (3 if floating else 1)):
         raise DataError(f"precisions must be bits >= {3 if floating else 1}, got {precisions!r}")
+    if at and ("n_params" in at or "n_tokens" in at):
+        raise DataError("plan_precision chooses n_params and n_tokens itself: fix the model size with n_params=N "
+                        "(CLI: --at n_params=N), not in at=")
+    if n_params is not None and (isinstance(n_params, bool) or not isinstance(n_params, (int, float))
+                                 or not math.isfinite(n_params) or n_params <= 0):
+        raise DataError(f"n_params must be a positive number, got {n_params!r}")
     fixed = _others(fit, at, ["n_params", "n_tokens", *integer, *(_FP_BITS if floating else ())])
     if floating and np.any(cands != np.round(cands)):
         raise DataError(f"floating-point precisions are whole bits (1 sign + exponent + mantissa), got {precisions!r}")
@@ -182,20 +202,30 @@ def plan_precision(
     for bits in dict.fromkeys(float(b) for b in cands):
         splits = ([{"exponent_bits": float(e), "mantissa_bits": bits - 1 - e} for e in range(1, int(bits))] if floating
                   else [dict.fromkeys(integer, bits)])
-        n0 = math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits))
-        logn = np.linspace(math.log(n0) - 9.2, math.log(n0) + 9.2, _GRID)  # D/N from 1e8 to 1e-8
+        if n_params is None:
+            n0 = math.sqrt(flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits))
+            logn = np.linspace(math.log(n0) - 9.2, math.log(n0) + 9.2, _GRID)  # D/N from 1e8 to 1e-8
+        else:
+            logn = np.array([math.log(n_params)])
         found = []
         for values in splits:
             X = {"n_params": np.exp(logn), "n_tokens": flops / (FLOPS_PER_PARAM_TOKEN_BIT * bits * np.exp(logn)),
-                 **{k: np.full(_GRID, v) for k, v in {**values, **fixed}.items()}}
+                 **{k: np.full(logn.size, v) for k, v in {**values, **fixed}.items()}}
             with np.errstate(all="ignore"):
-                y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float), (len(P[law.param_names[0]]), _GRID))
-            found.append(_refine(logn, y))
+                y = np.broadcast_to(np.asarray(law.function(X, P), dtype=float),
+                                    (len(P[law.param_names[0]]), logn.size))
+            if n_params is None:
+                found.append(_refine(logn, y))
+            else:  # nothing to search: the loss at (N, D) itself, NaN where the law is undefined
+                ok_y = np.isfinite(y[:, 0])
+                found.append((np.where(ok_y, logn[0], np.nan), np.where(ok_y, y[:, 0], np.nan)))
         losses = np.stack([f[1] for f in found])  # (splits, S): per refit, its own best split
         pick = np.argmin(np.where(np.isfinite(losses), losses, np.inf), axis=0)
         s_idx = np.arange(losses.shape[1])
         best_loss = np.where(np.isfinite(losses).any(axis=0), losses[pick, s_idx], np.nan)
         best_n = np.exp(np.stack([f[0] for f in found])[pick, s_idx])
+        if n_params is not None:  # exactly the size given, not exp(log(N))
+            best_n = np.where(np.isfinite(best_n), float(n_params), np.nan)
         loss_by_bits.append(best_loss)
         n_by_bits.append(best_n)
         row = {"precision": bits, "n_params": float(best_n[0]),
@@ -209,7 +239,8 @@ def plan_precision(
     N = np.stack(n_by_bits)
     bits_arr = np.array([r["precision"] for r in table])
     if not np.isfinite(L[:, 0]).any():
-        raise DataError(f"no optimum inside D/N from 1e-8 to 1e8 at {flops:.4g} FLOPs for any precision: "
+        where = "inside D/N from 1e-8 to 1e8" if n_params is None else f"at n_params={n_params:.4g}"
+        raise DataError(f"no finite loss {where} at {flops:.4g} FLOPs for any precision: "
                         "is the fit sensible (see fit.problems)?")
     choice = np.argmin(np.where(np.isfinite(L), L, np.inf), axis=0)
     ok = np.isfinite(L).any(axis=0)
@@ -231,5 +262,5 @@ def plan_precision(
     return PrecisionPlan(
         flops=float(flops), precision=float(bits_arr[b0]), n_params=best["n_params"], n_tokens=best["n_tokens"],
         loss=best["loss"], exponent_bits=best.get("exponent_bits"), mantissa_bits=best.get("mantissa_bits"),
-        intervals=intervals, options=options, law=law.name, level=level,
+        intervals=intervals, options=options, law=law.name, level=level, fixed_size=n_params is not None,
     )
