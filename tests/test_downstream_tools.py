@@ -184,7 +184,6 @@ def test_monkeys_five_cheap_samples_beat_one_frontier_sample(monkeys_fit: sl.Fit
     assert 1 < gpt4o < sonnet <= 5
 
 
-@pytest.mark.golden
 @pytest.mark.filterwarnings("ignore:beyond the fitted range")
 def test_pass_until_predicts_a_2_4b_pass_rate_from_models_under_1b() -> None:
     """Hu et al. (2024, arXiv 2310.03262), abstract: with PassUntil the code-generation
