@@ -148,7 +148,8 @@ CASES["multi_power"] = (
 _W, _L, _T = (a.ravel() for a in np.meshgrid([256.0, 768.0, 2048.0, 4096.0], [4.0, 12.0, 32.0, 64.0], [2e10, 1e11, 3e11]))
 CASES["shape"] = (dict(__import__("scalinglaws.laws.shape", fromlist=["x"]).GEMSTONES_CONSTANTS), {"d_model": _W, "n_layer": _L, "n_params": 12 * _L * _W**2 + 1e5 * _W, "n_tokens": _T}, ())
 # Precision laws (laws/precision.py): Chinchilla's published E, A, alpha, B, beta; the precision constants
-# (gammas, C_T, delta, nu) are chosen for the test, not transcribed (LAWS.md 13.2-13.3: [U]).
+# (gammas, C_T, delta, nu) are chosen for the test (LAWS.md 13.2-13.3: [U]); the papers' own constants,
+# SUN_2025 and KUMAR_2024 (offsets=True), are checked against printed optima in tests/test_precision.py.
 _PATTERNS = np.array([(16, 16, 16), (3, 16, 16), (5, 16, 16), (8, 16, 16), (16, 3, 16), (16, 5, 16), (16, 16, 2),
                       (16, 16, 4)], dtype=float).repeat(len(NN), axis=0)
 _FORMATS = np.array([(4, 3, 128), (5, 2, 128), (2, 1, 32), (3, 2, 512), (1, 4, 64), (4, 3, 4096), (2, 3, 16),
