@@ -21,8 +21,12 @@ import pandas as pd
 from scalinglaws.data.runs import Runs
 from scalinglaws.engine.diagnose import diagnose
 from scalinglaws.engine.options import UNSET, Bootstrap, Objective, Starts
-from scalinglaws.engine.prepare import Prepared, Seed, prepare
-from scalinglaws.engine.prepare import _starts  # noqa: F401  (re-exported: engine.batch reads engine.fit._starts)
+from scalinglaws.engine.prepare import (
+    Prepared,
+    Seed,
+    _starts,  # noqa: F401  (re-exported: engine.batch reads engine.fit._starts)
+    prepare,
+)
 from scalinglaws.engine.result import Diagnostics, Fit
 from scalinglaws.engine.solver import (
     CONVERGED,
