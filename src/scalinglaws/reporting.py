@@ -2,14 +2,15 @@
 gathered in one :class:`Review` value; and the HTML report that draws it.
 
 This module orchestrates (it fits, validates and plans); :mod:`scalinglaws.render`
-only draws the :class:`Review` it returns.
+only draws the :class:`Review` it returns. The :class:`Review` class itself lives in
+:mod:`scalinglaws.render.review` (so that render names it without importing this
+module) and is importable from here.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,6 @@ from scalinglaws.engine.result import Fit
 from scalinglaws.errors import LawError, ScalingLawsError, ScalingLawsWarning
 from scalinglaws.io import atomic_write_text
 from scalinglaws.judge.auto import fit as fit_law
-from scalinglaws.judge.sensitivity import Sensitivity
 from scalinglaws.judge.sensitivity import sensitivity as sensitivity_of
 from scalinglaws.judge.validate import Validation
 from scalinglaws.judge.validate import validate as validate_law
@@ -29,46 +29,8 @@ from scalinglaws.laws.law import Law
 from scalinglaws.plan.isoflop import IsoFlop, isoflop
 from scalinglaws.plan.optimal import compute_optimal
 from scalinglaws.render.report import render_report
+from scalinglaws.render.review import Review
 from scalinglaws.render.summary import target
-
-
-@dataclass(frozen=True)
-class Review:
-    """What a report shows: runs, the fit, the extrapolation test, plans, and every
-    warning raised while making them.
-
-    Attributes
-    ----------
-    runs : Runs
-    fit : Fit
-    validation : Validation or None
-    level : float
-        Level of every interval.
-    plans : tuple of (flops, Plan or str)
-        Compute-optimal plans; a string says why a budget could not be planned.
-    sensitivity : Sensitivity or None
-        How far the prediction at the summary's target (the first compute-optimal plan's
-        run, else 10 times the largest value of each variable) moves under other fitting
-        choices (Li et al. 2025).
-    isoflop : IsoFlop or None
-        The IsoFLOP analysis of the runs (:func:`scalinglaws.isoflop`, no bootstrap),
-        made when the law is in ``n_params`` and ``n_tokens`` and the runs allow one.
-    notes : tuple of str
-        Steps that were not run, and why.
-    warnings : tuple of str
-        The main fit's diagnostics and the warnings raised while making it, without
-        duplicates (the validation's own warnings are ``validation.warnings``).
-    """
-
-    runs: Runs
-    fit: Fit
-    validation: Validation | None = None
-    level: float = 0.9
-    plans: tuple[tuple[float, Any], ...] = ()
-    sensitivity: Sensitivity | None = None
-    notes: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = field(default=())
-    isoflop: IsoFlop | None = None
 
 
 def review(

@@ -1,11 +1,17 @@
-"""The result of a fit: immutable, printable, serialisable, and able to predict."""
+"""The result of a fit: immutable, printable, serialisable, and able to predict.
+
+:class:`Fit` lives here; its pieces live in sibling modules and are importable from here
+too: :class:`~scalinglaws.engine.records.Diagnostics`, ``check_level``, ``finite_or_none``
+and ``jsonable`` (:mod:`scalinglaws.engine.records`); the calibrated predictive interval
+and ``extrapolation_distance`` (:mod:`scalinglaws.engine.extrapolation`); the text and
+HTML reports (:mod:`scalinglaws.engine.fit_text`).
+"""
 
 from __future__ import annotations
 
-import warnings
-
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -13,92 +19,35 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.engine.extrapolation import (
+    CALIBRATION_LEVELS,
+    PRODUCT,
+    extrapolation_distance,
+    predictive_halfwidth,
+    predictive_note,
+)
+from scalinglaws.engine.fit_text import fit_html, fit_report
+from scalinglaws.engine.records import (
+    Diagnostics,
+    check_level,
+    finite_or_none,
+    jsonable,
+)
 from scalinglaws.engine.trust import check_range, fit_problems
 from scalinglaws.errors import FitError, LawError
 from scalinglaws.laws.law import Law
 
-
-@dataclass(frozen=True)
-class Diagnostics:
-    """What the optimiser saw: convergence, bounds, identifiability, agreement of starts.
-
-    Attributes
-    ----------
-    converged : bool
-        The best start met the convergence test.
-    iterations : int
-        Iterations the best start took.
-    n_starts, n_refined, n_failed_starts : int
-        Starts tried, starts carried to convergence, starts with no finite objective.
-    at_bounds : tuple of str
-        Parameters that ended on one of their bounds.
-    condition_number : float
-        Of the scaled curvature matrix at the optimum; above ~1e8 some combination of
-        parameters is not determined by the data.
-    poorly_identified : tuple of str
-        Parameters taking part in the least determined direction.
-    start_spread : dict
-        Per parameter, the largest relative distance from the optimum among the starts
-        that reached an objective within 0.01 % of the best.
-    n_near_best : int
-        How many refined starts reached that objective.
-    bootstrap_failed : int
-        Bootstrap refits that did not converge (left out of the intervals).
-    warnings : tuple of str
-        Plain-language statements of the problems above.
-    """
-
-    converged: bool
-    iterations: int
-    n_starts: int
-    n_refined: int
-    n_failed_starts: int
-    at_bounds: tuple[str, ...]
-    condition_number: float
-    poorly_identified: tuple[str, ...]
-    start_spread: Mapping[str, float]
-    n_near_best: int
-    bootstrap_failed: int = 0
-    warnings: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "converged": self.converged,
-            "iterations": self.iterations,
-            "n_starts": self.n_starts,
-            "n_refined": self.n_refined,
-            "n_failed_starts": self.n_failed_starts,
-            "at_bounds": list(self.at_bounds),
-            "condition_number": finite_or_none(self.condition_number),
-            "poorly_identified": list(self.poorly_identified),
-            "start_spread": dict(self.start_spread),
-            "n_near_best": self.n_near_best,
-            "bootstrap_failed": self.bootstrap_failed,
-            "warnings": list(self.warnings),
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Diagnostics:
-        return cls(
-            converged=bool(d["converged"]),
-            iterations=int(d["iterations"]),
-            n_starts=int(d["n_starts"]),
-            n_refined=int(d["n_refined"]),
-            n_failed_starts=int(d["n_failed_starts"]),
-            at_bounds=tuple(d["at_bounds"]),
-            condition_number=float(d["condition_number"]) if d["condition_number"] is not None else math.inf,
-            poorly_identified=tuple(d["poorly_identified"]),
-            start_spread=dict(d["start_spread"]),
-            n_near_best=int(d["n_near_best"]),
-            bootstrap_failed=int(d.get("bootstrap_failed", 0)),
-            warnings=tuple(d.get("warnings", ())),
-        )
-
-
-def finite_or_none(x: float | None) -> float | None:
-    """``float(x)``, or None for a missing or non-finite number (JSON has no NaN)."""
-    return float(x) if x is not None and math.isfinite(x) else None
-
+__all__ = [
+    "CALIBRATION_LEVELS",
+    "PRODUCT",
+    "Diagnostics",
+    "Fit",
+    "check_level",
+    "extrapolation_distance",
+    "finite_or_none",
+    "flat_len",
+    "jsonable",
+]
 
 @dataclass(frozen=True)
 class Fit:
@@ -266,89 +215,17 @@ class Fit:
     @property
     def predictive_note(self) -> str:
         """How :meth:`predict_interval` builds its default (predictive) interval for this fit."""
-        cal = self.options.get("calibration")
-        if not cal:
-            return "noise only (residual scatter, Student-t): this fit carries no extrapolation calibration"
-        how = (f"conformal quantiles of {cal['n_scores']} nested extrapolation errors" if cal.get("quantiles")
-               else "Student-t quantiles")
-        return (f"noise {cal['noise']:.3g} (log) plus extrapolation error growing {cal['growth']:.3g} per decade "
-                f"beyond the data, {how}" + (f"; {cal['note']}" if cal.get("note") else "")
-                + ("; with the bootstrap band" if self.draws is not None and not cal.get("quantiles") else ""))
+        return predictive_note(self)
 
     def _predictive_halfwidth(self, level: float, variables: Mapping[str, Any]) -> np.ndarray:
         """Half-width, in log units, of the noise-plus-extrapolation part of the interval."""
-        from scipy import stats  # imported here: scipy.stats costs half a second at start-up
-
-        cal = self.options.get("calibration") or {}
-        noise = cal.get("noise")
-        if noise is None or not np.isfinite(noise):
-            noise = 0.0
-        growth = float(cal.get("growth") or 0.0)
-        d = extrapolation_distance(dict(cal.get("top") or {}), variables)
-        sd = np.sqrt(float(noise) ** 2 + (growth * d) ** 2)
-        q = cal.get("quantiles")
-        if q:
-            levels = np.asarray(CALIBRATION_LEVELS)
-            z = float(np.interp(level, levels, np.asarray(q, dtype=float)))
-            if level > levels[-1]:
-                z = float(q[-1]) * float(stats.norm.ppf((1 + level) / 2) / stats.norm.ppf((1 + levels[-1]) / 2))
-        else:
-            z = float(stats.t.ppf((1 + level) / 2, max(int(cal.get("dof") or 1), 1)))
-        return np.asarray(z * sd)
+        return predictive_halfwidth(self, level, variables)
 
     # ---------------------------------------------------------------- display
 
     def report(self, level: float = 0.95) -> str:
         """A plain-text report: parameters, intervals, objective and diagnostics."""
-        problems = self.problems
-        lines = [f"NOT OK: {'; '.join(problems)}. Do not use these parameters as they are."] if problems else []
-        lines.append(f"Fit of {self.law.name} to {self.n_runs} runs")
-        if self.law.formula:
-            lines.append(f"  law: {self.law.formula}")
-        opts = self.options
-        if opts:
-            lines.append(
-                f"  objective: {opts.get('loss', '?')}"
-                + (f"(delta={opts.get('delta'):g})" if opts.get("loss") == "huber" else "")
-                + f" on {opts.get('space', '?')} residuals, summed = {self.objective:.10g}"
-            )
-        have_ci = self.draws is not None and np.isfinite(self.draws).all(axis=1).sum() >= 2
-        ci = self.intervals(level) if have_ci else {}
-        width = max(len(n) for n in self.params)
-        header = f"  {'parameter':<{width}}  {'value':>12}"
-        if ci:
-            header += f"  {int(level * 100)}% interval"
-        lines.append(header)
-        for name, value in self.params.items():
-            row = f"  {name:<{width}}  {value:>12.6g}"
-            if name in ci:
-                row += f"  ({ci[name][0]:.6g}, {ci[name][1]:.6g})"
-            if name in self.fixed:
-                row += "  fixed" + (f" ({self.fixed_source})" if self.fixed_source else "")
-            lines.append(row)
-        auto = self.options.get("auto") if isinstance(self.options, Mapping) else None
-        if auto:
-            scores = ", ".join(
-                f"{row['candidate']} {row['score']:.4g}" if row.get("score") is not None else f"{row['candidate']} -"
-                for row in auto.get("table", [])
-            )
-            lines.append(
-                f"  chosen automatically by nested extrapolation tests along {auto.get('by')} "
-                f"(mean held-out log RMSE: {scores})"
-            )
-            if auto.get("note"):
-                lines.append(f"  note: {auto['note']}")
-        d = self.diagnostics
-        lines.append(
-            f"  converged: {'yes' if d.converged else 'NO'} ({d.iterations} iterations; "
-            f"{d.n_starts} starts, {d.n_refined} refined, {d.n_near_best} reached the best objective)"
-        )
-        lines.append(f"  condition number: {d.condition_number:.3g}")
-        if self.draws is not None:
-            lines.append(f"  bootstrap: {len(self.draws)} resamples, {d.bootstrap_failed} failed")
-        for w in d.warnings:
-            lines.append(f"  warning: {w}")
-        return "\n".join(lines)
+        return fit_report(self, level)
 
     def __str__(self) -> str:
         return self.report()
@@ -361,25 +238,7 @@ class Fit:
 
     def _repr_html_(self, level: float = 0.9) -> str:
         """The fit as a notebook shows it: verdict, law, parameters with intervals, diagnostics."""
-        import html
-
-        e = html.escape
-        have = self.draws is not None and np.isfinite(self.draws).all(axis=1).sum() >= 2
-        ci = self.intervals(level) if have else {}
-        rows = "".join(
-            f"<tr><td>{e(n)}</td><td>{v:.6g}</td><td>{f'{ci[n][0]:.4g} – {ci[n][1]:.4g}' if n in ci else ''}</td>"
-            f"<td>{'fixed' if n in self.fixed else ''}</td></tr>" for n, v in self.params.items())
-        head = f"<th>{level:.0%} interval</th>" if ci else "<th></th>"
-        trust = (f'<p style="color:#b34700"><b>NOT OK:</b> {e("; ".join(self.problems))}</p>' if self.problems
-                 else '<p style="color:#00785a"><b>OK:</b> converged, every parameter identified</p>')
-        formula = f" <code>{e(self.law.formula)}</code>" if self.law.formula else ""
-        d = self.diagnostics
-        boot = f"{len(self.draws)} bootstrap refits" if self.draws is not None else "no bootstrap"
-        warn = "".join(f"<li>{e(w)}</li>" for w in d.warnings)
-        return (f"<div><b>Fit of {e(self.law.name)}</b>{formula} to {self.n_runs} runs{trust}"
-                f"<table><thead><tr><th>parameter</th><th>value</th>{head}<th></th></tr></thead><tbody>{rows}"
-                f"</tbody></table><p>objective {self.objective:.6g}; {d.iterations} iterations; condition number "
-                f"{d.condition_number:.3g}; {boot}</p>" + (f"<ul>{warn}</ul>" if warn else "") + "</div>")
+        return fit_html(self, level)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict holding everything needed to rebuild the fit."""
@@ -509,37 +368,6 @@ class Fit:
         return cls.from_dict(d, law=law)
 
 
-#: Levels at which a calibration stores its conformal quantiles (interpolated between).
-CALIBRATION_LEVELS: tuple[float, ...] = tuple(round(x, 3) for x in np.arange(0.5, 0.995, 0.01)) + (0.995,)
-
-
-#: Key of the training range's largest product of all positive variables (e.g. N * D).
-PRODUCT = "*"
-
-
-def extrapolation_distance(top: Mapping[str, float], variables: Mapping[str, Any]) -> np.ndarray:
-    """Decades beyond the training data: the largest ``log10(value / largest training
-    value)`` over the variables in ``top``, and over their product (``top["*"]``: the
-    largest training product, so that N and D each in range but N * D beyond, i.e. more
-    compute, counts as beyond); 0 inside the data."""
-    d: Any = 0.0
-    total: Any = 0.0
-    complete = True
-    for v, hi in top.items():
-        if v == PRODUCT:
-            continue
-        if v not in variables or not (hi and hi > 0):
-            complete = False
-            continue
-        with np.errstate(all="ignore"):
-            x = np.asarray(variables[v], dtype=float)
-            lx = np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), -np.inf)
-        d = np.maximum(d, lx - math.log10(hi))
-        total = total + lx
-    if complete and top.get(PRODUCT) and len(top) > 2:
-        d = np.maximum(d, total - float(top[PRODUCT]))
-    return np.maximum(np.nan_to_num(np.asarray(d, dtype=float), neginf=0.0), 0.0)
-
 
 def flat_len(flat: Mapping[str, np.ndarray]) -> int:
     return max((v.size for v in flat.values()), default=1)
@@ -550,28 +378,3 @@ def _rename(fit: Fit, variables: Mapping[str, Any]) -> dict[str, Any]:
     mapping = dict(fit.options.get("variables") or {})
     inverse = {col: var for var, col in mapping.items()}
     return {inverse.get(k, k): v for k, v in variables.items()}
-
-
-def check_level(level: float) -> float:
-    """``level`` as a float strictly between 0 and 1, or a FitError."""
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise FitError(f"level must lie strictly between 0 and 1, got {level!r}")
-    return float(level)
-
-
-def jsonable(x: Any) -> Any:
-    """A JSON-ready copy: mappings and sequences recursed, numpy scalars and arrays made
-    plain, non-finite floats None."""
-    if isinstance(x, Mapping):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (np.floating, float)):
-        return finite_or_none(float(x))
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    return x

@@ -12,14 +12,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from scalinglaws.engine.records import FitLike
 from scalinglaws.errors import DataError, LawError, ScalingLawsWarning
-
-if TYPE_CHECKING:
-    from scalinglaws.engine.result import Fit
 
 #: Above this condition number the scaled curvature matrix is singular in double precision.
 SINGULAR_CONDITION = 1e14
@@ -27,7 +25,7 @@ SINGULAR_CONDITION = 1e14
 COMPUTE_KEY = "compute_6nd"
 
 
-def fit_problems(fit: Fit) -> tuple[str, ...]:
+def fit_problems(fit: FitLike) -> tuple[str, ...]:
     """Why ``fit`` should not be used as it is; empty when nothing is wrong.
 
     A bound at zero is physical (a floor or a coefficient of zero is a meaningful
@@ -73,7 +71,7 @@ def _factor(value: float, lo: float, hi: float) -> str | None:
     return None
 
 
-def check_range(fit: Fit, variables: Mapping[str, Any], stacklevel: int = 3) -> None:
+def check_range(fit: FitLike, variables: Mapping[str, Any], stacklevel: int = 3) -> None:
     """Refuse non-positive sizes; warn when ``variables`` lie beyond the fitted runs.
 
     ``variables`` are keyed by the law's variable names. Fits saved before ranges were
@@ -121,7 +119,7 @@ def _beyond(label: str, v: np.ndarray, span: Any) -> str | None:
     return f"{label} {bottom}" if bottom else None
 
 
-def check_budget(fit: Fit, flops: float, stacklevel: int = 3) -> None:
+def check_budget(fit: FitLike, flops: float, stacklevel: int = 3) -> None:
     """Warn, with the factor, when a compute budget lies beyond the fitted runs' compute."""
     ranges: Mapping[str, Any] = fit.options.get("ranges") or {}
     span = ranges.get(COMPUTE_KEY) or ranges.get("flops")

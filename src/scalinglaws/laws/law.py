@@ -9,166 +9,35 @@ engine passes parameters of shape ``(n_starts, 1)`` and variables of shape
 Laws written as formula strings also carry their exact symbolic Jacobian
 (``value_and_grad``); laws given as Python functions are differentiated numerically by
 the engine. The engine never looks at a law's name.
+
+The :class:`Law` class itself (with the type aliases of its functions) lives in
+:mod:`scalinglaws.laws.base`, together with the laws derived from one; it is importable
+from here.
 """
 
 from __future__ import annotations
 
 import inspect
-import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from scalinglaws.laws import starts as _starts
 from scalinglaws.errors import LawError
 from scalinglaws.laws import formula as _formula
-from scalinglaws.laws.derived import _slug as _slug  # re-exported: plan.data_mix imported it from here
-from scalinglaws.laws.derived import fixed_law, grouped_law
-from scalinglaws.laws.params import Param, default_start, describe_param
+from scalinglaws.laws import starts as _starts
+
+# re-exported: importable from here as before (plan.data_mix imported _slug from here)
+from scalinglaws.laws.base import (  # noqa: F401
+    Function,
+    GridFunction,
+    Law,
+    Optimum,
+    ValueAndGrad,
+    _slug,
+)
+from scalinglaws.laws.params import Param
 from scalinglaws.laws.variables import VOCABULARY, Variable, declare
 
-Function = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
-ValueAndGrad = Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[Any, list[Any]]]
-#: ``grid_fn(variables, y)`` returns start values for some parameters, chosen from the data.
-GridFunction = Callable[[Mapping[str, Any], Any], Mapping[str, Sequence[float]]]
-#: ``optimum(params, flops)``: the loss-minimising model size under ``flops = 6 N D``,
-#: for parameter arrays of shape (S,) and budgets of shape (S,); a law's closed form.
-Optimum = Callable[[Mapping[str, Any], Any], Any]
-
 __all__ = ["Law", "Optimum", "Param", "Variable", "formula_law", "function_law"]
-
-
-@dataclass(frozen=True)
-class Law:
-    """A scaling law: variables, parameters and one vectorised function.
-
-    ``variables`` names the variables in order; ``variable_info`` declares each one
-    (unit, whether it must be positive, how to derive it), filled from the vocabulary
-    (:data:`~scalinglaws.laws.variables.VOCABULARY`) for names the law does not declare
-    itself. ``optimum`` is the law's closed-form compute-optimal model size, when it has
-    one (see :data:`Optimum`); the planner uses it instead of solving numerically.
-
-    Examples
-    --------
-    >>> law = formula_law("E + A * x**-alpha", name="power")
-    >>> law.variables, law.param_names
-    (('x',), ('E', 'A', 'alpha'))
-    >>> float(law({"E": 1.0, "A": 2.0, "alpha": 1.0}, x=4.0))
-    1.5
-    """
-
-    name: str
-    variables: tuple[str, ...]
-    params: tuple[Param, ...]
-    function: Function
-    formula: str = ""
-    source: str = ""
-    description: str = ""
-    value_and_grad: ValueAndGrad | None = field(default=None, repr=False, compare=False)
-    spec: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
-    categorical: tuple[str, ...] = ()
-    grid_fn: GridFunction | None = field(default=None, repr=False, compare=False)
-    start_map: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
-    target: str = "loss"
-    variable_info: tuple[Variable, ...] = field(default=(), repr=False, compare=False)
-    optimum: Optimum | None = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        given = {v.name: v for v in declare(self.variable_info)}
-        extra = sorted(set(given) - set(self.variables))
-        if extra:
-            raise LawError(f"law {self.name!r} declares {extra}, which are not among its variables {list(self.variables)}")
-        object.__setattr__(self, "variable_info", declare(given.get(n, n) for n in self.variables))
-
-    def variable(self, name: str) -> Variable:
-        """The declaration of one variable."""
-        for v in self.variable_info:
-            if v.name == name:
-                return v
-        raise LawError(f"law {self.name!r} has no variable {name!r}; its variables are {list(self.variables)}")
-
-    @property
-    def positive_variables(self) -> tuple[str, ...]:
-        """The variables whose values must be > 0."""
-        return tuple(v.name for v in self.variable_info if v.positive)
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        return tuple(p.name for p in self.params)
-
-    def param(self, name: str) -> Param:
-        for p in self.params:
-            if p.name == name:
-                return p
-        raise LawError(f"law {self.name!r} has no parameter {name!r}; it has {list(self.param_names)}")
-
-    def __call__(self, params: Mapping[str, Any], /, **variables: Any) -> np.ndarray:
-        """Evaluate the law at ``params`` (a dict) on the given variables."""
-        missing = [v for v in self.variables if v not in variables]
-        if missing:
-            raise LawError(f"law {self.name!r} needs the variables {list(self.variables)}; missing {missing}")
-        unknown = [v for v in variables if v not in self.variables]
-        if unknown:
-            raise LawError(f"law {self.name!r} has no variable {unknown[0]!r}; its variables are {list(self.variables)}")
-        missing_p = [p for p in self.param_names if p not in params]
-        if missing_p:
-            raise LawError(f"law {self.name!r}: missing parameters {missing_p}")
-        X = {k: (np.asarray(v) if k in self.categorical else np.asarray(v, dtype=float)) for k, v in variables.items()}
-        P = {k: np.asarray(params[k], dtype=float) for k in self.param_names}
-        with np.errstate(all="ignore"):
-            return np.asarray(self.function(X, P), dtype=float)
-
-    def start_grid(self, variables: Mapping[str, Any] | None = None, y: Any = None) -> np.ndarray:
-        """The default starts, shape (n_starts, n_params), natural units.
-
-        The Cartesian product of each parameter's grid. Grids the law computes from
-        the data (``grid_fn``) replace the fixed ones when ``variables`` and ``y`` are
-        given. Parameters that copy another's grid (``start_map``: the per-group
-        copies of a grouped law) start equal to it instead of multiplying the grid.
-        """
-        dynamic = dict(self.grid_fn(variables, y)) if (self.grid_fn and variables is not None) else {}
-        sources = [self.start_map.get(p.name, p.name) for p in self.params]
-        axes: dict[str, tuple[float, ...]] = {}
-        for p, src in zip(self.params, sources):
-            if src not in axes:
-                values = dynamic.get(src) or p.grid or (default_start(p),)
-                lo, hi = p.lower, p.upper
-                clipped = tuple(sorted({min(max(float(v), lo), hi) for v in values}))
-                if p.log:
-                    clipped = tuple(v for v in clipped if v > 0) or (default_start(p),)
-                axes[src] = clipped
-        names = list(axes)
-        combos = np.array(list(itertools.product(*(axes[n] for n in names))), dtype=float)
-        col = {n: i for i, n in enumerate(names)}
-        return combos[:, [col[s] for s in sources]].reshape(-1, len(self.params))
-
-    def describe(self) -> str:
-        lines = [f"{self.name}: {self.formula or '(Python function)'}"]
-        if self.description:
-            lines.append(f"  {self.description}")
-        shown = [f"{v.name} ({v.unit})" if v.unit else v.name for v in self.variable_info]
-        lines.append(f"  variables: {', '.join(shown)}; predicts: {self.target}")
-        lines.append("  parameters: " + ", ".join(describe_param(p) for p in self.params))
-        if self.source:
-            lines.append(f"  source: {self.source}")
-        return "\n".join(lines)
-
-    # ----------------------------------------------------------------- derived laws
-
-    def with_fixed(self, fixed: Mapping[str, float]) -> Law:
-        """The same law with some parameters pinned to constants (:func:`scalinglaws.laws.derived.fixed_law`)."""
-        return fixed_law(self, fixed)
-
-    def grouped(self, column: str, groups: Sequence[Any], shared: Iterable[str]) -> Law:
-        """One law per group of runs, with the ``shared`` parameters common to all groups.
-
-        The grouped law has a categorical variable ``column`` and parameters
-        ``"A_g"`` for each unshared ``A`` and group ``g`` (the label made a name: other
-        characters become ``_``). Built by :func:`scalinglaws.laws.derived.grouped_law`.
-        """
-        return grouped_law(self, column, groups, shared)
 
 
 # --------------------------------------------------------------------------- builders

@@ -14,7 +14,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -22,14 +22,12 @@ from scalinglaws._version import __version__
 from scalinglaws.data.runs import Runs
 from scalinglaws.engine.result import Fit
 from scalinglaws.errors import ScalingLawsError
+from scalinglaws.render.review import Review
 from scalinglaws.render.style import axis_label
 from scalinglaws.render.summary import summary_html, target, verdict
 from scalinglaws.render.tables import fmt as _fmt
 from scalinglaws.render.tables import heldout_table, plan_table, plan_warnings, quantity
 from scalinglaws.render.tables import table as _table
-
-if TYPE_CHECKING:  # types only: render never imports the code that fits
-    from scalinglaws.reporting import Review
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1b1b1b;background:#fff;line-height:1.45}

@@ -13,15 +13,13 @@ import html
 import math
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from scalinglaws.errors import ScalingLawsError
+from scalinglaws.render.review import Review
 from scalinglaws.render.tables import params_inline, quantity
-
-if TYPE_CHECKING:
-    from scalinglaws.reporting import Review
 
 #: Beyond this factor over the largest run (in compute, or in the law's variable) a
 #: prediction is far enough out to be read with caution whatever the validation says.
