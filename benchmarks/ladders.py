@@ -40,10 +40,16 @@ Protocol (one rule for every ladder, fixed before any result was seen)
    held-out runs inside the default 90 % predictive interval (``Fit.predict_interval``,
    as ``sl.validate`` reports it), pooled over the runs of a source, and the same for the
    bootstrap band of the curve alone (``kind="parameters"``, B refits), to show why the
-   predictive interval is needed. "all runs" pools every held-out run (Porian's 15
+   predictive interval is needed; ``width`` is the median half-width of the predictive
+   interval in log units (a sharpness check: coverage alone rewards wide intervals). "all runs" pools every held-out run (Porian's 15
    ladders weigh most); "mean of sources" weighs the five sources equally.
 4. A ladder whose fit raises is counted as failed (``fail``) and left out of the scores
    of that law (never silently: the count is printed).
+
+The whole run (84 validations, 50 bootstrap refits each) takes about a minute on one
+core; its output, with the command and the load, is in
+``benchmarks/results/ladders-2026-11-30.txt`` and is discussed in ``docs/judging.md``
+("Ladders"). Results are deterministic (seed 0 everywhere).
 
 Only the public API is used: ``sl.datasets.load``, ``sl.load_runs``, ``sl.validate`` (its
 ``table`` and ``fit``), ``Fit.predict_interval``, ``Fit.law.variables``.
@@ -163,6 +169,8 @@ def score_ladder(job: tuple[str, str, pd.DataFrame, str, int]) -> dict[str, Any]
         note=v.fit.predictive_note,
         actual=actual.tolist(),
         predicted=t["predicted"].to_numpy(float).tolist(),
+        lower=t["lower"].to_numpy(float).tolist(),
+        upper=t["upper"].to_numpy(float).tolist(),
         log_error=t["log_error"].to_numpy(float).tolist(),
         inside=t["inside"].to_numpy(bool).tolist(),
         inside_param=((actual >= lo_p) & (actual <= hi_p)).tolist(),
@@ -175,8 +183,8 @@ def score_ladder(job: tuple[str, str, pd.DataFrame, str, int]) -> dict[str, Any]
 # ----------------------------------------------------------------------------- tables
 
 
-def _fmt(x: float, spec: str = ".4f") -> str:
-    return "n/a" if x is None or not math.isfinite(x) else format(x, spec)
+def _fmt(x: float, spec: str = ".4f", unit: str = "") -> str:
+    return "n/a" if x is None or not math.isfinite(x) else format(x, spec) + unit
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -186,12 +194,14 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     e = np.concatenate([r["log_error"] for r in ok])
     rmse = np.array([math.sqrt(np.mean(np.square(r["log_error"]))) for r in ok])
     cov = np.concatenate([r["inside"] for r in ok]).astype(float)
+    half = np.concatenate([np.log(np.divide(r["upper"], r["lower"])) / 2 for r in ok])
     pok = [r for r in ok if r["param_ok"]]
     pcov = np.concatenate([r["inside_param"] for r in pok]).astype(float) if pok else np.array([np.nan])
     return {"ladders": len(rows), "fail": len(rows) - len(ok), "runs": int(e.size),
             "rmse_median": float(np.median(rmse)), "rmse_mean": float(np.mean(rmse)),
             "bias": float(np.mean(e)), "too_low": float(np.mean(e < 0)),
             "coverage": float(np.mean(cov)), "coverage_param": float(np.mean(pcov)),
+            "half_width": float(np.median(half)),
             "ladders_under_80": int(sum(np.mean(r["inside"]) < 0.8 for r in ok))}
 
 
@@ -211,9 +221,10 @@ def report(results: list[dict[str, Any]], laws: tuple[str, ...]) -> str:
                      f" {top:>9.2g} {r['test_flops'][0]:>8.2g}-{r['test_flops'][1]:<8.2g}")
     lines.append("")
     head = (f"{'source':<17} {'law':<13} {'lad':>3} {'fail':>4} {'runs':>4} {'RMSE med':>9} {'RMSE mean':>9}"
-            f" {'bias':>8} {'%low':>5} {'cov90':>6} {'boot90':>6} {'lad<80%':>7}")
+            f" {'bias':>8} {'%low':>5} {'cov90':>6} {'width':>6} {'boot90':>6} {'lad<80%':>7}")
     lines.append("Scores (log error = log predicted - log actual; cov90: default predictive interval; "
-                 "boot90: bootstrap band of the curve, kind='parameters')")
+                 "width: median half-width of that interval in log units; boot90: bootstrap band of the curve, "
+                 "kind='parameters')")
     lines.append(head)
     sources = list(dict.fromkeys(r["source"] for r in results))
     for src in sources + ["all runs", "mean of sources"]:
@@ -224,7 +235,7 @@ def report(results: list[dict[str, Any]], laws: tuple[str, ...]) -> str:
                 if not per:
                     continue
                 s = {k: float(np.mean([p[k] for p in per])) for k in
-                     ("rmse_median", "rmse_mean", "bias", "too_low", "coverage", "coverage_param")}
+                     ("rmse_median", "rmse_mean", "bias", "too_low", "coverage", "coverage_param", "half_width")}
                 s.update(ladders=sum(p["ladders"] for p in per), fail=sum(p["fail"] for p in per),
                          runs=sum(p["runs"] for p in per), ladders_under_80=sum(p["ladders_under_80"] for p in per))
             else:
@@ -235,7 +246,8 @@ def report(results: list[dict[str, Any]], laws: tuple[str, ...]) -> str:
             lines.append(
                 f"{src:<17} {law:<13} {s['ladders']:>3} {s['fail']:>4} {s['runs']:>4} {_fmt(s['rmse_median']):>9}"
                 f" {_fmt(s['rmse_mean']):>9} {_fmt(s['bias'], '+.4f'):>8} {_fmt(100 * s['too_low'], '.0f'):>5}"
-                f" {_fmt(100 * s['coverage'], '.0f'):>5}% {_fmt(100 * s['coverage_param'], '.0f'):>5}%"
+                f" {_fmt(100 * s['coverage'], '.0f', '%'):>6} {_fmt(s['half_width'], '.3f'):>6}"
+                f" {_fmt(100 * s['coverage_param'], '.0f', '%'):>6}"
                 f" {s['ladders_under_80']:>7}")
         lines.append("")
     lines.append("Per ladder (RMSE / coverage of the 90 % predictive interval, held-out runs)")
@@ -258,7 +270,7 @@ def report(results: list[dict[str, Any]], laws: tuple[str, ...]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Protocol: see the module docstring (python -c 'import benchmarks.ladders').")
+                                epilog="Data and protocol: the docstring at the top of benchmarks/ladders.py.")
     p.add_argument("--laws", default=",".join(LAWS), help="comma-separated laws (first: the one whose ladders are listed)")
     p.add_argument("--sources", default=",".join(SOURCES), help=f"comma-separated, of {', '.join(SOURCES)}")
     p.add_argument("--bootstrap", type=int, default=50, help="bootstrap refits per fit, for the kind='parameters' band")
@@ -271,6 +283,13 @@ def main(argv: list[str] | None = None) -> int:
     if bad or not laws:
         print(f"error: unknown source(s) {bad}; choose from {', '.join(SOURCES)}" if bad else "error: no laws", file=sys.stderr)
         return 2
+    for law in laws:
+        if law != "auto":
+            try:
+                sl.get_law(law)
+            except sl.ScalingLawsError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
     if a.bootstrap < 0 or a.jobs < 1:
         print("error: --bootstrap must be >= 0 and --jobs >= 1", file=sys.stderr)
         return 2
