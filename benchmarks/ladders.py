@@ -262,6 +262,19 @@ def report(results: list[dict[str, Any]], laws: tuple[str, ...]) -> str:
                 rm = math.sqrt(np.mean(np.square(r["log_error"])))
                 cells.append(f"{rm:>8.4f} / {100 * np.mean(r['inside']):>4.0f}%  ")
         lines.append(f"{(r0['source'] + ': ' + r0['ladder'])[:60]:<60} " + " ".join(cells))
+    lines.append("")
+    lines.append(f"Per ladder, {laws[0]}: sharpness (ratio: held-out RMSE / the interval's implied standard deviation, "
+                 "half-width / 1.645; about 1 when calibrated ladder by ladder, < 1: too wide, > 1: too narrow)")
+    lines.append(f"{'ladder':<60} {'train':>5} {'RMSE':>7} {'bias':>8} {'width':>6} {'ratio':>6} {'cov90':>6}")
+    for r in first:
+        if r["failed"]:
+            continue
+        e = np.asarray(r["log_error"])
+        rm = math.sqrt(np.mean(e**2))
+        half = float(np.median(np.log(np.divide(r["upper"], r["lower"])) / 2))
+        ratio = rm / (half / 1.645) if half > 0 else math.inf
+        lines.append(f"{(r['source'] + ': ' + r['ladder'])[:60]:<60} {r['n_train']:>5} {rm:>7.4f} {e.mean():>+8.4f}"
+                     f" {half:>6.3f} {ratio:>6.2f} {100 * np.mean(r['inside']):>5.0f}%")
     return "\n".join(lines)
 
 
