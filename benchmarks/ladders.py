@@ -12,7 +12,7 @@ Data (every real ladder of final runs over model size N and tokens D we have)
   convention; N, D and the budget in each experiment's counting convention
   (``benchmarks/data/ladders_porian.csv.gz``, see its ``.md``).
 - ``misfitting``: Li et al. (2025), the bundled ``misfitting_lr_sweep`` at the best of its
-  peak learning rates per (N, D) (81 runs, 11 sizes, 1-10 token budgets each).
+  peak learning rates per (N, D) (81 runs, 11 sizes, 2-11 token budgets each).
 - ``gemstones``: McLeish et al. (2025), 22 width x depth shapes at 20, 50, 100 and 350 B
   tokens (``gemstones_shapes``, 88 runs). Those are checkpoints of constant-learning-rate
   runs (no cooldown), which is what the authors fit their laws on.
