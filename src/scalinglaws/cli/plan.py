@@ -58,6 +58,8 @@ _OPTION_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "precisions": ("--precisions", ("precision",)),
     "mixture_fit": ("--mixture-fit", ("mixture",)),
     "tolerance": ("--tolerance", ("mixture",)),
+    "general_ratio": ("--general-ratio", ("mixture",)),
+    "baseline": ("--baseline", ("mixture",)),
     "weights": ("--weights", ("mixture",)),
     "samples_seen": ("--samples-seen", ("mixture",)),
     "pool_size": ("--pool-size", ("mixture",)),
@@ -69,7 +71,8 @@ _OPTION_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Defaults of the options above, filled in once the question is known (None in argparse,
 #: so that an option given where it does nothing is an error, not silently ignored).
 _DEFAULTS = {"convention": "6nd", "head_dim": 64.0, "vocab_size": 50257, "seq_len": 2048, "param_count": "total",
-             "suggest_n": 4, "tolerance": "0.03"}
+             "suggest_n": 4, "tolerance": "0.03",
+             "general_ratio": "domain"}
 #: The question a fit's catalog law answers, to point a plain ``plan`` at the right flag.
 _LAW_MODE = {"shape": "shape", "kumar_precision": "precision", "fp_quant": "precision", "kumar_ptq": "precision",
              "dcpt": "mixture", "data_mixing": "mixture", "data_filtering": "mixture", "coverage": "samples"}
@@ -316,6 +319,11 @@ def register(subparsers: Any) -> None:
     g.add_argument("--mixture-fit", action="append", metavar="FIT_JSON", help="dcpt: the general-loss fit; "
                    "data_mixing: more validation domains")
     g.add_argument("--tolerance", help="dcpt: allowed rise of the general loss (default 0.03)")
+    g.add_argument("--general-ratio", choices=("domain", "general"), help="dcpt: what the general-loss fit's "
+                   "mix_ratio is: 'domain', the domain share r (default, as for the domain fit), or 'general', "
+                   "the general share 1 - r (Que et al.'s parameterisation)")
+    g.add_argument("--baseline", metavar="LOSS", help="dcpt: the general loss to protect (default: the general "
+                   "fit's prediction at r = 0; Que et al. protect the loss before continual pre-training)")
     g.add_argument("--weights", metavar="W[,W...]", help="data_mixing: weight of each validation-domain fit")
     g.add_argument("--samples-seen", metavar="N", help="data_filtering: samples (or tokens) the run will see "
                    "(--samples N, its first spelling, still works with --mixture)")

@@ -3,8 +3,9 @@
 The saved fit's law decides the question (see :mod:`scalinglaws.plan.data_mix`):
 
 * ``dcpt``: the domain ratio of a continual pre-training run (``--at n_params=N --at
-  n_tokens=D``, ``--tolerance T``; the general-loss fit with ``--mixture-fit``, or one fit
-  grouped by corpus with the labels ``domain`` and ``general``);
+  n_tokens=D``, ``--tolerance T``, ``--baseline L``; the general-loss fit with ``--mixture-fit``,
+  or one fit grouped by corpus with the labels ``domain`` and ``general``; ``--general-ratio
+  general`` when the general fit's ``mix_ratio`` is the general share 1 - r, as in the paper);
 * ``data_mixing``: the proportions of the training domains (more validation domains with
   ``--mixture-fit``, weighted by ``--weights``);
 * ``data_filtering`` fitted per pool: how many of the best pools to keep for
@@ -52,7 +53,9 @@ def cmd_plan_data(args: argparse.Namespace) -> int:
             raise DataError("a dcpt plan takes one more fit (the general loss) with --mixture-fit, not several")
         plan = plan_cpt_mixture(fit, extra[0] if extra else None, n_params=parse_number(at["n_params"], "--at n_params"),
                                 n_tokens=parse_number(at["n_tokens"], "--at n_tokens"),
-                                tolerance=parse_number(args.tolerance, "--tolerance"), level=args.level)
+                                tolerance=parse_number(args.tolerance, "--tolerance"),
+                                baseline=None if args.baseline is None else parse_number(args.baseline, "--baseline"),
+                                general_ratio=args.general_ratio, level=args.level)
     elif kind == "data_mixing":
         weights = None if args.weights is None else [parse_number(w, "--weights") for w in args.weights.split(",")]
         plan = plan_mixture([fit, *extra], weights=weights, level=args.level)
