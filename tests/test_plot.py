@@ -257,3 +257,14 @@ def test_cli_plot_isoflop_draws_the_analysis(monkeypatch, tmp_path):
     out = tmp_path / "iso.png"
     assert cli.main(["plot", str(path), "--law", "none", "--kind", "isoflop", "-o", str(out)]) == 0
     assert out.read_bytes().startswith(PNG)
+
+
+def test_fit_plot_title_counts_points_of_a_learning_curve(curve):
+    """A fit to the points of learning curves (a step column, a run on many rows) is titled in
+    points, not runs; a table of final losses keeps "runs"."""
+    runs, fit = curve
+    assert plot.fit(fit, runs).axes[0].get_title() == "power fitted to 14 runs"
+    steps = sl.load_runs(runs.data.assign(step=np.arange(14), run="a"))
+    assert plot.fit(fit, steps).axes[0].get_title() == "power fitted to 14 points"
+    one_run = sl.load_runs(runs.data.assign(run_id=["a"] * 7 + ["b"] * 7))
+    assert plot.fit(fit, one_run).axes[0].get_title() == "power fitted to 14 points"

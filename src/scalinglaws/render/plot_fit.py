@@ -125,7 +125,7 @@ def fit(
     log_ticks(ax.xaxis, TICKS.get(col, "plain"))
     ax.set_xlabel(axis_label(col))
     ax.set_ylabel(axis_label(target))
-    ax.set_title(title or f"{fit.law.name} fitted to {fit.n_runs} runs", fontsize=11)
+    ax.set_title(title or f"{fit.law.name} fitted to {fit.n_runs} {_observations(runs)}", fontsize=11)
     finish(ax)
     if own and bar is not None:
         from matplotlib.cm import ScalarMappable
@@ -168,6 +168,17 @@ def learning_curve(
         extend_to = 10 * _range(runs, col)[1] if runs is not None else None
     return globals()["fit"](fit, runs, holdout=holdout, validation=validation, level=level, extend_to=extend_to,
                             ax=ax, title=f"Learning curve: {fit.law.name}")
+
+
+def _observations(runs: Runs | None) -> str:
+    """What a fit's rows are: "points" of learning curves (a ``step`` column, or a run named
+    on several rows), else "runs"."""
+    if runs is None:
+        return "runs"
+    if "step" in runs.columns:
+        return "points"
+    named = next((c for c in ("run", "run_id") if c in runs.columns), None)
+    return "points" if named is not None and runs.data[named].duplicated().any() else "runs"
 
 
 def _runs(runs: Any) -> Runs | None:
