@@ -136,3 +136,18 @@ def test_the_plain_plan_and_critical_data_still_work(fits: dict[str, str], capsy
     got = json.loads(capsys.readouterr().out)["critical_data"]
     want = sl.critical_data_size(ptq, 1e9, at={"post_precision": 4}, level=0.9).to_dict()
     assert got["n_tokens"] == pytest.approx(want["n_tokens"]) and got["law"] == "kumar_ptq"
+
+
+def test_hparams_edge_warning_is_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """An optimum at the edge of the sweep is a `warning:` line on stderr, once; the text report
+    on stdout does not repeat it (the JSON keeps it in its warnings field)."""
+    argv = ["hparams", "misfitting_lr_sweep", "--points", "3", "-b", "10", "--n-params", "1e9", "--n-tokens", "2e10"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "lr = " in out and "learning rate" in out
+    assert err.count("at the end of the sampled values") == 1 and err.startswith("warning: ")
+    assert "at the end of the sampled values" not in out
+    assert main([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert any("at the end of the sampled" in w for w in json.loads(out)["warnings"])
+    assert err.count("at the end of the sampled values") == 1

@@ -7,6 +7,7 @@ arguments, calls the library and prints a table (or JSON with ``--json``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
@@ -253,7 +254,9 @@ def cmd_hparams(args: argparse.Namespace) -> int:
             out["recommendation"] = fitted_advice.to_dict()
         _print_json(out)
     else:
-        print(result.report())
+        # fit_hparams raised its warnings (an optimum at the edge of the sweep), printed once on stderr
+        # as `warning: ...` like every command's; the report would repeat them on stdout
+        print(dataclasses.replace(result, warnings=()).report())
         if fitted_advice is not None:
             print(fitted_advice.report())
     return 0
