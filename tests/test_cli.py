@@ -61,6 +61,11 @@ def test_fit_json_on_bundled_data(capsys) -> None:
         (["fit", "chinchilla_epoch", "--where", "nope == 1"], "nope"),
         (["fit", "chinchilla_epoch", "--fix", "E=abc"], "not a number"),
         (["predict", "/no/fit.json", "--at", "n_params=1"], "does not exist"),
+        # a level no bootstrap reads is still refused, before any work
+        (["fit", "chinchilla_epoch", "--level", "1.5"], "--level must lie strictly between 0 and 1, got 1.5"),
+        # the target is checked before the sweep is fitted (no edge warning first)
+        (["hparams", "misfitting_lr_sweep", "--points", "3", "-b", "5", "--n-params", "-1e9"],
+         "--n-params must be a positive number"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:

@@ -329,6 +329,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     _shown.clear()
     try:
+        level = getattr(args, "level", None)
+        if level is not None and not 0 < level < 1:  # before any work: a fit without draws never reads it
+            raise DataError(f"--level must lie strictly between 0 and 1, got {level:g}")
         with warnings.catch_warnings():
             warnings.simplefilter("default", ScalingLawsWarning)
             warnings.filterwarnings("ignore", category=RuntimeWarning)

@@ -220,6 +220,10 @@ def cmd_hparams(args: argparse.Namespace) -> int:
 
     target = {"n_params": _optional(args.n_params, "--n-params"), "n_tokens": _optional(args.n_tokens, "--n-tokens"),
               "flops": _optional(args.target_flops, "--target-flops")}
+    for name, value in target.items():  # checked before the sweep is fitted, not after
+        if value is not None and not (np.isfinite(value) and value > 0):
+            flag = {"flops": "--target-flops"}.get(name, "--" + name.replace("_", "-"))
+            raise DataError(f"{flag} must be a positive number, got {value:g}")
     has_target = any(v is not None for v in target.values())
     if args.data is None:
         if args.preset is None:
