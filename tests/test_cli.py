@@ -66,6 +66,8 @@ def test_fit_json_on_bundled_data(capsys) -> None:
         # the target is checked before the sweep is fitted (no edge warning first)
         (["hparams", "misfitting_lr_sweep", "--points", "3", "-b", "5", "--n-params", "-1e9"],
          "--n-params must be a positive number"),
+        # a bundled data set is named as typed, not by its path inside the install
+        (["fit", "chinchilla_epoch", "--column", "n_params=nope"], "error: chinchilla_epoch: --column maps 'n_params'"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:
@@ -122,6 +124,8 @@ def test_hints_name_flags_not_python_keywords(capsys) -> None:
         "drop it (--where ...), or group nearby budgets with --bins ..."
     assert as_flags("pass noise=SD for a parametric bootstrap") == "pass --noise SD for a parametric bootstrap"
     assert as_flags("at n_params=7e10") == "at n_params=7e10"  # variables are not options
+    assert as_flags("name it with load_runs(..., columns={'n_params': '<its name in your table>'})") == \
+        "name it with --column n_params=<its name in your table>"
     code, _, err = run(["fit", "chinchilla_epoch", "--law", "chinchilla", "--where", "loss > 100"], capsys)
     assert code == 2 and "where=" not in err and "bins=" not in err
 

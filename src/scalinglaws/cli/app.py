@@ -87,12 +87,12 @@ def read_runs(args: argparse.Namespace) -> Runs:
     source = args.data
     if not Path(source).exists() and source in datasets.BUNDLED:
         b = datasets.BUNDLED[source]  # read as runs, with its own column names and filter unless overridden
-        return load_runs(
-            datasets.path(source),
-            columns={**b.columns, **columns} or None,
-            where=args.where or b.where,
-            derive_tokens=args.derive_tokens,
-        )
+        path = str(datasets.path(source))
+        try:
+            return load_runs(path, columns={**b.columns, **columns} or None, where=args.where or b.where,
+                             derive_tokens=args.derive_tokens)
+        except DataError as err:  # name the data set as the user did, not by its path inside the install
+            raise DataError(str(err).replace(path, source)) from None
     return load_runs(source, columns=columns or None, where=args.where, derive_tokens=args.derive_tokens)
 
 
@@ -300,9 +300,16 @@ FLAG_OF = {"fixed": "--fix", "where": "--where", "bins": "--bins", "noise": "--n
 _KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
 
 
+#: load_runs's hint to name a missing column, ``load_runs(..., columns={'n_params': '<...>'})``.
+_COLUMNS_HINT = re.compile(r"load_runs\(\.\.\., columns=\{'(\w+)': '([^']*)'\}\)")
+
+
 def as_flags(message: str) -> str:
-    """A library message with its Python keyword hints (``where=...``, ``bins=K``) named
-    as the command's flags (``--where ...``, ``--bins K``)."""
+    """A library message with its Python keyword hints (``where=...``, ``bins=K``,
+    ``load_runs(..., columns={...})``) named as the command's flags (``--where ...``,
+    ``--bins K``, ``--column NAME=SOURCE``)."""
+    message = _COLUMNS_HINT.sub(lambda m: f"--column {m.group(1)}={m.group(2)}", message)
+    message = message.replace("columns= maps", "--column maps")
     return _KEYWORD.sub(lambda m: FLAG_OF[m.group(1)] + (f" {m.group(2)}" if m.group(2) else ""), message)
 
 
