@@ -68,6 +68,12 @@ def test_fit_json_on_bundled_data(capsys) -> None:
          "--n-params must be a positive number"),
         # a bundled data set is named as typed, not by its path inside the install
         (["fit", "chinchilla_epoch", "--column", "n_params=nope"], "error: chinchilla_epoch: --column maps 'n_params'"),
+        # held-out options the report would turn into "validation not run" (exit 0), or ignore
+        (["report", "chinchilla_epoch", "--frac", "2", "-o", "/tmp/never.html"], "--frac must lie strictly between 0 and 1"),
+        (["report", "chinchilla_epoch", "--n", "0", "-o", "/tmp/never.html"], "--n must be at least 1"),
+        (["compare", "chinchilla_epoch", "--candidate", "m4"], "give --law auto too"),
+        (["plan", "/no/fit.json", "--flops", "1e21", "--head-dim", "0"], "--head-dim must be positive"),
+        (["fit", "chinchilla_epoch", "--groups", "nope"], "--groups 'nope' is not a column"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:

@@ -296,7 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 #: Options of the Python API that library messages name as keywords, and the flags that
 #: set them on the command line.
 FLAG_OF = {"fixed": "--fix", "where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
-           "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by"}
+           "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by",
+           "groups": "--groups"}
 _KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
 
 

@@ -95,6 +95,10 @@ def _mode(args: argparse.Namespace) -> str:
         if value is not None and value is not False and mode not in modes:
             where = " or ".join(_MODES[m] for m in modes)
             raise DataError(f"{flag} goes with {where}, not with {_MODES[mode]}")
+    for dest in ("aspect_ratio", "head_dim", "vocab_size", "seq_len", "suggest_n"):  # sizes, whether read or not
+        value = getattr(args, dest)
+        if value is not None and not value > 0:
+            raise DataError(f"{_OPTION_MODES[dest][0]} must be positive, got {value:g}")
     for dest, default in _DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
