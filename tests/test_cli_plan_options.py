@@ -151,3 +151,14 @@ def test_hparams_edge_warning_is_printed_once(capsys: pytest.CaptureFixture[str]
     out, err = capsys.readouterr()
     assert any("at the end of the sampled" in w for w in json.loads(out)["warnings"])
     assert err.count("at the end of the sampled values") == 1
+
+
+def test_isoflop_grouping_warning_is_printed_once_with_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs not on an IsoFLOP design are grouped by budget: a warning on stderr, once, and the
+    report's grouping line (it printed a warning line with the same text under it too), both naming
+    --bins, not the Python keyword bins=."""
+    assert main(["isoflop", "chinchilla_epoch", "-b", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert "n_opt(C)" in out and out.count("not an IsoFLOP design") == 1 and "warning" not in out
+    assert "--bins K" in out and "bins=" not in out
+    assert err.count("not an IsoFLOP design") == 1 and "--bins K" in err and "bins=" not in err

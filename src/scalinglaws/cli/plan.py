@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from scalinglaws.cli.app import add_data_arguments, load_fit, read_runs
+from scalinglaws.cli.app import add_data_arguments, as_flags, load_fit, read_runs
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.cli.app import parse_pairs as _pairs
 from scalinglaws.engine.result import jsonable
@@ -207,8 +207,8 @@ def cmd_isoflop(args: argparse.Namespace) -> int:
                          level=args.level, weighted=args.weighted)
     if args.json:
         _print_json(result.to_dict())
-    else:
-        print(result.report())
+    else:  # its warnings were printed once on stderr; the report keeps its "grouping:" line, with flags
+        print(as_flags(dataclasses.replace(result, warnings=()).report()))
     return 0
 
 
