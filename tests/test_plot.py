@@ -260,11 +260,14 @@ def test_cli_plot_isoflop_draws_the_analysis(monkeypatch, tmp_path):
 
 
 def test_fit_plot_title_counts_points_of_a_learning_curve(curve):
-    """A fit to the points of learning curves (a step column, a run on many rows) is titled in
-    points, not runs; a table of final losses keeps "runs"."""
+    """A fit to the points of learning curves (a step column, a run on many rows) is titled and
+    labelled in points, not runs; a table of final losses keeps "runs"."""
     runs, fit = curve
     assert plot.fit(fit, runs).axes[0].get_title() == "power fitted to 14 runs"
     steps = sl.load_runs(runs.data.assign(step=np.arange(14), run="a"))
-    assert plot.fit(fit, steps).axes[0].get_title() == "power fitted to 14 points"
+    ax = plot.fit(fit, steps, extend_to=1e7).axes[0]
+    assert ax.get_title() == "power fitted to 14 points"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "points" in labels and "runs" not in labels and "extrapolated (beyond the fitted points)" in labels
     one_run = sl.load_runs(runs.data.assign(run_id=["a"] * 7 + ["b"] * 7))
     assert plot.fit(fit, one_run).axes[0].get_title() == "power fitted to 14 points"
