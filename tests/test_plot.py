@@ -191,6 +191,10 @@ def test_fit_plot_of_a_law_in_size_and_data_groups_by_budget():
     assert len(fig.axes) == 2 and "FLOPs" in fig.axes[1].get_ylabel()  # compute is a colorbar, as in the IsoFLOP figure
     assert ax.xaxis.get_major_formatter()(1e9, 0) == "1B"
     assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_position().y0 * fig.bbox.height  # below the data
+    # the budgets vary by 1 % within a group: a colour is the group's centre, and the colorbar says so
+    assert fig.axes[1].get_ylabel() == "compute C (FLOPs), geometric mean of each group"
+    exact = df.assign(flops=10 ** np.round(np.log10(df.flops)))
+    assert plot.fit(f, exact).axes[1].get_ylabel() == "compute C (FLOPs)"  # one budget per group
 
 
 def test_validation_and_ladders(curve):

@@ -316,7 +316,11 @@ def _law_lines(ax: Axes, f: Fit, runs: Runs, col: str, by: str | None, held: np.
         ax.scatter([], [], s=40, facecolor="none", edgecolor=grey, linewidth=1.5, label="held out")
     if not numeric_by:
         return None
-    return norm, cmap, axis_label(str(by)) if by == "flops" else str(by)
+    label = axis_label(str(by)) if by == "flops" else str(by)
+    values = runs.column(str(by))
+    if any(np.ptp(values[m]) > 0 for _, m, _ in groups):  # binned: a colour is the bin's centre, not each run's
+        label += ", geometric mean of each group"
+    return norm, cmap, label
 
 
 def _groups(runs: Runs, by: str, max_groups: int = 8) -> list[tuple[str, np.ndarray, float | None]]:
