@@ -132,6 +132,7 @@ def test_hints_name_flags_not_python_keywords(capsys) -> None:
     assert as_flags("at n_params=7e10") == "at n_params=7e10"  # variables are not options
     assert as_flags("name it with load_runs(..., columns={'n_params': '<its name in your table>'})") == \
         "name it with --column n_params=<its name in your table>"
+    assert "log the lr at every step" in as_flags("S1 and S2 are approximate: pass schedules= for exact areas")
     code, _, err = run(["fit", "chinchilla_epoch", "--law", "chinchilla", "--where", "loss > 100"], capsys)
     assert code == 2 and "where=" not in err and "bins=" not in err
 

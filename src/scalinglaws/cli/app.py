@@ -305,12 +305,20 @@ _KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
 _COLUMNS_HINT = re.compile(r"load_runs\(\.\.\., columns=\{'(\w+)': '([^']*)'\}\)")
 
 
+#: Library hints with no flag of their own (or one spelled differently), as a command-line user acts on them.
+_NO_FLAG = {
+    "columns= maps": "--column maps",
+    "pass schedules= for exact areas": "log the lr at every step (or fit in Python with schedules=) for exact areas",
+}
+
+
 def as_flags(message: str) -> str:
     """A library message with its Python keyword hints (``where=...``, ``bins=K``,
     ``load_runs(..., columns={...})``) named as the command's flags (``--where ...``,
     ``--bins K``, ``--column NAME=SOURCE``)."""
     message = _COLUMNS_HINT.sub(lambda m: f"--column {m.group(1)}={m.group(2)}", message)
-    message = message.replace("columns= maps", "--column maps")
+    for python, command in _NO_FLAG.items():
+        message = message.replace(python, command)
     return _KEYWORD.sub(lambda m: FLAG_OF[m.group(1)] + (f" {m.group(2)}" if m.group(2) else ""), message)
 
 
