@@ -50,6 +50,10 @@ def test_plan_mixture_errors_are_one_line(filtering_fit: Path, tmp_path: Path, c
         ["plan", str(chin), "--mixture"],
         ["plan", str(dcpt), "--mixture", "--at", "n_params=7e9"],
         ["plan", str(dcpt), "--mixture", "--at", "n_params=7e9", "--at", "n_tokens=1e10"],  # no general fit
+        # an option of another data law is refused, not ignored
+        ["plan", str(filtering_fit), "--mixture", "--samples-seen", "6.4e8", "--pool-size", "1e7", "--general-ratio", "general"],
+        ["plan", str(filtering_fit), "--mixture", "--samples-seen", "6.4e8", "--pool-size", "1e7", "--tolerance", "0.05"],
+        ["plan", str(dcpt), "--mixture", "--at", "n_params=7e9", "--at", "n_tokens=1e10", "--samples-seen", "1e9"],
     ):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()

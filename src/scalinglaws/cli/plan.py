@@ -72,8 +72,7 @@ _OPTION_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Defaults of the options above, filled in once the question is known (None in argparse,
 #: so that an option given where it does nothing is an error, not silently ignored).
 _DEFAULTS = {"convention": "6nd", "head_dim": 64.0, "vocab_size": 50257, "seq_len": 2048, "param_count": "total",
-             "suggest_n": 4, "tolerance": "0.03",
-             "general_ratio": "domain"}
+             "suggest_n": 4}
 #: The question a fit's catalog law answers, to point a plain ``plan`` at the right flag.
 _LAW_MODE = {"shape": "shape", "kumar_precision": "precision", "fp_quant": "precision", "kumar_ptq": "precision",
              "dcpt": "mixture", "data_mixing": "mixture", "data_filtering": "mixture", "coverage": "samples"}
