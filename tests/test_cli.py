@@ -264,3 +264,21 @@ def test_the_frontier_reads_as_values_with_intervals(tmp_path, capsys) -> None:
     assert lines[0].split() == ["flops", "n_params", "(80%)", "n_tokens", "(80%)", "tokens_per_param", "(80%)", "loss", "(80%)"]
     assert "_lo" not in out and "at_search_bound" not in out
     assert lines[1].startswith("1e+21 ") and lines[1].count(" to ") == 4
+
+
+def test_a_curve_fit_and_a_fit_of_runs_point_at_each_others_commands(tmp_path, capsys) -> None:
+    """A saved curve fit given to predict (or a fit of runs to curves predict) says which command
+    reads it, instead of 'this is not a scalinglaws fit'."""
+    import scalinglaws as sl
+
+    runs_fit = tmp_path / "fit.json"
+    runs_fit.write_text(sl.Fit.from_params("power", {"E": 1.0, "A": 10.0, "alpha": 0.3}).to_json())
+    curve_fit = tmp_path / "cf.json"
+    assert main(["curves", "fit", "misfitting_curves", "--where", "run == 'lr0.002_T2000'", "--min-step", "250",
+                 "-o", str(curve_fit)]) == 0
+    capsys.readouterr()
+    code, _, err = run(["predict", str(curve_fit), "--at", "x=1"], capsys)
+    assert code == 2 and "is a loss-curve fit" in err and "scalinglaws curves predict" in err
+    code, _, err = run(["curves", "predict", str(runs_fit), "--schedule", "cosine", "--peak", "1e-3", "--steps", "100"],
+                       capsys)
+    assert code == 2 and "is a fit of runs" in err and "scalinglaws curves fit" in err

@@ -179,7 +179,19 @@ def load_fit(path: str) -> Fit:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read fit file {path!r}: {err}") from None
+    if saved_format(text) == "scalinglaws.curvefit/1":
+        raise DataError(f"{path} is a loss-curve fit (from `scalinglaws curves fit`): use it with "
+                        "`scalinglaws curves predict` or `curves cooldown`")
     return Fit.from_json(text)
+
+
+def saved_format(text: str) -> str | None:
+    """The ``format`` a saved result's JSON declares, or None (not JSON, or none declared)."""
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return None
+    return d.get("format") if isinstance(d, dict) and isinstance(d.get("format"), str) else None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
