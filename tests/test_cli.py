@@ -69,7 +69,7 @@ def test_fit_json_on_bundled_data(capsys) -> None:
         # a bundled data set is named as typed, not by its path inside the install
         (["fit", "chinchilla_epoch", "--column", "n_params=nope"], "error: chinchilla_epoch: --column maps 'n_params'"),
         # held-out options the report would turn into "validation not run" (exit 0), or ignore
-        (["report", "chinchilla_epoch", "--frac", "2", "-o", "/tmp/never.html"], "--frac must lie strictly between 0 and 1"),
+        (["report", "chinchilla_epoch", "--frac", "2", "-o", "/tmp/never.html"], "frac must lie strictly between 0 and 1 (--frac)"),
         (["report", "chinchilla_epoch", "--n", "0", "-o", "/tmp/never.html"], "--n must be at least 1"),
         (["compare", "chinchilla_epoch", "--candidate", "m4"], "give --law auto too"),
         (["plan", "/no/fit.json", "--flops", "1e21", "--head-dim", "0"], "--head-dim must be positive"),

@@ -62,7 +62,7 @@ def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
     "validation not run" on the page and exit 0, and a ``--candidate`` without ``--law auto``
     would be ignored."""
     if not 0 < args.frac < 1:
-        raise DataError(f"--frac must lie strictly between 0 and 1, got {args.frac:g}")
+        raise DataError(f"frac must lie strictly between 0 and 1 (--frac), got {args.frac:g}")
     if args.n is not None and args.n < 1:
         raise DataError(f"--n must be at least 1 held-out run, got {args.n}")
     laws = args.law if isinstance(args.law, list) else [args.law]
