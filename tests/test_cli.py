@@ -61,6 +61,19 @@ def test_fit_json_on_bundled_data(capsys) -> None:
         (["fit", "chinchilla_epoch", "--where", "nope == 1"], "nope"),
         (["fit", "chinchilla_epoch", "--fix", "E=abc"], "not a number"),
         (["predict", "/no/fit.json", "--at", "n_params=1"], "does not exist"),
+        # a level no bootstrap reads is still refused, before any work
+        (["fit", "chinchilla_epoch", "--level", "1.5"], "--level must lie strictly between 0 and 1, got 1.5"),
+        # the target is checked before the sweep is fitted (no edge warning first)
+        (["hparams", "misfitting_lr_sweep", "--points", "3", "-b", "5", "--n-params", "-1e9"],
+         "--n-params must be a positive number"),
+        # a bundled data set is named as typed, not by its path inside the install
+        (["fit", "chinchilla_epoch", "--column", "n_params=nope"], "error: chinchilla_epoch: --column maps 'n_params'"),
+        # held-out options the report would turn into "validation not run" (exit 0), or ignore
+        (["report", "chinchilla_epoch", "--frac", "2", "-o", "/tmp/never.html"], "frac must lie strictly between 0 and 1 (--frac)"),
+        (["report", "chinchilla_epoch", "--n", "0", "-o", "/tmp/never.html"], "--n must be at least 1"),
+        (["compare", "chinchilla_epoch", "--candidate", "m4"], "give --law auto too"),
+        (["plan", "/no/fit.json", "--flops", "1e21", "--head-dim", "0"], "--head-dim must be positive"),
+        (["fit", "chinchilla_epoch", "--groups", "nope"], "--groups 'nope' is not a column"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:
@@ -117,6 +130,9 @@ def test_hints_name_flags_not_python_keywords(capsys) -> None:
         "drop it (--where ...), or group nearby budgets with --bins ..."
     assert as_flags("pass noise=SD for a parametric bootstrap") == "pass --noise SD for a parametric bootstrap"
     assert as_flags("at n_params=7e10") == "at n_params=7e10"  # variables are not options
+    assert as_flags("name it with load_runs(..., columns={'n_params': '<its name in your table>'})") == \
+        "name it with --column n_params=<its name in your table>"
+    assert "log the lr at every step" in as_flags("S1 and S2 are approximate: pass schedules= for exact areas")
     code, _, err = run(["fit", "chinchilla_epoch", "--law", "chinchilla", "--where", "loss > 100"], capsys)
     assert code == 2 and "where=" not in err and "bins=" not in err
 
@@ -248,3 +264,21 @@ def test_the_frontier_reads_as_values_with_intervals(tmp_path, capsys) -> None:
     assert lines[0].split() == ["flops", "n_params", "(80%)", "n_tokens", "(80%)", "tokens_per_param", "(80%)", "loss", "(80%)"]
     assert "_lo" not in out and "at_search_bound" not in out
     assert lines[1].startswith("1e+21 ") and lines[1].count(" to ") == 4
+
+
+def test_a_curve_fit_and_a_fit_of_runs_point_at_each_others_commands(tmp_path, capsys) -> None:
+    """A saved curve fit given to predict (or a fit of runs to curves predict) says which command
+    reads it, instead of 'this is not a scalinglaws fit'."""
+    import scalinglaws as sl
+
+    runs_fit = tmp_path / "fit.json"
+    runs_fit.write_text(sl.Fit.from_params("power", {"E": 1.0, "A": 10.0, "alpha": 0.3}).to_json())
+    curve_fit = tmp_path / "cf.json"
+    assert main(["curves", "fit", "misfitting_curves", "--where", "run == 'lr0.002_T2000'", "--min-step", "250",
+                 "-o", str(curve_fit)]) == 0
+    capsys.readouterr()
+    code, _, err = run(["predict", str(curve_fit), "--at", "x=1"], capsys)
+    assert code == 2 and "is a loss-curve fit" in err and "scalinglaws curves predict" in err
+    code, _, err = run(["curves", "predict", str(runs_fit), "--schedule", "cosine", "--peak", "1e-3", "--steps", "100"],
+                       capsys)
+    assert code == 2 and "is a fit of runs" in err and "scalinglaws curves fit" in err

@@ -136,3 +136,29 @@ def test_the_plain_plan_and_critical_data_still_work(fits: dict[str, str], capsy
     got = json.loads(capsys.readouterr().out)["critical_data"]
     want = sl.critical_data_size(ptq, 1e9, at={"post_precision": 4}, level=0.9).to_dict()
     assert got["n_tokens"] == pytest.approx(want["n_tokens"]) and got["law"] == "kumar_ptq"
+
+
+def test_hparams_edge_warning_is_printed_once(capsys: pytest.CaptureFixture[str]) -> None:
+    """An optimum at the edge of the sweep is a `warning:` line on stderr, once; the text report
+    on stdout does not repeat it (the JSON keeps it in its warnings field)."""
+    argv = ["hparams", "misfitting_lr_sweep", "--points", "3", "-b", "10", "--n-params", "1e9", "--n-tokens", "2e10"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "lr = " in out and "learning rate" in out
+    assert err.count("at the end of the sampled values") == 1 and err.startswith("warning: ")
+    assert "at the end of the sampled values" not in out
+    assert main([*argv, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert any("at the end of the sampled" in w for w in json.loads(out)["warnings"])
+    assert err.count("at the end of the sampled values") == 1
+
+
+def test_isoflop_grouping_warning_is_printed_once_with_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs not on an IsoFLOP design are grouped by budget: a warning on stderr, once, and the
+    report's grouping line (it printed a warning line with the same text under it too), both naming
+    --bins, not the Python keyword bins=."""
+    assert main(["isoflop", "chinchilla_epoch", "-b", "5"]) == 0
+    out, err = capsys.readouterr()
+    assert "n_opt(C)" in out and out.count("not an IsoFLOP design") == 1 and "warning" not in out
+    assert "--bins K" in out and "bins=" not in out
+    assert err.count("not an IsoFLOP design") == 1 and "--bins K" in err and "bins=" not in err

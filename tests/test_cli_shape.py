@@ -22,6 +22,7 @@ def test_fit_the_bundled_slice_then_plan_a_shape(tmp_path: Path, capsys: pytest.
     assert main(["plan", str(out), "--flops", "1e21", "--shape", *GEMMA]) == 0
     text = capsys.readouterr().out
     assert "n_layer" in text and "d_model" in text and "aspect_ratio" in text and "n_head" in text
+    assert "fit with --bootstrap for intervals" in text and "bootstrap=" not in text  # the flag, not the keyword
 
 
 def test_json_with_intervals_from_saved_draws(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -191,6 +191,10 @@ def test_fit_plot_of_a_law_in_size_and_data_groups_by_budget():
     assert len(fig.axes) == 2 and "FLOPs" in fig.axes[1].get_ylabel()  # compute is a colorbar, as in the IsoFLOP figure
     assert ax.xaxis.get_major_formatter()(1e9, 0) == "1B"
     assert ax.get_legend().get_bbox_to_anchor().y0 < ax.get_position().y0 * fig.bbox.height  # below the data
+    # the budgets vary by 1 % within a group: a colour is the group's centre, and the colorbar says so
+    assert fig.axes[1].get_ylabel() == "compute C (FLOPs), geometric mean of each group"
+    exact = df.assign(flops=10 ** np.round(np.log10(df.flops)))
+    assert plot.fit(f, exact).axes[1].get_ylabel() == "compute C (FLOPs)"  # one budget per group
 
 
 def test_validation_and_ladders(curve):
@@ -257,3 +261,17 @@ def test_cli_plot_isoflop_draws_the_analysis(monkeypatch, tmp_path):
     out = tmp_path / "iso.png"
     assert cli.main(["plot", str(path), "--law", "none", "--kind", "isoflop", "-o", str(out)]) == 0
     assert out.read_bytes().startswith(PNG)
+
+
+def test_fit_plot_title_counts_points_of_a_learning_curve(curve):
+    """A fit to the points of learning curves (a step column, a run on many rows) is titled and
+    labelled in points, not runs; a table of final losses keeps "runs"."""
+    runs, fit = curve
+    assert plot.fit(fit, runs).axes[0].get_title() == "power fitted to 14 runs"
+    steps = sl.load_runs(runs.data.assign(step=np.arange(14), run="a"))
+    ax = plot.fit(fit, steps, extend_to=1e7).axes[0]
+    assert ax.get_title() == "power fitted to 14 points"
+    labels = ax.get_legend_handles_labels()[1]
+    assert "points" in labels and "runs" not in labels and "extrapolated (beyond the fitted points)" in labels
+    one_run = sl.load_runs(runs.data.assign(run_id=["a"] * 7 + ["b"] * 7))
+    assert plot.fit(fit, one_run).axes[0].get_title() == "power fitted to 14 points"

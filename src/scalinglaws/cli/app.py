@@ -87,12 +87,12 @@ def read_runs(args: argparse.Namespace) -> Runs:
     source = args.data
     if not Path(source).exists() and source in datasets.BUNDLED:
         b = datasets.BUNDLED[source]  # read as runs, with its own column names and filter unless overridden
-        return load_runs(
-            datasets.path(source),
-            columns={**b.columns, **columns} or None,
-            where=args.where or b.where,
-            derive_tokens=args.derive_tokens,
-        )
+        path = str(datasets.path(source))
+        try:
+            return load_runs(path, columns={**b.columns, **columns} or None, where=args.where or b.where,
+                             derive_tokens=args.derive_tokens)
+        except DataError as err:  # name the data set as the user did, not by its path inside the install
+            raise DataError(str(err).replace(path, source)) from None
     return load_runs(source, columns=columns or None, where=args.where, derive_tokens=args.derive_tokens)
 
 
@@ -179,7 +179,19 @@ def load_fit(path: str) -> Fit:
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read fit file {path!r}: {err}") from None
+    if saved_format(text) == "scalinglaws.curvefit/1":
+        raise DataError(f"{path} is a loss-curve fit (from `scalinglaws curves fit`): use it with "
+                        "`scalinglaws curves predict` or `curves cooldown`")
     return Fit.from_json(text)
+
+
+def saved_format(text: str) -> str | None:
+    """The ``format`` a saved result's JSON declares, or None (not JSON, or none declared)."""
+    try:
+        d = json.loads(text)
+    except ValueError:
+        return None
+    return d.get("format") if isinstance(d, dict) and isinstance(d.get("format"), str) else None
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -296,13 +308,29 @@ def build_parser() -> argparse.ArgumentParser:
 #: Options of the Python API that library messages name as keywords, and the flags that
 #: set them on the command line.
 FLAG_OF = {"fixed": "--fix", "where": "--where", "bins": "--bins", "noise": "--noise", "bootstrap": "--bootstrap", "window": "--window",
-           "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by"}
+           "seed": "--seed", "level": "--level", "frac": "--frac", "holdout": "--holdout", "by": "--by",
+           "groups": "--groups"}
 _KEYWORD = re.compile(r"\b(" + "|".join(FLAG_OF) + r")=([^\s),;]*)")
 
 
+#: load_runs's hint to name a missing column, ``load_runs(..., columns={'n_params': '<...>'})``.
+_COLUMNS_HINT = re.compile(r"load_runs\(\.\.\., columns=\{'(\w+)': '([^']*)'\}\)")
+
+
+#: Library hints with no flag of their own (or one spelled differently), as a command-line user acts on them.
+_NO_FLAG = {
+    "columns= maps": "--column maps",
+    "pass schedules= for exact areas": "log the lr at every step (or fit in Python with schedules=) for exact areas",
+}
+
+
 def as_flags(message: str) -> str:
-    """A library message with its Python keyword hints (``where=...``, ``bins=K``) named
-    as the command's flags (``--where ...``, ``--bins K``)."""
+    """A library message with its Python keyword hints (``where=...``, ``bins=K``,
+    ``load_runs(..., columns={...})``) named as the command's flags (``--where ...``,
+    ``--bins K``, ``--column NAME=SOURCE``)."""
+    message = _COLUMNS_HINT.sub(lambda m: f"--column {m.group(1)}={m.group(2)}", message)
+    for python, command in _NO_FLAG.items():
+        message = message.replace(python, command)
     return _KEYWORD.sub(lambda m: FLAG_OF[m.group(1)] + (f" {m.group(2)}" if m.group(2) else ""), message)
 
 
@@ -329,6 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     warnings.showwarning = _show_warning
     _shown.clear()
     try:
+        level = getattr(args, "level", None)
+        if level is not None and not 0 < level < 1:  # before any work: a fit without draws never reads it
+            raise DataError(f"--level must lie strictly between 0 and 1, got {level:g}")
         with warnings.catch_warnings():
             warnings.simplefilter("default", ScalingLawsWarning)
             warnings.filterwarnings("ignore", category=RuntimeWarning)

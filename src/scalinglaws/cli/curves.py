@@ -20,7 +20,7 @@ import numpy as np
 from scalinglaws.data import datasets
 from scalinglaws.dynamics import schedules as _sched
 from scalinglaws.data.where import evaluate_where
-from scalinglaws.cli.app import load_fit
+from scalinglaws.cli.app import load_fit, saved_format
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.cli.app import parse_pairs as _pairs
 from scalinglaws.dynamics.curves import CurveFit, best_cooldown, fit_curves, load_curves, read_table
@@ -56,9 +56,13 @@ def _load_curve_fit(path: str) -> CurveFit:
     if not p.is_file():
         raise DataError(f"curve-fit file {path!r} does not exist")
     try:
-        return CurveFit.from_json(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise DataError(f"cannot read curve-fit file {path!r}: {err}") from None
+    if saved_format(text) == "scalinglaws.engine.fit/1":
+        raise DataError(f"{path} is a fit of runs (from `scalinglaws fit`), not of loss curves: make one with "
+                        "`scalinglaws curves fit CURVES -o FILE`")
+    return CurveFit.from_json(text)
 
 
 def _add_schedule_arguments(p: argparse.ArgumentParser, *, choose: bool = True) -> None:

@@ -58,6 +58,16 @@ def _holdout_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _judge_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The held-out test's options, checked here: ``report`` would otherwise turn a bad one into
+    "validation not run" on the page and exit 0, and a ``--candidate`` without ``--law auto``
+    would be ignored."""
+    if not 0 < args.frac < 1:
+        raise DataError(f"frac must lie strictly between 0 and 1 (--frac), got {args.frac:g}")
+    if args.n is not None and args.n < 1:
+        raise DataError(f"--n must be at least 1 held-out run, got {args.n}")
+    laws = args.law if isinstance(args.law, list) else [args.law]
+    if args.candidate and not any(isinstance(law, str) and law.strip().lower() == "auto" for law in laws):
+        raise DataError("--candidate lists the laws --law auto chooses from: give --law auto too")
     return {
         "holdout": args.holdout,
         "by": args.by,
@@ -138,6 +148,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from scalinglaws.render import plot
     from scalinglaws.judge.auto import fit
 
+    opts = _judge_options(args)
     runs = read_runs(args)
     kwargs = fit_kwargs_from_args(args)
     out = Path(args.output)
@@ -149,7 +160,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     if args.kind == "validation":
         from scalinglaws.judge.validate import validate
 
-        v = validate(runs, args.law, candidates=args.candidate, **_judge_options(args), **kwargs)
+        v = validate(runs, args.law, candidates=args.candidate, **opts, **kwargs)
         fig = plot.validation(v)
     elif args.kind == "isoflop":
         from scalinglaws.plan.isoflop import isoflop

@@ -7,12 +7,13 @@ arguments, calls the library and prints a table (or JSON with ``--json``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from typing import Any
 
 import numpy as np
 
-from scalinglaws.cli.app import add_data_arguments, load_fit, read_runs
+from scalinglaws.cli.app import add_data_arguments, as_flags, load_fit, read_runs
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.cli.app import parse_pairs as _pairs
 from scalinglaws.engine.result import jsonable
@@ -58,6 +59,8 @@ _OPTION_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
     "precisions": ("--precisions", ("precision",)),
     "mixture_fit": ("--mixture-fit", ("mixture",)),
     "tolerance": ("--tolerance", ("mixture",)),
+    "general_ratio": ("--general-ratio", ("mixture",)),
+    "baseline": ("--baseline", ("mixture",)),
     "weights": ("--weights", ("mixture",)),
     "samples_seen": ("--samples-seen", ("mixture",)),
     "pool_size": ("--pool-size", ("mixture",)),
@@ -69,7 +72,7 @@ _OPTION_MODES: dict[str, tuple[str, tuple[str, ...]]] = {
 #: Defaults of the options above, filled in once the question is known (None in argparse,
 #: so that an option given where it does nothing is an error, not silently ignored).
 _DEFAULTS = {"convention": "6nd", "head_dim": 64.0, "vocab_size": 50257, "seq_len": 2048, "param_count": "total",
-             "suggest_n": 4, "tolerance": "0.03"}
+             "suggest_n": 4}
 #: The question a fit's catalog law answers, to point a plain ``plan`` at the right flag.
 _LAW_MODE = {"shape": "shape", "kumar_precision": "precision", "fp_quant": "precision", "kumar_ptq": "precision",
              "dcpt": "mixture", "data_mixing": "mixture", "data_filtering": "mixture", "coverage": "samples"}
@@ -91,6 +94,10 @@ def _mode(args: argparse.Namespace) -> str:
         if value is not None and value is not False and mode not in modes:
             where = " or ".join(_MODES[m] for m in modes)
             raise DataError(f"{flag} goes with {where}, not with {_MODES[mode]}")
+    for dest in ("aspect_ratio", "head_dim", "vocab_size", "seq_len", "suggest_n"):  # sizes, whether read or not
+        value = getattr(args, dest)
+        if value is not None and not value > 0:
+            raise DataError(f"{_OPTION_MODES[dest][0]} must be positive, got {value:g}")
     for dest, default in _DEFAULTS.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
@@ -199,8 +206,8 @@ def cmd_isoflop(args: argparse.Namespace) -> int:
                          level=args.level, weighted=args.weighted)
     if args.json:
         _print_json(result.to_dict())
-    else:
-        print(result.report())
+    else:  # its warnings were printed once on stderr; the report keeps its "grouping:" line, with flags
+        print(as_flags(dataclasses.replace(result, warnings=()).report()))
     return 0
 
 
@@ -216,6 +223,10 @@ def cmd_hparams(args: argparse.Namespace) -> int:
 
     target = {"n_params": _optional(args.n_params, "--n-params"), "n_tokens": _optional(args.n_tokens, "--n-tokens"),
               "flops": _optional(args.target_flops, "--target-flops")}
+    for name, value in target.items():  # checked before the sweep is fitted, not after
+        if value is not None and not (np.isfinite(value) and value > 0):
+            flag = {"flops": "--target-flops"}.get(name, "--" + name.replace("_", "-"))
+            raise DataError(f"{flag} must be a positive number, got {value:g}")
     has_target = any(v is not None for v in target.values())
     if args.data is None:
         if args.preset is None:
@@ -250,7 +261,9 @@ def cmd_hparams(args: argparse.Namespace) -> int:
             out["recommendation"] = fitted_advice.to_dict()
         _print_json(out)
     else:
-        print(result.report())
+        # fit_hparams raised its warnings (an optimum at the edge of the sweep), printed once on stderr
+        # as `warning: ...` like every command's; the report would repeat them on stdout
+        print(dataclasses.replace(result, warnings=()).report())
         if fitted_advice is not None:
             print(fitted_advice.report())
     return 0
@@ -316,6 +329,11 @@ def register(subparsers: Any) -> None:
     g.add_argument("--mixture-fit", action="append", metavar="FIT_JSON", help="dcpt: the general-loss fit; "
                    "data_mixing: more validation domains")
     g.add_argument("--tolerance", help="dcpt: allowed rise of the general loss (default 0.03)")
+    g.add_argument("--general-ratio", choices=("domain", "general"), help="dcpt: what the general-loss fit's "
+                   "mix_ratio is: 'domain', the domain share r (default, as for the domain fit), or 'general', "
+                   "the general share 1 - r (Que et al.'s parameterisation)")
+    g.add_argument("--baseline", metavar="LOSS", help="dcpt: the general loss to protect (default: the general "
+                   "fit's prediction at r = 0; Que et al. protect the loss before continual pre-training)")
     g.add_argument("--weights", metavar="W[,W...]", help="data_mixing: weight of each validation-domain fit")
     g.add_argument("--samples-seen", metavar="N", help="data_filtering: samples (or tokens) the run will see "
                    "(--samples N, its first spelling, still works with --mixture)")

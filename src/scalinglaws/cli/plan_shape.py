@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from scalinglaws.cli.app import load_fit
+from scalinglaws.cli.app import as_flags, load_fit
 from scalinglaws.cli.app import parse_number as _number
 from scalinglaws.errors import DataError
 
@@ -40,5 +40,5 @@ def cmd_plan_shape(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(jsonable(plan.to_dict()), indent=2, allow_nan=False))
     else:
-        print(plan.report())
+        print(as_flags(plan.report()))  # its hint "fit with bootstrap= for intervals" as the flag
     return 0

@@ -99,6 +99,7 @@ def fit(
     mapping = dict(fit.options.get("variables") or {})
     numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
     held = _held(runs, holdout, validation)
+    noun = _observations(runs)  # "points" of learning curves, else "runs": in the title and legend
     bar = None
     if len(numeric) == 1 and not (runs is not None and fit.law.categorical):
         col = x or mapping.get(numeric[0], numeric[0])
@@ -107,7 +108,7 @@ def fit(
         grid = np.geomspace(lo, hi, GRID)
         _curve(ax, fit, {numeric[0]: grid}, grid, level, label=f"{fit.law.name} fit")
         if runs is not None:
-            _points(ax, runs.column(col), runs.column(target), held)
+            _points(ax, runs.column(col), runs.column(target), held, label=noun)
     else:
         if runs is None:
             raise DataError("a law of several variables is drawn along the runs: pass runs")
@@ -121,11 +122,11 @@ def fit(
     ax.set_yscale("log")
     ylim_from_lines(ax)
     if runs is not None:
-        _mark_extrapolation(ax, runs.column(col)[~held] if (~held).any() else runs.column(col))
+        _mark_extrapolation(ax, runs.column(col)[~held] if (~held).any() else runs.column(col), noun)
     log_ticks(ax.xaxis, TICKS.get(col, "plain"))
     ax.set_xlabel(axis_label(col))
     ax.set_ylabel(axis_label(target))
-    ax.set_title(title or f"{fit.law.name} fitted to {fit.n_runs} runs", fontsize=11)
+    ax.set_title(title or f"{fit.law.name} fitted to {fit.n_runs} {noun}", fontsize=11)
     finish(ax)
     if own and bar is not None:
         from matplotlib.cm import ScalarMappable
@@ -170,6 +171,17 @@ def learning_curve(
                             ax=ax, title=f"Learning curve: {fit.law.name}")
 
 
+def _observations(runs: Runs | None) -> str:
+    """What a fit's rows are: "points" of learning curves (a ``step`` column, or a run named
+    on several rows), else "runs"."""
+    if runs is None:
+        return "runs"
+    if "step" in runs.columns:
+        return "points"
+    named = next((c for c in ("run", "run_id") if c in runs.columns), None)
+    return "points" if named is not None and runs.data[named].duplicated().any() else "runs"
+
+
 def _runs(runs: Any) -> Runs | None:
     if runs is None or isinstance(runs, Runs):
         return runs
@@ -200,15 +212,15 @@ def _range(runs: Runs | None, col: str) -> tuple[float, float]:
     return float(v.min()), float(v.max())
 
 
-def _mark_extrapolation(ax: Axes, trained: np.ndarray) -> None:
-    """Shade the horizontal range beyond the fitted runs and say so on the plot."""
+def _mark_extrapolation(ax: Axes, trained: np.ndarray, noun: str = "runs") -> None:
+    """Shade the horizontal range beyond the fitted runs (or points) and say so on the plot."""
     xmax = max((float(np.max(ln.get_xdata())) for ln in ax.get_lines() if np.size(ln.get_xdata())), default=0.0)
     edge = float(np.max(trained)) if len(trained) else 0.0
     if not (edge > 0 and xmax > edge * 1.0001):
         return
     from matplotlib.transforms import blended_transform_factory
 
-    ax.axvspan(edge, xmax, color="#999999", alpha=0.13, lw=0, label="extrapolated (beyond the fitted runs)", zorder=0)
+    ax.axvspan(edge, xmax, color="#999999", alpha=0.13, lw=0, label=f"extrapolated (beyond the fitted {noun})", zorder=0)
     ax.axvline(edge, color="#777777", lw=0.8, ls=":", zorder=1)
     ax.text(edge * (xmax / edge) ** 0.04, 0.97, "extrapolated", transform=blended_transform_factory(ax.transData, ax.transAxes),
             ha="left", va="top", fontsize=8, color="#555555")
@@ -304,7 +316,11 @@ def _law_lines(ax: Axes, f: Fit, runs: Runs, col: str, by: str | None, held: np.
         ax.scatter([], [], s=40, facecolor="none", edgecolor=grey, linewidth=1.5, label="held out")
     if not numeric_by:
         return None
-    return norm, cmap, axis_label(str(by)) if by == "flops" else str(by)
+    label = axis_label(str(by)) if by == "flops" else str(by)
+    values = runs.column(str(by))
+    if any(np.ptp(values[m]) > 0 for _, m, _ in groups):  # binned: a colour is the bin's centre, not each run's
+        label += ", geometric mean of each group"
+    return norm, cmap, label
 
 
 def _groups(runs: Runs, by: str, max_groups: int = 8) -> list[tuple[str, np.ndarray, float | None]]:
