@@ -281,3 +281,11 @@ def test_best_cooldown_warns_once_per_kind_not_once_per_fraction(noiseless_fit: 
     assert texts, "a budget 20x the fitted steps must warn"
     assert len(texts) == len({t.split(":")[0] for t in texts}) <= 3
     assert any("similar over the cooldown fractions tried" in t for t in texts)
+
+
+def test_curve_fit_reports_count_points_not_runs(noiseless_fit: CurveFit) -> None:
+    """The rows of a curve fit are points of 2 runs: its text, HTML and JSON round trip say "200 points"."""
+    text = noiseless_fit.report()
+    assert "to 200 points" in text and "200 runs" not in text
+    assert "200 points" in noiseless_fit.fit._repr_html_()
+    assert "to 200 points" in CurveFit.from_json(noiseless_fit.to_json()).report()

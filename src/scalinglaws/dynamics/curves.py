@@ -36,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import warnings
@@ -147,6 +148,8 @@ def fit_curves(
     if len(data) == 0:
         raise DataError(f"no rows at or after step {min_step}: nothing to fit")
     result = _fit(load_runs(data), the_law, **fit_options)
+    # the fit's rows are points of learning curves, not runs: its reports say so
+    result = dataclasses.replace(result, provenance={**result.provenance, "observations": "points"})
     return CurveFit(
         fit=result,
         decay=float(decay),

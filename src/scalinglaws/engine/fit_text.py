@@ -7,14 +7,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from scalinglaws.engine.records import FitLike
+from scalinglaws.engine.records import FitLike, observations
 
 
 def fit_report(fit: FitLike, level: float = 0.95) -> str:
     """A plain-text report: parameters, intervals, objective and diagnostics."""
     problems = fit.problems
     lines = [f"NOT OK: {'; '.join(problems)}. Do not use these parameters as they are."] if problems else []
-    lines.append(f"Fit of {fit.law.name} to {fit.n_runs} runs")
+    lines.append(f"Fit of {fit.law.name} to {fit.n_runs} {observations(fit)}")
     if fit.law.formula:
         lines.append(f"  law: {fit.law.formula}")
     opts = fit.options
@@ -80,7 +80,7 @@ def fit_html(fit: FitLike, level: float = 0.9) -> str:
     d = fit.diagnostics
     boot = f"{len(fit.draws)} bootstrap refits" if fit.draws is not None else "no bootstrap"
     warn = "".join(f"<li>{e(w)}</li>" for w in d.warnings)
-    return (f"<div><b>Fit of {e(fit.law.name)}</b>{formula} to {fit.n_runs} runs{trust}"
+    return (f"<div><b>Fit of {e(fit.law.name)}</b>{formula} to {fit.n_runs} {observations(fit)}{trust}"
             f"<table><thead><tr><th>parameter</th><th>value</th>{head}<th></th></tr></thead><tbody>{rows}"
             f"</tbody></table><p>objective {fit.objective:.6g}; {d.iterations} iterations; condition number "
             f"{d.condition_number:.3g}; {boot}</p>" + (f"<ul>{warn}</ul>" if warn else "") + "</div>")

@@ -125,7 +125,15 @@ class FitLike(Protocol):
     def options(self) -> Mapping[str, Any]: ...
     @property
     def problems(self) -> tuple[str, ...]: ...
+    @property
+    def provenance(self) -> Mapping[str, Any]: ...
     def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]: ...
+
+
+def observations(fit: FitLike) -> str:
+    """What a fit's rows are, for its reports: ``"runs"``, or what its provenance says
+    (``"points"`` for the points of learning curves)."""
+    return str(fit.provenance.get("observations") or "runs")
 
 
 def check_level(level: float) -> float:

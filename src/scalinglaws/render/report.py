@@ -20,6 +20,7 @@ import numpy as np
 
 from scalinglaws._version import __version__
 from scalinglaws.data.runs import Runs
+from scalinglaws.engine.records import observations
 from scalinglaws.engine.result import Fit
 from scalinglaws.errors import ScalingLawsError
 from scalinglaws.render.review import Review
@@ -141,7 +142,7 @@ def _fit_section(fit: Fit, level: float) -> str:
     how = (f"{o.get('loss', '?')}" + (f" (delta {o.get('delta'):g})" if o.get("loss") == "huber" else "")
            + f" on {o.get('space', '?')} residuals, summed")
     boot = f"; {len(fit.draws)} bootstrap refits (runs resampled)" if fit.draws is not None else "; no bootstrap"
-    return (f"<h2>Fit</h2><p>{fit.n_runs} runs; objective {html.escape(how)} = {fit.objective:.6g}{boot}.</p>"
+    return (f"<h2>Fit</h2><p>{fit.n_runs} {observations(fit)}; objective {html.escape(how)} = {fit.objective:.6g}{boot}.</p>"
             + _table(head, rows))
 
 

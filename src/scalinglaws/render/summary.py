@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.engine.records import observations
 from scalinglaws.errors import ScalingLawsError
 from scalinglaws.render.review import Review
 from scalinglaws.render.tables import params_inline, quantity
@@ -137,7 +138,7 @@ def summary_html(review: Review) -> str:
         rows.append(("Held-out coverage", (f"{v.coverage:.0%} of {v.n_test} runs inside their {v.level:.0%} "
                      f"intervals{flag}; log RMSE {v.rmse_log:.3g}")))
     rows.append(("Fit", ("converged" if fit.diagnostics.converged else "did NOT converge")
-                 + f"; {fit.n_runs} runs"))
+                 + f"; {fit.n_runs} {observations(fit)}"))
     body = "".join(f"<tr><th>{k}</th><td>{val}</td></tr>" for k, val in rows)
     why = "".join(f"<li>{html.escape(r)}</li>" for r in reasons)
     return (f'<section class="summary {cls}"><p class="verdict"><span class="badge">{word}</span> '
