@@ -150,4 +150,24 @@ def test_vocabulary_names_its_units_and_derivations() -> None:
         "positive": False,
         "meaning": "",
         "derive": None,
+        "per": None,
     }
+
+
+def test_a_ratio_variable_counts_times_its_denominator_in_the_distance_beyond_the_data() -> None:
+    """A law in N and M = D/N: a run whose N and M are each inside the training range but
+    whose compute (N * D = N^2 M) is beyond it lies beyond the data, as it does for a law in
+    N and D (the overtraining law's intervals were noise-only there before)."""
+    from scalinglaws.engine.extrapolation import extrapolation_distance, ratios
+    from scalinglaws.laws import get_law
+
+    law = get_law("overtraining")
+    per = ratios(law)
+    assert per == {"tokens_per_param": "n_params"}
+    # training: (N, M) = (1e8, 100) and (1e9, 10): largest N*D = N^2 M = 1e19 (log 19)
+    top = {"n_params": 1e9, "tokens_per_param": 100.0, "*": 19.0}
+    inside = {"n_params": np.array([5e8]), "tokens_per_param": np.array([20.0])}     # N^2 M = 5e18
+    beyond = {"n_params": np.array([1e9]), "tokens_per_param": np.array([100.0])}    # N^2 M = 1e20
+    assert extrapolation_distance(top, inside, per)[0] == 0.0
+    assert extrapolation_distance(top, beyond, per)[0] == pytest.approx(1.0)
+    assert extrapolation_distance(top, beyond)[0] == 0.0  # without the declaration: N, M and N*M all in range

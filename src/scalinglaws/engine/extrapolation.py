@@ -24,11 +24,28 @@ CALIBRATION_LEVELS: tuple[float, ...] = tuple(round(x, 3) for x in np.arange(0.5
 PRODUCT = "*"
 
 
-def extrapolation_distance(top: Mapping[str, float], variables: Mapping[str, Any]) -> np.ndarray:
+def ratios(law: Any) -> dict[str, str]:
+    """``{variable: the variable it is a ratio to}`` for ``law``'s ratio variables whose
+    denominator the law also has (``tokens_per_param``: ``n_params``), from the
+    declarations (:attr:`Variable.per <scalinglaws.laws.variables.Variable>`)."""
+    names = set(law.variables)
+    return {v.name: v.per for v in law.variable_info if v.per and v.per in names}
+
+
+def _log10(values: Any) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        x = np.asarray(values, dtype=float)
+        return np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), -np.inf)
+
+
+def extrapolation_distance(
+    top: Mapping[str, float], variables: Mapping[str, Any], per: Mapping[str, str] | None = None
+) -> np.ndarray:
     """Decades beyond the training data: the largest ``log10(value / largest training
     value)`` over the variables in ``top``, and over their product (``top["*"]``: the
     largest training product, so that N and D each in range but N * D beyond, i.e. more
-    compute, counts as beyond); 0 inside the data."""
+    compute, counts as beyond; a ratio variable of ``per``, e.g. tokens per parameter,
+    counts there times its denominator); 0 inside the data."""
     d: Any = 0.0
     total: Any = 0.0
     complete = True
@@ -38,11 +55,11 @@ def extrapolation_distance(top: Mapping[str, float], variables: Mapping[str, Any
         if v not in variables or not (hi and hi > 0):
             complete = False
             continue
-        with np.errstate(all="ignore"):
-            x = np.asarray(variables[v], dtype=float)
-            lx = np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), -np.inf)
+        lx = _log10(variables[v])
         d = np.maximum(d, lx - math.log10(hi))
         total = total + lx
+        if per and v in per and per[v] in variables:
+            total = total + _log10(variables[per[v]])
     if complete and top.get(PRODUCT) and len(top) > 2:
         d = np.maximum(d, total - float(top[PRODUCT]))
     return np.maximum(np.nan_to_num(np.asarray(d, dtype=float), neginf=0.0), 0.0)
@@ -71,7 +88,7 @@ def predictive_halfwidth(fit: FitLike, level: float, variables: Mapping[str, Any
     if noise is None or not np.isfinite(noise):
         noise = 0.0
     growth = float(cal.get("growth") or 0.0)
-    d = extrapolation_distance(dict(cal.get("top") or {}), variables)
+    d = extrapolation_distance(dict(cal.get("top") or {}), variables, ratios(fit.law))
     sd = np.sqrt(float(noise) ** 2 + (growth * d) ** 2)
     q = cal.get("quantiles")
     if q:

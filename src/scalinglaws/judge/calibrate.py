@@ -45,6 +45,7 @@ from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.fit import fit as fit_one
 from scalinglaws.engine.predict import default_by, derive_variables, law_inputs, predict_runs
 from scalinglaws.engine.result import CALIBRATION_LEVELS as LEVELS
+from scalinglaws.engine.extrapolation import ratios
 from scalinglaws.engine.result import PRODUCT, Fit, extrapolation_distance
 from scalinglaws.errors import ScalingLawsError
 from scalinglaws.judge.holdout import same_for_every_subset, split_kwargs
@@ -68,13 +69,16 @@ _KEY = "_calibration_cut"
 
 def training_top(fit: Fit, runs: Runs, rows: np.ndarray | None = None) -> dict[str, float]:
     """The largest value of each numeric law variable in ``runs`` (law variable names), and
-    with two or more, the largest ``log10`` of their product (key ``"*"``); with ``rows``
-    (a boolean mask), in those runs only (as ``training_top(fit, runs.subset(rows))``,
-    without copying the table)."""
+    with two or more, the largest ``log10`` of their product (key ``"*"``; a ratio variable
+    such as tokens per parameter counts there times its denominator, as in
+    :func:`extrapolation_distance`); with ``rows`` (a boolean mask), in those runs only (as
+    ``training_top(fit, runs.subset(rows))``, without copying the table)."""
     out: dict[str, float] = {}
     where = np.ones(len(runs), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
     total = np.zeros(len(runs))
-    for v, values in law_inputs(fit, runs).items():
+    inputs = law_inputs(fit, runs)
+    per = ratios(fit.law)
+    for v, values in inputs.items():
         if v in fit.law.categorical:
             continue
         vals = np.asarray(values, dtype=float)
@@ -82,6 +86,8 @@ def training_top(fit: Fit, runs: Runs, rows: np.ndarray | None = None) -> dict[s
             out[v] = float(np.max(vals, where=where, initial=-np.inf))
             with np.errstate(all="ignore"):  # runs outside ``rows`` may be <= 0
                 total += np.log10(vals)
+                if v in per:
+                    total += np.log10(np.asarray(inputs[per[v]], dtype=float))
     if len(out) > 1:
         out[PRODUCT] = float(np.max(total, where=where, initial=-np.inf))
     return out
@@ -186,7 +192,7 @@ def calibrate(
         if not ok.any():
             continue
         # distances depend on the variables only: the full fit maps them as the refit does
-        d = extrapolation_distance(training_top(fit, runs, train), law_inputs(fit, runs.subset(test)))
+        d = extrapolation_distance(training_top(fit, runs, train), law_inputs(fit, runs.subset(test)), ratios(fit.law))
         errs.append(e[ok])
         dists.append(np.broadcast_to(d, e.shape)[ok])
     if not errs:

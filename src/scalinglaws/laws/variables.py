@@ -69,6 +69,12 @@ class Variable:
         What the variable is, in words.
     derive : Derivation, optional
         How to compute it from other columns when the runs lack it.
+    per : str, optional
+        The variable this one is a ratio to (``tokens_per_param`` is per ``n_params``).
+        How far a prediction lies beyond the data is measured, among other ways, by the
+        product of the variables (N * D: compute); a ratio counts there times its
+        denominator when the law has that variable too (N * M * N = N * D), so that a law
+        in N and M knows a run of more compute as one beyond its data.
     """
 
     name: str
@@ -76,6 +82,7 @@ class Variable:
     positive: bool = False
     meaning: str = ""
     derive: Derivation | None = field(default=None, repr=False)
+    per: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -92,13 +99,14 @@ class Variable:
             "derive": None
             if self.derive is None
             else {"parts": list(self.derive.parts), "text": self.derive.text},
+            "per": self.per,
         }
 
 
 def _v(
-    name: str, unit: str, positive: bool, meaning: str, derive: Derivation | None = None
+    name: str, unit: str, positive: bool, meaning: str, derive: Derivation | None = None, per: str | None = None
 ) -> Variable:
-    return Variable(name, unit, positive, meaning, derive)
+    return Variable(name, unit, positive, meaning, derive, per)
 
 
 #: The standard variables: the names a formula may use as data without declaring them.
@@ -114,7 +122,7 @@ VOCABULARY: Mapping[str, Variable] = {
         _v("n_params_encoder", "parameters", True, "encoder size (non-embedding)"),
         _v("n_params_decoder", "parameters", True, "decoder size (non-embedding)"),
         _v("tokens_per_param", "tokens per parameter", True, "training tokens per model parameter",
-           Derivation(("n_tokens", "n_params"), lambda d, n: d / n, "n_tokens / n_params")),
+           Derivation(("n_tokens", "n_params"), lambda d, n: d / n, "n_tokens / n_params"), per="n_params"),
         _v("steps", "optimizer steps", True, "number of updates"),
         _v("batch_size", "sequences", True, "batch size"),
         _v("lr", "", True, "peak learning rate"),
