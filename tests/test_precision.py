@@ -391,3 +391,10 @@ def test_kumar_app_k_constants_at_a_fixed_model_size_raise_the_best_precision_wi
     steps8 = np.diff(by_size[8e9])
     assert steps8.max() - steps8.min() < 0.5  # linear in log C
     assert np.all(by_size[7e10] < by_size[8e9])
+
+
+def test_report_without_bootstrap_has_no_empty_chosen_column() -> None:
+    """Without refits nothing 'chooses' a precision: the report leaves the all-NaN column out."""
+    fit = sl.Fit.from_params("kumar_precision", KUMAR_2024, law_options={"offsets": True})
+    plan = sl.plan_precision(fit, 1e21, precisions=[4, 7, 16])
+    assert plan.options["chosen"].isna().all() and "chosen" not in plan.report() and "nan" not in plan.report()

@@ -42,15 +42,21 @@ EXACT_UP_TO = 256
 # --------------------------------------------------------------------------- pass@k and coverage
 
 
+def _shown(value: Any) -> str:
+    """``value`` for a one-line message: an array as a plain list, not numpy's repr."""
+    arr = np.asarray(value)
+    return str(arr.tolist()) if arr.ndim else repr(value)
+
+
 def _counts(n: Any, c: Any, k: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     arrays = []
     for name, value in (("n", n), ("c", c), ("k", k)):
         arr = np.asarray(value)
         if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-            raise DataError(f"{name} must hold whole numbers, got {value!r}")
+            raise DataError(f"{name} must hold whole numbers, got {_shown(value)}")
         f = arr.astype(float)
         if not np.all(np.isfinite(f)) or np.any(f != np.round(f)) or np.any(f < 0):
-            raise DataError(f"{name} must hold whole numbers >= 0, got {value!r}")
+            raise DataError(f"{name} must hold whole numbers >= 0, got {_shown(value)}")
         arrays.append(f.astype(np.int64))
     n_, c_, k_ = arrays
     if np.any(c_ > n_):

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from scalinglaws.dynamics.downstream import _shown
 from scalinglaws.engine.result import check_level
 from scalinglaws.errors import DataError
 
@@ -76,10 +77,10 @@ class PassRate:
 def _whole(value: Any, name: str) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(value))
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number):
-        raise DataError(f"{name} must hold whole numbers, got {value!r}")
+        raise DataError(f"{name} must hold whole numbers, got {_shown(value)}")
     f = arr.astype(float)
     if not np.all(np.isfinite(f)) or np.any(f != np.round(f)) or np.any(f < 0):
-        raise DataError(f"{name} must hold whole numbers >= 0, got {value!r}")
+        raise DataError(f"{name} must hold whole numbers >= 0, got {_shown(value)}")
     return f.astype(np.int64)
 
 

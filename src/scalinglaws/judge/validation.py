@@ -16,6 +16,10 @@ from scalinglaws.judge.holdout import frame_records
 __all__ = ["Validation"]
 
 
+def _runs(n: int) -> str:
+    return "run" if n == 1 else "runs"
+
+
 @dataclass(frozen=True, eq=False)
 class Validation:
     """The result of an extrapolation test.
@@ -102,11 +106,11 @@ class Validation:
         """A few lines: what was held out and how well it was predicted."""
         folds = len(self.fits)
         how = (
-            f"held out {self.n_test} largest run(s) by {self.by}, trained on {self.n_train[0]}"
+            f"held out {self.n_test} largest {_runs(self.n_test)} by {self.by}, trained on {self.n_train[0]}"
             if self.holdout == "largest"
-            else f"held out each of {folds} scale group(s) of {self.by} in turn"
+            else f"held out each of {folds} scale {'group' if folds == 1 else 'groups'} of {self.by} in turn"
             if self.holdout == "loso"
-            else f"held out {self.n_test} chosen run(s)"
+            else f"held out {self.n_test} chosen {_runs(self.n_test)}"
         )
         lines = [
             f"Validation of {self.law}: {how}",

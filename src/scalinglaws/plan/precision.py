@@ -114,7 +114,10 @@ class PrecisionPlan:
         lines.append(line("parameters", "n_params", self.n_params))
         lines.append(line("tokens", "n_tokens", self.n_tokens))
         lines.append(line("predicted loss", "loss", self.loss, ".5g"))
-        shown = self.options.drop(columns=[c for c in ("loss_lower", "loss_upper") if c in self.options])
+        drop = [c for c in ("loss_lower", "loss_upper") if c in self.options]
+        if "chosen" in self.options and self.options["chosen"].isna().all():
+            drop.append("chosen")  # no bootstrap refits: nothing chose
+        shown = self.options.drop(columns=drop)
         lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         return "\n".join(lines)
 

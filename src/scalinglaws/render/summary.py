@@ -130,7 +130,8 @@ def summary_html(review: Review) -> str:
         unit = " nats/token" if target_name == "loss" else ""
         rows.append(("Prediction", (f"{target_name} <b>{tgt.value:.4g}</b>{unit}, {level:.0%} predictive interval "
                      f"{tgt.lower:.4g} – {tgt.upper:.4g}, at {html.escape(tgt.what)}")))
-        rows.append(("Extrapolation", f"{tgt.factor:.3g}× beyond the largest run"))
+        rows.append(("Extrapolation", f"{tgt.factor:.3g}× beyond the largest run" if tgt.factor > 1
+                     else f"within the fitted runs ({tgt.factor:.3g}× the largest)"))
     formula = html.escape(fit.law.formula) if fit.law.formula else html.escape(fit.law.name)
     rows.append(("Law", f"<code>{formula}</code> with {html.escape(params_inline(fit.params))}"))
     if v is not None and math.isfinite(v.coverage):
