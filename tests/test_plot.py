@@ -275,3 +275,17 @@ def test_fit_plot_title_counts_points_of_a_learning_curve(curve):
     assert "points" in labels and "runs" not in labels and "extrapolated (beyond the fitted points)" in labels
     one_run = sl.load_runs(runs.data.assign(run_id=["a"] * 7 + ["b"] * 7))
     assert plot.fit(fit, one_run).axes[0].get_title() == "power fitted to 14 points"
+
+
+def test_figures_of_a_fit_refuse_other_results_in_one_line(curve):
+    """A plan, a density table or a curve fit passed where a Fit belongs gave an
+    AttributeError ('CapabilityDensity' object has no attribute 'options')."""
+    runs, f = curve
+    plan = sl.plan_precision(sl.Fit.from_params("kumar_precision", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 400.0,
+                                                                    "beta": 0.28, "gamma_w": 2.7, "gamma_a": 2.2,
+                                                                    "gamma_kv": 1.0}), 1e21)
+    for draw in (plot.fit, plot.learning_curve, plot.residuals):
+        with pytest.raises(DataError, match=r"^plot\.\w+ draws a Fit \(what sl.fit returns\), got PrecisionPlan$"):
+            draw(plan, runs)
+    with pytest.raises(DataError, match=r"^plot\.bootstrap draws a Fit \(what sl.fit returns\), got dict$"):
+        plot.bootstrap(dict(f.params))

@@ -30,6 +30,7 @@ from scalinglaws.render.style import (
     cycle,
     finish,
     log_ticks,
+    need_fit,
     new_axes,
     ylim_from_lines,
 )
@@ -92,6 +93,7 @@ def fit(
     -------
     matplotlib.figure.Figure
     """
+    need_fit(fit, "fit")
     own = ax is None
     fig, ax = new_axes(ax)
     runs = _runs(runs)
@@ -160,6 +162,7 @@ def learning_curve(
     """A one-variable learning curve extrapolated to ``extend_to`` (default: 10 times the
     largest x) with its predictive band, the extrapolated range shaded, held-out runs
     hollow."""
+    need_fit(fit, "learning_curve")
     numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
     if len(numeric) != 1:
         raise FitError(f"learning_curve draws a law of one variable; {fit.law.name!r} has {numeric}")

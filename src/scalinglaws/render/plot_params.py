@@ -20,6 +20,7 @@ from scalinglaws.render.style import (
     TICKS,
     axis_label,
     log_ticks,
+    need_fit,
     new_figure,
 )
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 def residuals(fit: Fit, runs: Runs | Any, *, x: str | None = None) -> Figure:
     """Log residuals ``log(actual) - log(predicted)`` against a scale column and against
     the prediction, with the Huber threshold drawn when the fit used it."""
+    need_fit(fit, "residuals")
     if runs is None:
         raise DataError("residuals need the runs")
     runs = runs if isinstance(runs, Runs) else load_runs(runs)
@@ -67,6 +69,7 @@ def bootstrap(fit: Fit, params: Sequence[str] | None = None, *, max_params: int 
     """Pairwise bootstrap distributions of the free parameters: histograms on the
     diagonal, scatter below it, the point estimate marked. Log-scale parameters are drawn
     as log10; tick labels only on the bottom row and the left column."""
+    need_fit(fit, "bootstrap")
     if fit.draws is None:
         raise FitError("this fit has no bootstrap draws: fit again with bootstrap=200 (or any number > 0)")
     from matplotlib.ticker import MaxNLocator

@@ -39,6 +39,17 @@ def new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def need_fit(fit: Any, figure: str) -> None:
+    """Raise a one-line :class:`~scalinglaws.errors.DataError` when ``fit`` is not a
+    :class:`~scalinglaws.engine.result.Fit` (a plan, a density table, a curve fit), naming
+    what was passed."""
+    from scalinglaws.engine.result import Fit
+    from scalinglaws.errors import DataError
+
+    if not isinstance(fit, Fit):
+        raise DataError(f"plot.{figure} draws a Fit (what sl.fit returns), got {type(fit).__name__}")
+
+
 def cycle(n: int) -> list[str]:
     return [OKABE_ITO[i % len(OKABE_ITO)] for i in range(n)]
 
