@@ -289,3 +289,18 @@ def test_figures_of_a_fit_refuse_other_results_in_one_line(curve):
             draw(plan, runs)
     with pytest.raises(DataError, match=r"^plot\.bootstrap draws a Fit \(what sl.fit returns\), got dict$"):
         plot.bootstrap(dict(f.params))
+
+
+def test_a_fit_in_linear_space_is_drawn_on_a_linear_vertical_axis(curve):
+    """A score fitted by least squares on the score itself (the Densing reference curve of
+    docs/finetune-density.md) was drawn on a log axis, unlike what was fitted."""
+    runs, f = curve
+    pub = sl.datasets.load("published_base_models")
+    ref = sl.fit(pub[pub.family == "Llama-1"][["n_params", "mmlu_5shot"]],
+                 "25 + 75 / (1 + exp(-k * (log(n_params) - m)))", target="mmlu_5shot",
+                 objective=sl.Objective(loss="squared", space="linear"))
+    ax = plot.fit(ref, pub[["n_params", "mmlu_5shot"]]).axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_xscale() == "log"
+    lo, hi = ax.get_ylim()
+    assert lo < pub.mmlu_5shot.min() and hi > pub.mmlu_5shot.max()  # every score in view
+    assert plot.fit(f, runs).axes[0].get_yscale() == "log"  # a loss fitted in log space stays on log axes
