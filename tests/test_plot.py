@@ -304,3 +304,16 @@ def test_a_fit_in_linear_space_is_drawn_on_a_linear_vertical_axis(curve):
     lo, hi = ax.get_ylim()
     assert lo < pub.mmlu_5shot.min() and hi > pub.mmlu_5shot.max()  # every score in view
     assert plot.fit(f, runs).axes[0].get_yscale() == "log"  # a loss fitted in log space stays on log axes
+
+
+def test_residuals_of_a_fit_in_linear_space_are_in_the_targets_units():
+    """A least-squares fit on a score minimised ``actual - predicted``; its residual figure
+    showed log residuals ("RMS 0.342 in log mmlu_5shot") instead."""
+    frame = pd.DataFrame({"x": np.geomspace(1e3, 1e6, 10)})
+    frame["score"] = 80 - 30 * frame.x**-0.1 + np.tile([0.5, -0.5], 5)
+    f = sl.fit(frame, "E + A * x**-alpha", target="score", objective=sl.Objective(loss="squared", space="linear"))
+    fig = plot.residuals(f, frame)
+    y = fig.axes[0].collections[0].get_offsets()[:, 1]
+    assert np.allclose(y, frame.score - f.predict(x=frame.x))
+    assert fig.axes[0].get_ylabel() == "residual of score (actual − fit)"
+    assert fig._suptitle.get_text().endswith(f"RMS {np.sqrt(np.mean(y**2)):.3g} in score")

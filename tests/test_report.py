@@ -314,3 +314,13 @@ def test_a_law_without_a_scale_variable_has_no_summary_target():
     frame["accuracy"] = 0.25 + 0.7 / (1 + np.exp(3.0 * (frame.loss - 3.0)))
     fit = sl.Fit.from_params("accuracy_sigmoid", {"floor": 0.25, "ceiling": 0.95, "k": 3.0, "L0": 3.0})
     assert target(Review(runs=sl.load_runs(frame), fit=fit)) is None
+
+
+def test_the_residual_caption_says_what_the_figure_shows():
+    """The caption read 'Log residuals of the fit (dotted: the Huber threshold)' for every
+    fit, also one by least squares on the target itself (no Huber, no logs)."""
+    linear = build_report(_curve(), "power", bootstrap=0, validate=False, sensitivity_check=False,
+                          objective=sl.Objective(loss="squared", space="linear"))
+    assert "Residuals (actual − fit) of the fit." in linear and "Huber threshold" not in linear
+    default = build_report(_curve(), "power", bootstrap=0, validate=False, sensitivity_check=False)
+    assert "Log residuals of the fit (dotted: the Huber threshold)." in default
