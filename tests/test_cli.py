@@ -74,6 +74,10 @@ def test_fit_json_on_bundled_data(capsys) -> None:
         (["compare", "chinchilla_epoch", "--candidate", "m4"], "give --law auto too"),
         (["plan", "/no/fit.json", "--flops", "1e21", "--head-dim", "0"], "--head-dim must be positive"),
         (["fit", "chinchilla_epoch", "--groups", "nope"], "--groups 'nope' is not a column"),
+        # a mistyped data set name, not a file of unknown format ("cannot tell the format")
+        (["fit", "chinchila_epoch"], ("error: chinchila_epoch: no such file, nor a bundled data set; did you mean "
+                                      "'chinchilla_epoch'?")),
+        (["report", "zzz", "-o", "/tmp/never.html"], "no such file, nor a bundled data set (bundled: chinchilla_epoch"),
     ],
 )
 def test_errors_are_one_line_with_status_2(args: list[str], needle: str, capsys) -> None:

@@ -50,6 +50,9 @@ def test_help_groups_the_options_by_question(capsys: pytest.CaptureFixture[str])
         assert f"\n{group}\n" in text, group
     assert text.index("\n  --gated") > text.index("\nshape:") > text.index("\n  --inference-tokens")
     assert text.index("\n  --size-fit") > text.index("\nsamples:") > text.index("\n  --pool-size")
+    # the precision group says how to fix the model size and give fp_quant's block size
+    precision = " ".join(text[text.index("\nprecision:"):text.index("\ndata mixture:")].split())
+    assert "--at n_params=N fixes the model size" in precision and "--at block_size=128" in precision
 
 
 BAD = [

@@ -275,3 +275,45 @@ def test_fit_plot_title_counts_points_of_a_learning_curve(curve):
     assert "points" in labels and "runs" not in labels and "extrapolated (beyond the fitted points)" in labels
     one_run = sl.load_runs(runs.data.assign(run_id=["a"] * 7 + ["b"] * 7))
     assert plot.fit(fit, one_run).axes[0].get_title() == "power fitted to 14 points"
+
+
+def test_figures_of_a_fit_refuse_other_results_in_one_line(curve):
+    """A plan, a density table or a curve fit passed where a Fit belongs gave an
+    AttributeError ('CapabilityDensity' object has no attribute 'options')."""
+    runs, f = curve
+    plan = sl.plan_precision(sl.Fit.from_params("kumar_precision", {"E": 1.7, "A": 400.0, "alpha": 0.34, "B": 400.0,
+                                                                    "beta": 0.28, "gamma_w": 2.7, "gamma_a": 2.2,
+                                                                    "gamma_kv": 1.0}), 1e21)
+    for draw in (plot.fit, plot.learning_curve, plot.residuals):
+        with pytest.raises(DataError, match=r"^plot\.\w+ draws a Fit \(what sl.fit returns\), got PrecisionPlan$"):
+            draw(plan, runs)
+    with pytest.raises(DataError, match=r"^plot\.bootstrap draws a Fit \(what sl.fit returns\), got dict$"):
+        plot.bootstrap(dict(f.params))
+
+
+def test_a_fit_in_linear_space_is_drawn_on_a_linear_vertical_axis(curve):
+    """A score fitted by least squares on the score itself (the Densing reference curve of
+    docs/finetune-density.md) was drawn on a log axis, unlike what was fitted."""
+    runs, f = curve
+    pub = sl.datasets.load("published_base_models")
+    ref = sl.fit(pub[pub.family == "Llama-1"][["n_params", "mmlu_5shot"]],
+                 "25 + 75 / (1 + exp(-k * (log(n_params) - m)))", target="mmlu_5shot",
+                 objective=sl.Objective(loss="squared", space="linear"))
+    ax = plot.fit(ref, pub[["n_params", "mmlu_5shot"]]).axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_xscale() == "log"
+    lo, hi = ax.get_ylim()
+    assert lo < pub.mmlu_5shot.min() and hi > pub.mmlu_5shot.max()  # every score in view
+    assert plot.fit(f, runs).axes[0].get_yscale() == "log"  # a loss fitted in log space stays on log axes
+
+
+def test_residuals_of_a_fit_in_linear_space_are_in_the_targets_units():
+    """A least-squares fit on a score minimised ``actual - predicted``; its residual figure
+    showed log residuals ("RMS 0.342 in log mmlu_5shot") instead."""
+    frame = pd.DataFrame({"x": np.geomspace(1e3, 1e6, 10)})
+    frame["score"] = 80 - 30 * frame.x**-0.1 + np.tile([0.5, -0.5], 5)
+    f = sl.fit(frame, "E + A * x**-alpha", target="score", objective=sl.Objective(loss="squared", space="linear"))
+    fig = plot.residuals(f, frame)
+    y = fig.axes[0].collections[0].get_offsets()[:, 1]
+    assert np.allclose(y, frame.score - f.predict(x=frame.x))
+    assert fig.axes[0].get_ylabel() == "residual of score (actual − fit)"
+    assert fig._suptitle.get_text().endswith(f"RMS {np.sqrt(np.mean(y**2)):.3g} in score")

@@ -282,3 +282,45 @@ def test_browser_check_catches_a_broken_image(tmp_path):
     bad.write_text('<!DOCTYPE html><html><body><img src="data:image/png;base64,AAAA">' + _CHECK + "</body></html>")
     run = _chromium(tmp_path, bad.as_uri(), "--dump-dom")
     assert 'data-check="IMAGES_BAD:1"' in run.stdout
+
+
+def test_the_summary_target_scales_only_the_scale_variables():
+    """Without a plan the summary predicts at 10 times the largest run. Bits of precision
+    are not a scale: the Kumar et al. report predicted at 160-bit weights before. The
+    precision stays at the largest in the runs (16 bits), and the model size and data grow
+    tenfold."""
+    from scalinglaws.laws.precision import KUMAR_2024
+    from scalinglaws.render.review import Review
+
+    runs = sl.load_runs(sl.datasets.path("precision_sim"), where="law == 'kumar_precision'")
+    fit = sl.Fit.from_params("kumar_precision", KUMAR_2024, law_options={"offsets": True})
+    tgt = target(Review(runs=runs, fit=fit))
+    assert tgt is not None
+    for bits in ("precision_w", "precision_a", "precision_kv"):
+        assert tgt.at[bits] == runs.column(bits).max() == 16
+        assert f"{bits} = 16" in tgt.what
+    assert tgt.at["n_params"] == 10 * runs.column("n_params").max()
+    assert tgt.at["n_tokens"] == 10 * runs.column("n_tokens").max()
+    assert tgt.what.startswith("10 times the largest run: n_params = 2.2B") and "the largest in the runs" in tgt.what
+    assert 2 < tgt.value < 3  # the law at 16 bits, 2.2B parameters on 260B tokens (loss 2.90)
+
+
+def test_a_law_without_a_scale_variable_has_no_summary_target():
+    """A loss-to-accuracy law has only a loss as its variable: ten times the largest loss is
+    no prediction anyone asks for, so the summary names none."""
+    from scalinglaws.render.review import Review
+
+    frame = pd.DataFrame({"loss": np.linspace(2.0, 4.0, 12)})
+    frame["accuracy"] = 0.25 + 0.7 / (1 + np.exp(3.0 * (frame.loss - 3.0)))
+    fit = sl.Fit.from_params("accuracy_sigmoid", {"floor": 0.25, "ceiling": 0.95, "k": 3.0, "L0": 3.0})
+    assert target(Review(runs=sl.load_runs(frame), fit=fit)) is None
+
+
+def test_the_residual_caption_says_what_the_figure_shows():
+    """The caption read 'Log residuals of the fit (dotted: the Huber threshold)' for every
+    fit, also one by least squares on the target itself (no Huber, no logs)."""
+    linear = build_report(_curve(), "power", bootstrap=0, validate=False, sensitivity_check=False,
+                          objective=sl.Objective(loss="squared", space="linear"))
+    assert "Residuals (actual − fit) of the fit." in linear and "Huber threshold" not in linear
+    default = build_report(_curve(), "power", bootstrap=0, validate=False, sensitivity_check=False)
+    assert "Log residuals of the fit (dotted: the Huber threshold)." in default

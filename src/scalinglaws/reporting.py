@@ -76,7 +76,7 @@ def review(
     sensitivity_check : bool
         Refit under other fitting choices (:func:`scalinglaws.sensitivity`) and show
         how far the prediction at the summary's target moves (the first plan's run, else
-        10 times the largest value of each variable).
+        10 times the largest value of each scale variable: see :mod:`scalinglaws.render.summary`).
     **fit_kwargs
         Options of :func:`scalinglaws.fit`.
     """

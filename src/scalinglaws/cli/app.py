@@ -93,6 +93,12 @@ def read_runs(args: argparse.Namespace) -> Runs:
                              derive_tokens=args.derive_tokens)
         except DataError as err:  # name the data set as the user did, not by its path inside the install
             raise DataError(str(err).replace(path, source)) from None
+    if not Path(source).exists() and not Path(source).suffix:  # a mistyped data set, not a file of unknown format
+        import difflib
+
+        close = difflib.get_close_matches(source, datasets.names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f" (bundled: {', '.join(datasets.names())})"
+        raise DataError(f"{source}: no such file, nor a bundled data set{hint}")
     return load_runs(source, columns=columns or None, where=args.where, derive_tokens=args.derive_tokens)
 
 

@@ -317,9 +317,10 @@ def register(subparsers: Any) -> None:
                    "--convention describe the architecture")
     g.add_argument("--gated", action="store_true", help="gated MLP (SwiGLU/GEGLU)")
     g.add_argument("--untied", action="store_true", help="output head not tied to the embeddings")
-    g = p.add_argument_group("precision", "from a fit of kumar_precision, fp_quant or kumar_ptq")
+    g = p.add_argument_group("precision", "from a fit of kumar_precision, fp_quant or kumar_ptq; --at names the "
+                             "law's other variables (fp_quant: --at block_size=128)")
     g.add_argument("--precision", action="store_true", help="best training precision (bits), N and D for each --flops, "
-                   "with C = (6/16) N D P")
+                   "with C = (6/16) N D P; --at n_params=N fixes the model size (precision and D chosen)")
     g.add_argument("--precisions", metavar="BITS[,BITS...]", help="candidate bits (default 3-16)")
     g.add_argument("--critical-data", metavar="N", help="data size past which more tokens hurt, at N parameters and "
                    "the --at precision (fp_quant, kumar_ptq); needs no --flops")

@@ -30,6 +30,7 @@ from scalinglaws.render.style import (
     cycle,
     finish,
     log_ticks,
+    need_fit,
     new_axes,
     ylim_from_lines,
 )
@@ -55,8 +56,9 @@ def fit(
     ax: Axes | None = None,
     title: str | None = None,
 ) -> Figure:
-    """Loss against a scale column on log axes: the fitted law as lines with its
-    predictive band (:meth:`Fit.predict_interval`), over the runs.
+    """Loss against a scale column on log axes (the vertical axis linear for a fit in
+    linear space, ``Objective(space="linear")``, such as a score): the fitted law as lines
+    with its predictive band (:meth:`Fit.predict_interval`), over the runs.
 
     Parameters
     ----------
@@ -92,6 +94,7 @@ def fit(
     -------
     matplotlib.figure.Figure
     """
+    need_fit(fit, "fit")
     own = ax is None
     fig, ax = new_axes(ax)
     runs = _runs(runs)
@@ -119,8 +122,9 @@ def fit(
             raise DataError(f"no column {by!r} to colour by; the runs have {list(runs.columns)}")
         bar = _law_lines(ax, fit, runs, col, by, held, target, level, extend_to)
     ax.set_xscale("log")
-    ax.set_yscale("log")
-    ylim_from_lines(ax)
+    linear = fit.options.get("space") == "linear"  # fitted on the target itself (a score): drawn so
+    ax.set_yscale("linear" if linear else "log")
+    ylim_from_lines(ax, linear=linear)
     if runs is not None:
         _mark_extrapolation(ax, runs.column(col)[~held] if (~held).any() else runs.column(col), noun)
     log_ticks(ax.xaxis, TICKS.get(col, "plain"))
@@ -160,6 +164,7 @@ def learning_curve(
     """A one-variable learning curve extrapolated to ``extend_to`` (default: 10 times the
     largest x) with its predictive band, the extrapolated range shaded, held-out runs
     hollow."""
+    need_fit(fit, "learning_curve")
     numeric = [v for v in fit.law.variables if v not in fit.law.categorical]
     if len(numeric) != 1:
         raise FitError(f"learning_curve draws a law of one variable; {fit.law.name!r} has {numeric}")

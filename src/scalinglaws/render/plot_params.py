@@ -20,6 +20,7 @@ from scalinglaws.render.style import (
     TICKS,
     axis_label,
     log_ticks,
+    need_fit,
     new_figure,
 )
 
@@ -29,15 +30,19 @@ if TYPE_CHECKING:
 
 def residuals(fit: Fit, runs: Runs | Any, *, x: str | None = None) -> Figure:
     """Log residuals ``log(actual) - log(predicted)`` against a scale column and against
-    the prediction, with the Huber threshold drawn when the fit used it."""
+    the prediction, with the Huber threshold drawn when the fit used it. A fit in linear
+    space (``Objective(space="linear")``) shows the residuals it minimised,
+    ``actual - predicted``, in the target's units."""
+    need_fit(fit, "residuals")
     if runs is None:
         raise DataError("residuals need the runs")
     runs = runs if isinstance(runs, Runs) else load_runs(runs)
     target = (fit.options.get("target") or "loss")
     col = x or default_by(fit.law, runs, fit.options.get("variables"))
     pred = predict_runs(fit, runs)
+    linear = fit.options.get("space") == "linear"
     with np.errstate(all="ignore"):
-        r = np.log(runs.column(target)) - np.log(pred)
+        r = runs.column(target) - pred if linear else np.log(runs.column(target)) - np.log(pred)
     fig = new_figure((10, 4.0))
     fig.subplots_adjust(left=0.09, right=0.98, bottom=0.14, top=0.88, wspace=0.06)
     a1, a2 = fig.subplots(1, 2, sharey=True)
@@ -58,8 +63,9 @@ def residuals(fit: Fit, runs: Runs | Any, *, x: str | None = None) -> Figure:
         ax.grid(True, alpha=0.3)
     a1.set_xlabel(axis_label(col))
     a2.set_xlabel("predicted " + axis_label(target))
-    a1.set_ylabel(f"log residual of {target} (actual − fit)")
-    fig.suptitle(f"Residuals of {fit.law.name}: RMS {np.sqrt(np.nanmean(r ** 2)):.3g} in log {target}", fontsize=11)
+    log = "" if linear else "log "
+    a1.set_ylabel(f"{log}residual of {target} (actual − fit)")
+    fig.suptitle(f"Residuals of {fit.law.name}: RMS {np.sqrt(np.nanmean(r ** 2)):.3g} in {log}{target}", fontsize=11)
     return fig
 
 
@@ -67,6 +73,7 @@ def bootstrap(fit: Fit, params: Sequence[str] | None = None, *, max_params: int 
     """Pairwise bootstrap distributions of the free parameters: histograms on the
     diagonal, scatter below it, the point estimate marked. Log-scale parameters are drawn
     as log10; tick labels only on the bottom row and the left column."""
+    need_fit(fit, "bootstrap")
     if fit.draws is None:
         raise FitError("this fit has no bootstrap draws: fit again with bootstrap=200 (or any number > 0)")
     from matplotlib.ticker import MaxNLocator

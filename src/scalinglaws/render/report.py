@@ -179,7 +179,9 @@ def _figures_section(fit: Fit, runs: Runs, validation: Any, level: float, iso: A
                   if "flops" in runs.columns and {"n_params", "n_tokens"} <= set(numeric) else "")
         figs.append((f"The law along {grouped} over the runs, with its {level:.0%} predictive interval.{dashed}",
                      lambda: plot.fit(fit, runs, level=level)))
-    figs.append(("Log residuals of the fit (dotted: the Huber threshold).", lambda: plot.residuals(fit, runs)))
+    kind = "Residuals (actual − fit)" if fit.options.get("space") == "linear" else "Log residuals"
+    huber = " (dotted: the Huber threshold)" if fit.options.get("loss") == "huber" else ""
+    figs.append((f"{kind} of the fit{huber}.", lambda: plot.residuals(fit, runs)))
     if iso is not None:
         how = f" {iso.grouping[0].upper()}{iso.grouping[1:]}." if iso.grouping else ""
         figs.append(((f"IsoFLOP analysis of the runs: the {iso.method} fitted per budget (colour: compute), minima "

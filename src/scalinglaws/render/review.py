@@ -39,7 +39,7 @@ class Review:
         Compute-optimal plans; a string says why a budget could not be planned.
     sensitivity : Sensitivity or None
         How far the prediction at the summary's target (the first compute-optimal plan's
-        run, else 10 times the largest value of each variable) moves under other fitting
+        run, else 10 times the largest value of each scale variable) moves under other fitting
         choices (Li et al. 2025).
     isoflop : IsoFlop or None
         The IsoFLOP analysis of the runs (:func:`scalinglaws.isoflop`, no bootstrap),

@@ -39,6 +39,17 @@ def new_axes(ax: Axes | None) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+def need_fit(fit: Any, figure: str) -> None:
+    """Raise a one-line :class:`~scalinglaws.errors.DataError` when ``fit`` is not a
+    :class:`~scalinglaws.engine.result.Fit` (a plan, a density table, a curve fit), naming
+    what was passed."""
+    from scalinglaws.engine.result import Fit
+    from scalinglaws.errors import DataError
+
+    if not isinstance(fit, Fit):
+        raise DataError(f"plot.{figure} draws a Fit (what sl.fit returns), got {type(fit).__name__}")
+
+
 def cycle(n: int) -> list[str]:
     return [OKABE_ITO[i % len(OKABE_ITO)] for i in range(n)]
 
@@ -112,8 +123,9 @@ def log_ticks(axis: Any, kind: str = "plain") -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def ylim_from_lines(ax: Axes, kind: str = "plain") -> None:
-    """Y limits from the data and the curves, so a wide band cannot squash the plot."""
+def ylim_from_lines(ax: Axes, kind: str = "plain", *, linear: bool = False) -> None:
+    """Y limits from the data and the curves, so a wide band cannot squash the plot (on a
+    log axis, or a linear one with ``linear=True``)."""
     values = []
     for line in ax.get_lines():
         values.append(np.asarray(line.get_ydata(), dtype=float))
@@ -123,6 +135,13 @@ def ylim_from_lines(ax: Axes, kind: str = "plain") -> None:
             if off.size:
                 values.append(off[:, 1])
     v = np.concatenate(values) if values else np.array([])
+    if linear:
+        v = v[np.isfinite(v)]
+        if v.size:
+            lo, hi = float(v.min()), float(v.max())
+            pad = 0.06 * (hi - lo) if hi > lo else 0.1 * max(abs(hi), 1.0)
+            ax.set_ylim(lo - pad, hi + pad)
+        return
     v = v[np.isfinite(v) & (v > 0)]
     if v.size:
         lo, hi = float(v.min()), float(v.max())

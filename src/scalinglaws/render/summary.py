@@ -2,7 +2,12 @@
 law, and a trust verdict (OK / CAUTION / NOT OK) with its reasons.
 
 The target is the first compute-optimal plan's run when the review has one, otherwise 10
-times the largest value of each of the law's variables. The verdict reads what the
+times the largest run: each scale variable of the law (parameters, tokens, FLOPs,
+samples, steps, examples, a generic ``x``) at 10 times its largest value, every other
+variable (bits of precision, a data share, a block size) at its largest value in the
+runs, since ten times 16 bits or a share of 10 is no run anyone trains (a category at its
+value in the run of the largest scale).
+A law with no scale variable gets no target. The verdict reads what the
 review already holds (``Fit.ok``, the validation's coverage, the extrapolation factor,
 the fit's warnings, the sensitivity spread); it computes nothing but the prediction.
 """
@@ -28,6 +33,11 @@ FAR = 100.0
 #: Held-out coverage this far below the nominal level gives a CAUTION even when the
 #: shortfall is not significant (a significant one always does).
 SLACK = 0.05
+#: Units of the variables that grow with the run (``Variable.unit``; "" is the generic
+#: scale ``x``, an area of the LR schedule, or an undeclared variable): the summary's
+#: default target is 10 times their largest value. Others are held at their largest.
+SCALE_UNITS = frozenset({"", "parameters", "tokens", "FLOPs", "samples", "optimizer steps", "examples",
+                         "tokens per parameter"})
 
 
 @dataclass(frozen=True)
@@ -57,21 +67,25 @@ def target(review: Review) -> Target | None:
         what = (f"the compute-optimal run at C = {quantity(plan.flops, 'flops')} FLOPs: N = "
                 f"{quantity(plan.n_params, 'count')} parameters on D = {quantity(plan.n_tokens, 'count')} tokens")
     else:
-        at, parts = {}, []
+        scales = [v for v in numeric if fit.law.variable(v).unit in SCALE_UNITS]
+        if not scales or any(mapping.get(v, v) not in runs.columns for v in fit.law.variables):
+            return None
+        with np.errstate(invalid="ignore"):
+            largest = int(np.nanargmax(runs.column(mapping.get(scales[0], scales[0]))))
+        at, parts, held = {}, [], []
         for v in fit.law.variables:
             col = mapping.get(v, v)
             if v in fit.law.categorical:
-                if v not in runs.columns:
-                    return None
-                at[v] = str(runs.data[v].iloc[int(np.argmax(runs.column(mapping.get(numeric[0], numeric[0]))))])
-                parts.append(f"{v} = {at[v]}")
-            elif col in runs.columns:
-                at[v] = 10 * float(np.max(runs.column(col)))
+                at[v] = str(runs.data[col].iloc[largest])
+                held.append(f"{v} = {at[v]}")
+            elif v in scales:
+                at[v] = 10 * float(np.nanmax(runs.column(col)))
                 parts.append(f"{col} = {quantity(at[v], 'count' if col in ('n_params', 'n_tokens') else 'flops' if col == 'flops' else 'ratio')}")
             else:
-                return None
+                at[v] = float(np.nanmax(runs.column(col)))
+                held.append(f"{col} = {at[v]:.4g}")
         factor = 10.0
-        what = "10 times the largest run: " + ", ".join(parts)
+        what = "10 times the largest run: " + ", ".join(parts) + (f"; {', '.join(held)}, the largest in the runs" if held else "")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -147,4 +161,4 @@ def summary_html(review: Review) -> str:
             f"<ul>{why}</ul><table class=\"kv\">{body}</table></section>")
 
 
-__all__ = ["FAR", "SLACK", "Target", "summary_html", "target", "verdict"]
+__all__ = ["FAR", "SCALE_UNITS", "SLACK", "Target", "summary_html", "target", "verdict"]
