@@ -20,7 +20,7 @@ from scipy.optimize import brentq, minimize_scalar
 
 import scalinglaws as sl
 from scalinglaws.engine.result import Fit
-from scalinglaws.errors import DataError, LawError
+from scalinglaws.errors import DataError, LawError, ScalingLawsWarning
 from scalinglaws.laws.precision import KUMAR_2024, SUN_2025, fp_quant_critical_data
 from scalinglaws.plan.precision import (
     FLOPS_PER_PARAM_TOKEN_BIT,
@@ -398,3 +398,18 @@ def test_report_without_bootstrap_has_no_empty_chosen_column() -> None:
     fit = sl.Fit.from_params("kumar_precision", KUMAR_2024, law_options={"offsets": True})
     plan = sl.plan_precision(fit, 1e21, precisions=[4, 7, 16])
     assert plan.options["chosen"].isna().all() and "chosen" not in plan.report() and "nan" not in plan.report()
+
+
+def test_plan_beyond_the_fitted_runs_warns_and_a_sizeless_budget_is_refused() -> None:
+    """A plan 20x beyond the simulated runs says so (as every planner does); a fixed size that
+    leaves less than one token is a one-line error, not a plan with 1e-9 tokens; a fixed size
+    has no interval of its own."""
+    runs = sl.load_runs(sl.datasets.path("precision_sim"), where="law == 'fp_quant'")
+    fp = sl.fit(runs, "fp_quant", bootstrap=8, seed=0)
+    with pytest.warns(ScalingLawsWarning, match="beyond the fitted range: n_params"):
+        sl.plan_precision(fp, 1e23, at={"block_size": 128})
+    with pytest.raises(DataError, match="less than one training token"):
+        sl.plan_precision(fp, 1e21, at={"block_size": 128}, n_params=1e30)
+    with pytest.warns(ScalingLawsWarning):
+        fixed = sl.plan_precision(fp, 1e21, at={"block_size": 128}, n_params=2e9)
+    assert "n_params" not in fixed.intervals and "precision" in fixed.intervals

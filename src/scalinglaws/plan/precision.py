@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from scalinglaws.engine.result import Fit, check_level
+from scalinglaws.engine.trust import check_range
 from scalinglaws.errors import DataError
 from scalinglaws.plan._precision_common import _j, _others, _pair, _percentile, _refine, _thetas
 from scalinglaws.plan.critical_data import CriticalData, critical_data_size
@@ -114,17 +115,20 @@ class PrecisionPlan:
         lines.append(line("parameters", "n_params", self.n_params))
         lines.append(line("tokens", "n_tokens", self.n_tokens))
         lines.append(line("predicted loss", "loss", self.loss, ".5g"))
-        drop = [c for c in ("loss_lower", "loss_upper") if c in self.options]
-        if "chosen" in self.options and self.options["chosen"].isna().all():
-            drop.append("chosen")  # no bootstrap refits: nothing chose
-        shown = self.options.drop(columns=drop)
+        shown = self._shown().drop(columns=["loss_lower", "loss_upper"], errors="ignore")
         lines.append(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
         import html
 
-        return f"<p>{html.escape(repr(self))}</p>" + self.options.to_html(index=False, float_format="{:.4g}".format)
+        return f"<p>{html.escape(repr(self))}</p>" + self._shown().to_html(index=False, float_format="{:.4g}".format)
+
+    def _shown(self) -> pd.DataFrame:
+        """The options table without the interval and 'chosen' columns when there were no
+        bootstrap refits (all NaN: nothing chose, no interval)."""
+        empty = [c for c in ("loss_lower", "loss_upper", "chosen") if c in self.options and self.options[c].isna().all()]
+        return self.options.drop(columns=empty)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -197,6 +201,9 @@ def plan_precision(
     if n_params is not None and (isinstance(n_params, bool) or not isinstance(n_params, (int, float))
                                  or not math.isfinite(n_params) or n_params <= 0):
         raise DataError(f"n_params must be a positive number, got {n_params!r}")
+    if n_params is not None and flops / (FLOPS_PER_PARAM_TOKEN_BIT * float(np.max(cands)) * n_params) < 1:
+        raise DataError(f"n_params={n_params:.4g} leaves less than one training token at {flops:.4g} FLOPs "
+                        "(C = (6/16) N D P): raise the budget or lower the model size")
     fixed = _others(fit, at, ["n_params", "n_tokens", *integer, *(_FP_BITS if floating else ())])
     if floating and np.any(cands != np.round(cands)):
         raise DataError(f"floating-point precisions are whole bits (1 sign + exponent + mantissa), got {precisions!r}")
@@ -257,11 +264,18 @@ def plan_precision(
     chosen_l = np.where(ok, L[choice, s], np.nan)
     intervals: dict[str, tuple[float, float]] = {}
     if n_draws:
-        for key, arr in (("precision", chosen_bits), ("n_params", chosen_n), ("n_tokens", chosen_d), ("loss", chosen_l)):
+        keys = (("precision", chosen_bits), ("n_params", chosen_n), ("n_tokens", chosen_d), ("loss", chosen_l))
+        for key, arr in keys:
+            if key == "n_params" and n_params is not None:
+                continue  # fixed, not estimated: no interval
             band = _percentile(arr[1:], level)
             if band is not None:
                 intervals[key] = band
     best = table[b0]
+    # the chosen run against the fitted runs: warns, with the factor, beyond them (N, D, bits, compute)
+    check_range(fit, {"n_params": best["n_params"], "n_tokens": best["n_tokens"],
+                      **({k: best[k] for k in _FP_BITS} if floating else dict.fromkeys(integer, float(bits_arr[b0]))),
+                      **fixed}, stacklevel=3)
     return PrecisionPlan(
         flops=float(flops), precision=float(bits_arr[b0]), n_params=best["n_params"], n_tokens=best["n_tokens"],
         loss=best["loss"], exponent_bits=best.get("exponent_bits"), mantissa_bits=best.get("mantissa_bits"),
