@@ -287,3 +287,12 @@ def test_planners_refuse_bad_input_in_one_line() -> None:
         with pytest.raises(DataError) as err:
             case()
         assert "\n" not in str(err.value)
+
+
+def test_a_plan_without_draws_claims_no_intervals() -> None:
+    """Without bootstrap draws a DataPlan says it has no intervals (it used to print '90% intervals'
+    beside none), and its report leaves out the all-NaN band columns."""
+    fit = _goyal_fit()
+    plan = plan_filtering(fit, 640e6, pool_sizes=POOL)
+    assert "no intervals" in repr(plan) and "% intervals" not in repr(plan)
+    assert "nan" not in plan.report().lower()

@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 import scalinglaws as sl
+from scalinglaws.errors import DataError
 
 # --------------------------------------------------------------------------- the trend
 
@@ -255,3 +256,10 @@ def test_densing_trend_on_published_models_is_what_the_docs_print(llama1_referen
     # the upper hull has two vertices only (Llama-1-13B, MiniCPM-1-1.2B): no line with an interval
     with pytest.raises(sl.DataError, match="3 points or more"):
         sl.density_trend(dens)
+
+
+def test_density_refuses_what_is_not_a_fit_in_one_line() -> None:
+    models = pd.DataFrame({"score": [50.0], "n_params": [7e9]})
+    for loss_fit, score_fit in ((None, None), ("chinchilla", None)):
+        with pytest.raises(DataError, match="must be a Fit"):
+            sl.capability_density(loss_fit, score_fit, models)

@@ -160,6 +160,9 @@ def capability_density(
         raise DataError(f"models must be a DataFrame with the columns {score!r} and {n_params!r}")
     if not (isinstance(n_tokens, (int, float)) and math.isfinite(n_tokens) and n_tokens > 0):
         raise DataError(f"n_tokens must be a positive number, got {n_tokens!r}")
+    for name, f in (("score_fit", score_fit), ("loss_fit", loss_fit)):
+        if not (f is None and name == "loss_fit") and not isinstance(f, Fit):
+            raise DataError(f"{name} must be a Fit (from sl.fit), got {type(f).__name__}")
     if loss_fit is None:
         return _one_step(score_fit, models, score, n_params, level)
     need = {"n_params", "n_tokens"}

@@ -100,7 +100,7 @@ def get_law(law: str | Law | Callable[..., Any], **options: Any) -> Law:
 
             close = difflib.get_close_matches(key, list(CATALOG), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise LawError(f"unknown law {key!r}{hint} The catalog has: {', '.join(names())}")
+            raise LawError(f"unknown law {key!r}{hint}. The catalog has: {', '.join(names())}")
         return formula_law(key, **options)
     if callable(law):
         return function_law(law, **options)

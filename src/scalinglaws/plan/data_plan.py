@@ -68,13 +68,19 @@ class DataPlan:
         if self.pools:
             text += f" [{', '.join(self.pools)}]"
         text += f"; loss={self.loss:.4g}"
-        if self.loss_interval is not None:
-            text += f" ({self.loss_interval[0]:.4g}, {self.loss_interval[1]:.4g})"
+        band = self.loss_interval
+        has = band is not None and bool(np.all(np.isfinite(band)))
+        if band is not None and has:
+            text += f" ({band[0]:.4g}, {band[1]:.4g})"
+        if not (has or self.choice_interval):
+            return text + "; no intervals: the fit has no bootstrap draws)"
         return text + f"; {self.level:.0%} intervals)"
 
     def report(self) -> str:
-        """The choice, the note and the table of candidates, as text."""
-        table = self.options.to_string(index=False, float_format=lambda v: f"{v:.4g}")
+        """The choice, the note and the table of candidates, as text (columns that are all
+        NaN, the bands of a fit without bootstrap draws, left out)."""
+        shown = self.options.loc[:, ~self.options.isna().all(axis=0)] if len(self.options) else self.options
+        table = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
         return f"{self!r}\n{self.note}\n{table}"
 
     def _repr_html_(self) -> str:
