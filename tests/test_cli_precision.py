@@ -83,3 +83,18 @@ def test_a_fit_of_kumars_constants_plans_at_7_bits_and_at_a_fixed_size(tmp_path:
                  "--at", "precision_a=8", "--at", "precision_kv=8"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --critical-data takes the model size itself") and "\n" not in err
+
+
+def test_fit_takes_law_options_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--law-option NAME=VALUE reaches the law (kumar_precision's offsets, a variant with three more
+    parameters); a bare name or an option the law does not take is one error line, exit 2."""
+    out = tmp_path / "k.json"
+    base = ["fit", "precision_sim", "--where", "law == 'kumar_precision'", "--law", "kumar_precision"]
+    assert main([*base, "--law-option", "offsets=true", "-o", str(out)]) == 0
+    params = json.loads(out.read_text())["params"]
+    assert {"n_w", "n_a", "n_kv"} <= set(params)
+    capsys.readouterr()
+    for extra, message in ((["--law-option", "offsets"], "NAME=VALUE"), (["--law-option", "nosuch=1"], "nosuch")):
+        assert main([*base, *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and message in err[0]

@@ -413,3 +413,8 @@ def test_plan_beyond_the_fitted_runs_warns_and_a_sizeless_budget_is_refused() ->
     with pytest.warns(ScalingLawsWarning):
         fixed = sl.plan_precision(fp, 1e21, at={"block_size": 128}, n_params=2e9)
     assert "n_params" not in fixed.intervals and "precision" in fixed.intervals
+
+
+def test_kumars_constants_without_the_offsets_option_point_at_law_options() -> None:
+    with pytest.raises(LawError, match=r"unknown \['n_w', 'n_a', 'n_kv'\].*law_options="):
+        sl.Fit.from_params("kumar_precision", KUMAR_2024)

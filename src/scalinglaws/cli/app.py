@@ -54,6 +54,18 @@ def parse_pairs(items: Sequence[str] | None, what: str) -> dict[str, str]:
     return out
 
 
+def _option_value(text: str) -> bool | int | float | str:
+    """A law option's value from the command line: true/false, an integer, a number, else the word."""
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def parse_number(text: str, name: str) -> float:
     """``float(text)``, or a DataError naming the option."""
     try:
@@ -105,6 +117,9 @@ def read_runs(args: argparse.Namespace) -> Runs:
 def add_fit_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--law", "-l", default="chinchilla", help="catalog name or formula string (default: chinchilla)")
     p.add_argument("--breaks", type=int, help="number of breaks, for --law bnsl")
+    p.add_argument("--law-option", action="append", metavar="NAME=VALUE",
+                   help="an option of the law (repeatable), e.g. offsets=true for kumar_precision; true/false, "
+                   "numbers and words are read as such")
     p.add_argument("--loss", choices=("huber", "squared"), default="huber", help="penalty on residuals")
     p.add_argument("--delta", type=float, default=1e-3, help="Huber threshold (default 1e-3)")
     p.add_argument("--space", choices=("log", "linear"), default="log", help="residuals of log loss or of loss")
@@ -125,7 +140,9 @@ def fit_from_args(runs: Runs, args: argparse.Namespace, progress: bool = True) -
     """Run :func:`scalinglaws.engine.fit` with the options of :func:`add_fit_arguments`."""
     from scalinglaws.judge.auto import fit
 
-    law_options = {"breaks": args.breaks} if args.breaks is not None else None
+    law_options: dict[str, Any] = {k: _option_value(v) for k, v in parse_pairs(args.law_option, "--law-option").items()}
+    if args.breaks is not None:
+        law_options["breaks"] = args.breaks
     fixed = {k: parse_number(v, f"--fix {k}") for k, v in parse_pairs(args.fix, "--fix").items()}
     return fit(
         runs,

@@ -336,6 +336,7 @@ class Fit:
                 + (f"missing {missing}" if missing else "")
                 + ("; " if missing and unknown else "")
                 + (f"unknown {unknown}" if unknown else "")
+                + (" (a variant of the law, chosen with law_options=, may have them)" if unknown and not law_options else "")
             )
         values = {n: float(params[n]) for n in names}
         bad = [n for n, v in values.items() if not math.isfinite(v)]
