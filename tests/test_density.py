@@ -263,3 +263,17 @@ def test_density_refuses_what_is_not_a_fit_in_one_line() -> None:
     for loss_fit, score_fit in ((None, None), ("chinchilla", None)):
         with pytest.raises(DataError, match="must be a Fit"):
             sl.capability_density(loss_fit, score_fit, models)
+
+
+def test_density_says_which_scores_the_reference_cannot_reach_and_refuses_a_size_fit_as_score_fit() -> None:
+    pub = sl.datasets.load("published_base_models")
+    llama1 = pub[pub.family == "Llama-1"][["n_params", "mmlu_5shot"]]
+    ref = sl.fit(llama1, "25 + 75 / (1 + exp(-k * (log(n_params) - m)))", target="mmlu_5shot",
+                 objective=sl.Objective(loss="squared", space="linear"))
+    below_chance = pd.DataFrame({"score": [10.0, 50.0], "n_params": [1e9, 1e9]})
+    with pytest.warns(sl.ScalingLawsWarning, match="1 of 2 models have a score the reference cannot reach"):
+        dens = sl.capability_density(None, ref, below_chance)
+    assert np.isnan(dens.table.density[0]) and np.isfinite(dens.table.density[1])
+    loss_fit = sl.Fit.from_params("chinchilla", {"E": 1.69, "A": 406.4, "alpha": 0.34, "B": 410.7, "beta": 0.28})
+    with pytest.raises(sl.LawError, match="loss_fit=None"):
+        sl.capability_density(loss_fit, ref, pub, score="mmlu_5shot")

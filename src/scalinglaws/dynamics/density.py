@@ -31,7 +31,7 @@ import pandas as pd
 
 from scalinglaws.dynamics.downstream import _loss_variable
 from scalinglaws.engine.result import Fit, check_level
-from scalinglaws.errors import DataError, FitError, LawError
+from scalinglaws.errors import DataError, FitError, LawError, ScalingLawsWarning
 
 __all__ = ["CapabilityDensity", "DensityTrend", "capability_density", "density_trend"]
 
@@ -169,6 +169,9 @@ def capability_density(
     if set(loss_fit.law.variables) != need:
         raise LawError(f"the loss fit must be a law of n_params and n_tokens; {loss_fit.law.name!r} has {list(loss_fit.law.variables)}")
     var = _loss_variable(score_fit)
+    if var == n_params or var == "n_params":
+        raise LawError("the score fit is a law of model size, not of the loss: with no loss fit, "
+                       "pass loss_fit=None (one step)")
     s = pd.to_numeric(models[score], errors="coerce").to_numpy(float)
     size = pd.to_numeric(models[n_params], errors="coerce").to_numpy(float)
     tl, ts = _thetas(loss_fit), _thetas(score_fit)
@@ -191,6 +194,12 @@ def capability_density(
 def _result(models: pd.DataFrame, nhat: np.ndarray, size: np.ndarray, n_tokens: float, level: float) -> CapabilityDensity:
     """The table: row 0 of ``nhat`` (draws x models) is the point fit, the rest bootstrap draws."""
     out = models.copy()
+    lost = ~np.isfinite(nhat[0]) & np.isfinite(size)
+    if lost.any():
+        names = ", ".join(str(i) for i in list(models.index[lost])[:5]) + (", ..." if lost.sum() > 5 else "")
+        warnings.warn(f"{int(lost.sum())} of {len(models)} models have a score the reference cannot reach "
+                      f"(outside its curve, or a size beyond 1e3-1e18): density NaN for rows {names}",
+                      ScalingLawsWarning, stacklevel=3)
     out["effective_params"] = nhat[0]
     out["density"] = nhat[0] / size
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
