@@ -317,3 +317,22 @@ def test_residuals_of_a_fit_in_linear_space_are_in_the_targets_units():
     assert np.allclose(y, frame.score - f.predict(x=frame.x))
     assert fig.axes[0].get_ylabel() == "residual of score (actual − fit)"
     assert fig._suptitle.get_text().endswith(f"RMS {np.sqrt(np.mean(y**2)):.3g} in score")
+
+
+def test_density_trend_draws_the_fitted_points_the_others_and_the_line():
+    """The Densing figure: one labelled point per envelope model, every other model grey, the
+    fitted line through exp(A t + B) on a log axis, the doubling time in the title; anything
+    but a DensityTrend is a one-line error."""
+    table = sl.datasets.load("densing_simulated")
+    trend = sl.density_trend(table)
+    fig = plot.density_trend(trend, table)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and f"{trend.doubling_days:.0f} days" in ax.get_title()
+    labels = {t.get_text() for t in ax.texts}
+    assert labels == set(trend.envelope.model)
+    others, fitted = (c.get_offsets() for c in ax.collections[:2])
+    assert len(others) + len(fitted) == len(table) and len(fitted) == len(trend.envelope)
+    y = ax.lines[0].get_ydata()
+    assert y[0] == pytest.approx(np.exp(trend.A * trend.envelope.t_days.min() + trend.B))
+    with pytest.raises(sl.DataError, match="DensityTrend"):
+        plot.density_trend(table)

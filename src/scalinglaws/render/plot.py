@@ -1,5 +1,5 @@
 """Figures: fits with their bands, residuals, IsoFLOP curves, bootstrap distributions,
-held-out predictions and ladder comparisons.
+held-out predictions, ladder comparisons and the Densing trend.
 
 Every function returns a :class:`matplotlib.figure.Figure` built without pyplot (no
 global state, nothing shown, works under any backend); write it with
@@ -10,16 +10,18 @@ what :func:`scalinglaws.isoflop` returned.
 
 The functions live in :mod:`scalinglaws.render.plot_fit` (``fit``, ``learning_curve``),
 :mod:`scalinglaws.render.plot_params` (``residuals``, ``bootstrap``), :mod:`scalinglaws.render.plot_isoflop` (``isoflop``) and
-:mod:`scalinglaws.render.plot_judge` (``validation``, ``ladders``); the shared look
+:mod:`scalinglaws.render.plot_judge` (``validation``, ``ladders``) and
+:mod:`scalinglaws.render.plot_density` (``density_trend``); the shared look
 (palette, units, log ticks, ``save``) in :mod:`scalinglaws.render.style`.
 """
 
 from __future__ import annotations
 
+from scalinglaws.render.plot_density import density_trend
 from scalinglaws.render.plot_fit import fit, learning_curve
 from scalinglaws.render.plot_isoflop import isoflop
 from scalinglaws.render.plot_judge import ladders, validation
 from scalinglaws.render.plot_params import bootstrap, residuals
 from scalinglaws.render.style import OKABE_ITO, save
 
-__all__ = ["OKABE_ITO", "bootstrap", "fit", "isoflop", "ladders", "learning_curve", "residuals", "save", "validation"]
+__all__ = ["OKABE_ITO", "bootstrap", "density_trend", "fit", "isoflop", "ladders", "learning_curve", "residuals", "save", "validation"]
