@@ -324,3 +324,10 @@ def test_the_residual_caption_says_what_the_figure_shows():
     assert "Residuals (actual − fit) of the fit." in linear and "Huber threshold" not in linear
     default = build_report(_curve(), "power", bootstrap=0, validate=False, sensitivity_check=False)
     assert "Log residuals of the fit (dotted: the Huber threshold)." in default
+
+
+def test_bootstrap_standard_errors_share_one_notation():
+    """The parameter table's s.e. column reads 1480 beside 117, not 1.48e+03 beside 117."""
+    from scalinglaws.render.report import _sig3
+
+    assert [_sig3(v) for v in (1482.3, 117.2, 0.0012345, 2.5e7)] == ["1480", "117", "0.00123", "2.5e+07"]

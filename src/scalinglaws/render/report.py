@@ -125,6 +125,12 @@ def _data_section(runs: Runs, fit: Fit) -> str:
     )
 
 
+def _sig3(v: float) -> str:
+    """Three significant digits, written out below 1e6 (1480, not 1.48e+03 beside 117)."""
+    r = float(f"{v:.3g}")
+    return f"{r:.10g}" if abs(r) < 1e6 else f"{r:.3g}"
+
+
 def _fit_section(fit: Fit, level: float) -> str:
     have = fit.draws is not None and np.isfinite(fit.draws).all(axis=1).sum() >= 2
     ci = fit.intervals(level) if have else {}
@@ -134,7 +140,7 @@ def _fit_section(fit: Fit, level: float) -> str:
     for name, value in fit.params.items():
         row = [name, f"{value:.6g}"]
         if have:
-            row += [f"{ci[name][0]:.4g} – {ci[name][1]:.4g}" if name in ci else "", f"{se[name]:.3g}" if name in se else ""]
+            row += [f"{ci[name][0]:.4g} – {ci[name][1]:.4g}" if name in ci else "", _sig3(se[name]) if name in se else ""]
         note = ("fixed" + (f" ({fit.fixed_source})" if fit.fixed_source else "")) if name in fit.fixed else ""
         row.append(note)
         rows.append(row)
