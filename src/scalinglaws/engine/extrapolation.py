@@ -9,7 +9,7 @@ and :func:`predictive_note` are the calibrated part of
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,19 @@ def _log10(values: Any) -> np.ndarray:
         return np.where(x > 0, np.log10(np.where(x > 0, x, 1.0)), -np.inf)
 
 
+def scale_log10(values: Mapping[str, Any], names: Iterable[str], per: Mapping[str, str]) -> np.ndarray:
+    """``log10`` of the product of the ``names`` variables of ``values`` (N * D: compute), a
+    ratio variable of ``per`` counting times its denominator (N * M * N); -inf where a value
+    is <= 0. The run's scale that :func:`extrapolation_distance` compares with the largest
+    training one (the calibration's ``top["*"]``)."""
+    total: Any = 0.0
+    for v in names:
+        total = total + _log10(values[v])
+        if v in per and per[v] in values:
+            total = total + _log10(values[per[v]])
+    return np.asarray(total, dtype=float)
+
+
 def extrapolation_distance(
     top: Mapping[str, float], variables: Mapping[str, Any], per: Mapping[str, str] | None = None
 ) -> np.ndarray:
@@ -47,21 +60,16 @@ def extrapolation_distance(
     compute, counts as beyond; a ratio variable of ``per``, e.g. tokens per parameter,
     counts there times its denominator); 0 inside the data."""
     d: Any = 0.0
-    total: Any = 0.0
+    names = [v for v in top if v != PRODUCT]
     complete = True
-    for v, hi in top.items():
-        if v == PRODUCT:
-            continue
+    for v in names:
+        hi = top[v]
         if v not in variables or not (hi and hi > 0):
             complete = False
             continue
-        lx = _log10(variables[v])
-        d = np.maximum(d, lx - math.log10(hi))
-        total = total + lx
-        if per and v in per and per[v] in variables:
-            total = total + _log10(variables[per[v]])
+        d = np.maximum(d, _log10(variables[v]) - math.log10(hi))
     if complete and top.get(PRODUCT) and len(top) > 2:
-        d = np.maximum(d, total - float(top[PRODUCT]))
+        d = np.maximum(d, scale_log10(variables, names, per or {}) - float(top[PRODUCT]))
     return np.maximum(np.nan_to_num(np.asarray(d, dtype=float), neginf=0.0), 0.0)
 
 

@@ -45,7 +45,7 @@ from scalinglaws.engine.batch import fit_each
 from scalinglaws.engine.fit import fit as fit_one
 from scalinglaws.engine.predict import default_by, derive_variables, law_inputs, predict_runs
 from scalinglaws.engine.result import CALIBRATION_LEVELS as LEVELS
-from scalinglaws.engine.extrapolation import ratios
+from scalinglaws.engine.extrapolation import ratios, scale_log10
 from scalinglaws.engine.result import PRODUCT, Fit, extrapolation_distance
 from scalinglaws.errors import ScalingLawsError
 from scalinglaws.judge.holdout import same_for_every_subset, split_kwargs
@@ -75,21 +75,15 @@ def training_top(fit: Fit, runs: Runs, rows: np.ndarray | None = None) -> dict[s
     ``training_top(fit, runs.subset(rows))``, without copying the table)."""
     out: dict[str, float] = {}
     where = np.ones(len(runs), dtype=bool) if rows is None else np.asarray(rows, dtype=bool)
-    total = np.zeros(len(runs))
     inputs = law_inputs(fit, runs)
-    per = ratios(fit.law)
     for v, values in inputs.items():
         if v in fit.law.categorical:
             continue
         vals = np.asarray(values, dtype=float)
         if where.any() and np.all(vals > 0, where=where):
             out[v] = float(np.max(vals, where=where, initial=-np.inf))
-            with np.errstate(all="ignore"):  # runs outside ``rows`` may be <= 0
-                total += np.log10(vals)
-                if v in per:
-                    total += np.log10(np.asarray(inputs[per[v]], dtype=float))
-    if len(out) > 1:
-        out[PRODUCT] = float(np.max(total, where=where, initial=-np.inf))
+    if len(out) > 1:  # runs outside ``rows`` may be <= 0: -inf there, and masked
+        out[PRODUCT] = float(np.max(scale_log10(inputs, list(out), ratios(fit.law)), where=where, initial=-np.inf))
     return out
 
 
