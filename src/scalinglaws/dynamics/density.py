@@ -191,15 +191,17 @@ def capability_density(
     return _result(models, np.exp(logn), size, float(n_tokens), level)
 
 
-def _result(models: pd.DataFrame, nhat: np.ndarray, size: np.ndarray, n_tokens: float, level: float) -> CapabilityDensity:
-    """The table: row 0 of ``nhat`` (draws x models) is the point fit, the rest bootstrap draws."""
+def _result(models: pd.DataFrame, nhat: np.ndarray, size: np.ndarray, n_tokens: float, level: float,
+            stacklevel: int = 3) -> CapabilityDensity:
+    """The table: row 0 of ``nhat`` (draws x models) is the point fit, the rest bootstrap draws;
+    ``stacklevel`` makes a warning name the caller of :func:`capability_density`."""
     out = models.copy()
     lost = ~np.isfinite(nhat[0]) & np.isfinite(size)
     if lost.any():
         names = ", ".join(str(i) for i in list(models.index[lost])[:5]) + (", ..." if lost.sum() > 5 else "")
         warnings.warn(f"{int(lost.sum())} of {len(models)} models have a score the reference cannot reach "
                       f"(outside its curve, or a size beyond 1e3-1e18): density NaN for rows {names}",
-                      ScalingLawsWarning, stacklevel=3)
+                      ScalingLawsWarning, stacklevel=stacklevel)
     out["effective_params"] = nhat[0]
     out["density"] = nhat[0] / size
     q = [(1 - level) / 2 * 100, (1 + level) / 2 * 100]
@@ -225,7 +227,7 @@ def _one_step(score_fit: Fit, models: pd.DataFrame, score: str, n_params: str, l
     target = np.broadcast_to(s, (len(ts), s.size))
     logn = _bisect(lambda x: _evaluate(score_fit, ts, {"n_params": np.exp(x)}),
                    np.full(target.shape, math.log(_N_RANGE[0])), np.full(target.shape, math.log(_N_RANGE[1])), target)
-    return _result(models, np.exp(logn), size, math.nan, level)
+    return _result(models, np.exp(logn), size, math.nan, level, stacklevel=4)
 
 
 # --------------------------------------------------------------------------- step 2: the trend
